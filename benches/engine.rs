@@ -1,0 +1,2 @@
+//! Criterion benchmarks of the engine's write path (filled in below).
+fn main() {}

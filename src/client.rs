@@ -1,0 +1,130 @@
+//! Client state: what a connection keeps for itself ([`Client`]) and what
+//! other connections may see or change ([`ClientInfo`], in the registry that
+//! CLIENT LIST / KILL / INFO read).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, Notify};
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Replies are sent.
+    On,
+    /// No replies until CLIENT REPLY ON.
+    Off,
+    /// The next command's reply is dropped.
+    SkipNext,
+}
+
+/// The part of a client visible to other connections.
+pub struct ClientInfo {
+    /// Unique, increasing id (CLIENT ID).
+    pub id: u64,
+    /// Peer address `ip:port`.
+    pub addr: String,
+    /// Local address `ip:port`.
+    pub laddr: String,
+    /// Socket file descriptor (CLIENT LIST `fd=`).
+    pub fd: i64,
+    /// Creation time, ms since the epoch.
+    pub created_ms: u64,
+    /// Last command time, ms since the epoch.
+    pub last_interaction_ms: AtomicU64,
+    /// CLIENT SETNAME.
+    pub name: Mutex<Option<Bytes>>,
+    /// Selected database.
+    pub db: AtomicUsize,
+    /// Protocol version (2 or 3).
+    pub resp: AtomicU8,
+    /// Last command: container name (for a subcommand) and name.
+    pub last_cmd: Mutex<(Option<&'static str>, &'static str)>,
+    /// Set by CLIENT KILL; the connection closes on the next wake-up.
+    pub killed: AtomicBool,
+    /// Wakes the connection when killed.
+    pub kill_notify: Notify,
+    /// The client is a MONITOR.
+    pub monitor: AtomicBool,
+    /// CLIENT NO-EVICT.
+    pub no_evict: AtomicBool,
+    /// Messages pushed to this client from elsewhere (MONITOR, later pub/sub).
+    pub push: mpsc::UnboundedSender<Bytes>,
+}
+
+impl ClientInfo {
+    /// Marks the client killed and wakes its connection.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill_notify.notify_one();
+    }
+}
+
+/// Connection-private client state.
+pub struct Client {
+    /// Shared part.
+    pub info: Arc<ClientInfo>,
+    /// Selected database (mirrored into `info.db`).
+    pub db: usize,
+    /// Passed AUTH (or no password is needed).
+    pub authed: bool,
+    /// CLIENT REPLY state.
+    pub reply_mode: ReplyMode,
+}
+
+impl Client {
+    /// Selects database `db`.
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.info.db.store(db, Ordering::Relaxed);
+    }
+}
+
+/// All connected clients, by id.
+#[derive(Default)]
+pub struct Registry {
+    clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+    /// Number of MONITOR clients, checked on the hot path before any work.
+    pub monitors: AtomicUsize,
+}
+
+impl Registry {
+    /// A fresh client id.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+    /// Registers a client.
+    pub fn add(&self, c: Arc<ClientInfo>) {
+        self.lock().insert(c.id, c);
+    }
+    /// Unregisters a client.
+    pub fn remove(&self, id: u64) {
+        if let Some(c) = self.lock().remove(&id) {
+            if c.monitor.load(Ordering::Relaxed) {
+                self.monitors.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+    /// Number of connected clients.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+    /// Whether no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// A snapshot of all clients, by id.
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        self.lock().values().cloned().collect()
+    }
+    /// One client.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.lock().get(&id).cloned()
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ClientInfo>>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,240 @@
+//! Connection commands: PING, ECHO, QUIT, SELECT, HELLO, AUTH, RESET and
+//! the CLIENT container.
+
+use std::sync::atomic::Ordering;
+
+use super::{int_arg, is, Action, Ctx, Handler::*};
+use crate::client::ReplyMode;
+use crate::cmd;
+use crate::errors;
+
+/// The connection commands.
+pub static COMMANDS: &[super::CommandSpec] = &[
+    cmd!("ping", -1, [FAST], (0, 0, 0), Conn(ping), "connection",
+        "Ping the server", "1.0.0", "O(1)", acl: [], subs: &[]),
+    cmd!("echo", 2, [FAST], (0, 0, 0), Conn(echo), "connection",
+        "Echo the given string", "1.0.0", "O(1)", acl: [], subs: &[]),
+    cmd!("quit", -1, [ALLOW_BUSY, NOSCRIPT, LOADING, STALE, FAST, NO_AUTH], (0, 0, 0), Conn(quit),
+        "connection", "Close the connection", "1.0.0", "O(1)", acl: [], subs: &[]),
+    cmd!("select", 2, [LOADING, STALE, FAST], (0, 0, 0), Conn(select), "connection",
+        "Change the selected database for the current connection", "1.0.0", "O(1)",
+        acl: [], subs: &[]),
+    cmd!("auth", -2, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, SKIP_MONITOR, SKIP_SLOWLOG,
+        ALLOW_BUSY], (0, 0, 0), Conn(auth), "connection",
+        "Authenticate to the server", "1.0.0",
+        "O(N) where N is the number of passwords defined for the user", acl: [], subs: &[]),
+    cmd!("hello", -1, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, SKIP_MONITOR, SKIP_SLOWLOG,
+        ALLOW_BUSY], (0, 0, 0), Conn(hello), "connection",
+        "Handshake with Redis", "6.0.0", "O(1)", acl: [], subs: &[]),
+    cmd!("reset", 1, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], (0, 0, 0),
+        Conn(reset), "connection", "Reset the connection", "6.2.0", "O(1)", acl: [], subs: &[]),
+    cmd!("client", -2, [], (0, 0, 0), Container, "connection",
+        "A container for client connection commands", "2.4.0", "Depends on subcommand.",
+        acl: [], subs: CLIENT_SUBCOMMANDS),
+];
+
+static CLIENT_SUBCOMMANDS: &[super::CommandSpec] = &[
+    cmd!("id", 2, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_id), "connection",
+        "Returns the client ID for the current connection", "5.0.0", "O(1)", acl: [], subs: &[]),
+    cmd!("getname", 2, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_getname),
+        "connection", "Get the current connection name", "2.6.9", "O(1)", acl: [], subs: &[]),
+    cmd!("setname", 3, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_setname),
+        "connection", "Set the current connection name", "2.6.9", "O(1)", acl: [], subs: &[]),
+    cmd!("reply", 3, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_reply), "connection",
+        "Instruct the server whether to reply to commands", "3.2.0", "O(1)", acl: [], subs: &[]),
+];
+
+fn ping(ctx: &mut Ctx<'_>) {
+    match ctx.args.len() {
+        1 => ctx.out.status("PONG"),
+        2 => ctx.out.bulk(&ctx.args[1]),
+        _ => ctx.err("ERR wrong number of arguments for 'ping' command"),
+    }
+}
+
+fn echo(ctx: &mut Ctx<'_>) {
+    ctx.out.bulk(&ctx.args[1]);
+}
+
+fn quit(ctx: &mut Ctx<'_>) {
+    ctx.out.ok();
+    ctx.action = Some(Action::Close);
+}
+
+fn select(ctx: &mut Ctx<'_>) {
+    let n = match int_arg(&ctx.args[1]) {
+        Ok(n) => n,
+        Err(_) => return ctx.err(errors::NOT_INTEGER),
+    };
+    if n < 0 || n >= ctx.srv.num_dbs() as i64 {
+        return ctx.err(errors::DB_INDEX);
+    }
+    ctx.client.select(n as usize);
+    ctx.out.ok();
+}
+
+/// Checks a user/password pair against `requirepass` (only the default user
+/// exists until the ACL issue).
+fn check_password(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
+    let required = ctx.srv.config.get("requirepass");
+    user == b"default" && (required.is_empty() || required.as_bytes() == pass)
+}
+
+fn auth(ctx: &mut Ctx<'_>) {
+    let args = ctx.args;
+    if args.len() > 3 {
+        return ctx.err(errors::SYNTAX);
+    }
+    let (user, pass) = if args.len() == 2 {
+        if ctx.srv.config.get("requirepass").is_empty() {
+            return ctx.err(errors::NO_PASSWORD);
+        }
+        (&b"default"[..], &args[1][..])
+    } else {
+        (&args[1][..], &args[2][..])
+    };
+    if check_password(ctx, user, pass) {
+        ctx.client.authed = true;
+        ctx.out.ok();
+    } else {
+        ctx.err(errors::WRONGPASS);
+    }
+}
+
+fn hello(ctx: &mut Ctx<'_>) {
+    let args = ctx.args;
+    let mut proto = if ctx.out.resp3 { 3 } else { 2 };
+    if args.len() >= 2 {
+        match int_arg(&args[1]) {
+            Ok(n) if (2..=3).contains(&n) => proto = n,
+            Ok(_) => return ctx.err("NOPROTO unsupported protocol version"),
+            Err(_) => return ctx.err("ERR Protocol version is not an integer or out of range"),
+        }
+    }
+    let mut i = 2;
+    let mut setname = None;
+    let mut creds = None;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        if is(&args[i], "auth") && more >= 2 {
+            creds = Some((&args[i + 1], &args[i + 2]));
+            i += 3;
+        } else if is(&args[i], "setname") && more >= 1 {
+            setname = Some(&args[i + 1]);
+            i += 2;
+        } else {
+            let opt = String::from_utf8_lossy(&args[i]).into_owned();
+            return ctx.err(&format!("ERR Syntax error in HELLO option '{opt}'"));
+        }
+    }
+    if let Some((u, p)) = creds {
+        if !check_password(ctx, u, p) {
+            return ctx.err(errors::WRONGPASS);
+        }
+        ctx.client.authed = true;
+    }
+    if !ctx.client.authed {
+        return ctx.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    if let Some(name) = setname {
+        if let Err(e) = validate_name(name) {
+            return ctx.err(e);
+        }
+        set_name(ctx, name);
+    }
+    ctx.out.resp3 = proto == 3;
+    ctx.client.info.resp.store(proto as u8, Ordering::Relaxed);
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(crate::REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(proto);
+    out.bulk(b"id");
+    out.int(ctx.client.info.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+}
+
+fn reset(ctx: &mut Ctx<'_>) {
+    ctx.client.select(0);
+    ctx.client.reply_mode = ReplyMode::On;
+    ctx.client.authed = ctx.srv.config.get("requirepass").is_empty();
+    *ctx.client
+        .info
+        .name
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = None;
+    if ctx.client.info.monitor.swap(false, Ordering::Relaxed) {
+        ctx.srv.clients.monitors.fetch_sub(1, Ordering::Relaxed);
+    }
+    ctx.out.resp3 = false;
+    ctx.client.info.resp.store(2, Ordering::Relaxed);
+    ctx.out.status("RESET");
+}
+
+fn client_id(ctx: &mut Ctx<'_>) {
+    ctx.out.int(ctx.client.info.id as i64);
+}
+
+fn client_getname(ctx: &mut Ctx<'_>) {
+    let name = ctx
+        .client
+        .info
+        .name
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    match name {
+        Some(n) => ctx.out.bulk(&n),
+        None => ctx.out.null(),
+    }
+}
+
+/// Redis accepts names made of printable ASCII without spaces.
+pub fn validate_name(name: &[u8]) -> Result<(), &'static str> {
+    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        Err("ERR Client names cannot contain spaces, newlines or special characters.")
+    } else {
+        Ok(())
+    }
+}
+
+fn set_name(ctx: &mut Ctx<'_>, name: &bytes::Bytes) {
+    *ctx.client
+        .info
+        .name
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = (!name.is_empty()).then(|| name.clone());
+}
+
+fn client_setname(ctx: &mut Ctx<'_>) {
+    let name = &ctx.args[2];
+    if let Err(e) = validate_name(name) {
+        return ctx.err(e);
+    }
+    set_name(ctx, name);
+    ctx.out.ok();
+}
+
+fn client_reply(ctx: &mut Ctx<'_>) {
+    let a = &ctx.args[2];
+    if is(a, "on") {
+        ctx.client.reply_mode = ReplyMode::On;
+        ctx.out.ok();
+    } else if is(a, "off") {
+        ctx.client.reply_mode = ReplyMode::Off;
+    } else if is(a, "skip") {
+        if ctx.client.reply_mode != ReplyMode::Off {
+            ctx.client.reply_mode = ReplyMode::SkipNext;
+        }
+    } else {
+        ctx.err(errors::SYNTAX);
+    }
+}

@@ -1,0 +1,356 @@
+//! The command table — the single source of truth for every command — and
+//! the dispatcher that reads it.
+//!
+//! Each group file (`string.rs`, `keys.rs`, …) declares a `COMMANDS` slice of
+//! [`CommandSpec`]s next to its handlers. Dispatch, arity checks, `COMMAND`
+//! and its subcommands, and later MULTI and scripting checks all read it.
+
+pub mod bitmap;
+pub mod command;
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod string;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use ferrous_storage::{Millis, Version};
+
+use crate::client::Client;
+use crate::reply::ReplyBuf;
+use crate::server::Server;
+
+/// Command flags, as named in `COMMAND INFO`.
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 14;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 15;
+    pub const NO_MULTI: u32 = 1 << 16;
+    pub const MOVABLEKEYS: u32 = 1 << 17;
+    pub const ALLOW_BUSY: u32 = 1 << 18;
+
+    /// Flag names in the order Redis prints them.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLEKEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// What a command does after its synchronous part, handled by the connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Close the connection after writing the replies (QUIT, CLIENT KILL of self).
+    Close,
+    /// Sleep this long before going on (DEBUG SLEEP).
+    Sleep(std::time::Duration),
+    /// Shut the server down.
+    Shutdown,
+}
+
+/// Everything a handler may touch besides the keyspace.
+pub struct Ctx<'a> {
+    /// Process-wide state.
+    pub srv: &'a Server,
+    /// The calling client.
+    pub client: &'a mut Client,
+    /// Where the reply goes.
+    pub out: &'a mut ReplyBuf,
+    /// The command's arguments, name included.
+    pub args: &'a [Bytes],
+    /// The command's clock, fixed for its whole execution.
+    pub now: Millis,
+    /// Keys changed by this command (for INFO and, later, persistence).
+    pub dirty: u64,
+    /// A follow-up for the connection.
+    pub action: Option<Action>,
+}
+
+impl Ctx<'_> {
+    /// The selected database index.
+    #[inline]
+    pub fn db(&self) -> usize {
+        self.client.db
+    }
+    /// Writes an error reply.
+    pub fn err(&mut self, msg: &str) {
+        self.out.error(msg);
+    }
+}
+
+/// A read command: runs on a snapshot (or on the caller's open transaction).
+pub type ReadFn = fn(&mut Ctx<'_>, &Version);
+/// A write command: runs on the private version of a write transaction.
+pub type WriteFn = fn(&mut Ctx<'_>, &mut Version);
+/// A command that touches no keyspace (or reads it through `srv` itself).
+pub type ConnFn = fn(&mut Ctx<'_>);
+
+/// How a command is executed.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// See [`ReadFn`].
+    Read(ReadFn),
+    /// See [`WriteFn`].
+    Write(WriteFn),
+    /// See [`ConnFn`].
+    Conn(ConnFn),
+    /// A container of subcommands (CLIENT, CONFIG, …): dispatch on argument 1.
+    Container,
+}
+
+/// One command's metadata and handler.
+pub struct CommandSpec {
+    /// Lower-case name (`client|list` style names are derived for subcommands).
+    pub name: &'static str,
+    /// Redis arity: exact count if positive, minimum count if negative.
+    pub arity: i32,
+    /// Bitwise or of [`flags`].
+    pub flags: u32,
+    /// Legacy key positions: first key, last key (negative counts from the
+    /// end), step. All zero when the command takes no key.
+    pub keys: (i32, i32, i32),
+    /// The executor.
+    pub handler: Handler,
+    /// Documentation group (`string`, `generic`, `server`, `connection`, …).
+    pub group: &'static str,
+    /// One-line summary (COMMAND DOCS).
+    pub summary: &'static str,
+    /// First Redis version with the command.
+    pub since: &'static str,
+    /// Time complexity (COMMAND DOCS).
+    pub complexity: &'static str,
+    /// ACL categories beyond those derived from group and flags, e.g. `@dangerous`.
+    pub acl: &'static [&'static str],
+    /// Subcommands of a container command.
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    /// Whether the command has flag `f`.
+    #[inline]
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+}
+
+/// Builds a [`CommandSpec`]; every field must be given.
+#[macro_export]
+macro_rules! cmd {
+    ($name:literal, $arity:expr, [$($flag:ident),*], ($f:expr, $l:expr, $s:expr), $handler:expr,
+     $group:literal, $summary:literal, $since:literal, $complexity:literal,
+     acl: [$($acl:literal),*], subs: $subs:expr) => {
+        $crate::commands::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: 0 $(| $crate::commands::flags::$flag)*,
+            keys: ($f, $l, $s),
+            handler: $handler,
+            group: $group,
+            summary: $summary,
+            since: $since,
+            complexity: $complexity,
+            acl: &[$($acl),*],
+            subcommands: $subs,
+        }
+    };
+}
+
+/// The table: every group's commands, by lower-case name.
+pub struct Table {
+    by_name: HashMap<&'static str, &'static CommandSpec>,
+    /// All top-level commands, in declaration order.
+    pub all: Vec<&'static CommandSpec>,
+}
+
+/// The command table.
+pub fn table() -> &'static Table {
+    static T: OnceLock<Table> = OnceLock::new();
+    T.get_or_init(|| {
+        let groups: &[&'static [CommandSpec]] = &[
+            connection::COMMANDS,
+            string::COMMANDS,
+            bitmap::COMMANDS,
+            keys::COMMANDS,
+            server::COMMANDS,
+            command::COMMANDS,
+        ];
+        let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
+        let by_name = all.iter().map(|c| (c.name, *c)).collect();
+        Table { by_name, all }
+    })
+}
+
+impl Table {
+    /// Looks a command up by name, case-insensitively.
+    pub fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let mut buf = [0u8; 32];
+        if name.len() > buf.len() {
+            return None;
+        }
+        for (d, s) in buf.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
+        self.by_name.get(lower).copied()
+    }
+}
+
+/// Finds a subcommand of `parent` case-insensitively.
+pub fn subcommand(parent: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
+    parent
+        .subcommands
+        .iter()
+        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// The full name Redis uses in messages: `get`, `client|list`.
+pub fn full_name(parent: Option<&CommandSpec>, spec: &CommandSpec) -> String {
+    match parent {
+        Some(p) => format!("{}|{}", p.name, spec.name),
+        None => spec.name.to_string(),
+    }
+}
+
+/// Whether `argc` satisfies `arity`.
+#[inline]
+pub fn arity_ok(arity: i32, argc: usize) -> bool {
+    if arity >= 0 {
+        argc == arity as usize
+    } else {
+        argc >= (-arity) as usize
+    }
+}
+
+/// Redis's reply to an unknown command name.
+pub fn unknown_command_error(args: &[Bytes]) -> String {
+    let mut list = String::new();
+    for a in &args[1..] {
+        if list.len() >= 128 {
+            break;
+        }
+        let room = 128 - list.len();
+        let s = String::from_utf8_lossy(cut_at_nul(a));
+        let s: String = s.chars().take(room).collect();
+        list.push('\'');
+        list.push_str(&s);
+        list.push_str("' ");
+    }
+    let name = String::from_utf8_lossy(cut_at_nul(&args[0]));
+    let name: String = name.chars().take(128).collect();
+    format!("ERR unknown command '{name}', with args beginning with: {list}")
+}
+
+/// C's `%s` stops at the first NUL byte; Redis's messages inherit that.
+pub fn cut_at_nul(b: &[u8]) -> &[u8] {
+    match b.iter().position(|&c| c == 0) {
+        Some(i) => &b[..i],
+        None => b,
+    }
+}
+
+/// A command resolved from its arguments.
+#[derive(Clone, Copy)]
+pub struct Resolved {
+    /// The container, for a subcommand.
+    pub parent: Option<&'static CommandSpec>,
+    /// The spec to run.
+    pub spec: &'static CommandSpec,
+}
+
+impl Resolved {
+    /// The name Redis uses in messages and CLIENT LIST: `get`, `client|list`.
+    pub fn full_name(&self) -> String {
+        full_name(self.parent, self.spec)
+    }
+}
+
+/// Resolves `args` to the spec to run (descending into subcommands), or
+/// writes the error Redis gives and returns `None`.
+pub fn resolve(args: &[Bytes], out: &mut ReplyBuf) -> Option<Resolved> {
+    let Some(spec) = table().get(&args[0]) else {
+        out.error(&unknown_command_error(args));
+        return None;
+    };
+    if !arity_ok(spec.arity, args.len()) {
+        out.error(&format!(
+            "ERR wrong number of arguments for '{}' command",
+            spec.name
+        ));
+        return None;
+    }
+    if let Handler::Container = spec.handler {
+        let Some(sub) = subcommand(spec, &args[1]) else {
+            let s = String::from_utf8_lossy(cut_at_nul(&args[1]));
+            let s: String = s.chars().take(128).collect();
+            out.error(&format!(
+                "ERR unknown subcommand '{}'. Try {} HELP.",
+                s,
+                spec.name.to_ascii_uppercase()
+            ));
+            return None;
+        };
+        if !arity_ok(sub.arity, args.len()) {
+            out.error(&format!(
+                "ERR wrong number of arguments for '{}|{}' command",
+                spec.name, sub.name
+            ));
+            return None;
+        }
+        return Some(Resolved {
+            parent: Some(spec),
+            spec: sub,
+        });
+    }
+    Some(Resolved { parent: None, spec })
+}
+
+/// Finds the parent of a subcommand spec (for full names in COMMAND output).
+pub fn parent_of(sub: &'static CommandSpec) -> Option<&'static CommandSpec> {
+    table()
+        .all
+        .iter()
+        .find(|c| c.subcommands.iter().any(|s| std::ptr::eq(s, sub)))
+        .copied()
+}
+
+/// Parses an integer argument like Redis's `getLongLongFromObject`.
+pub fn int_arg(b: &[u8]) -> Result<i64, &'static str> {
+    ferrous_storage::value::parse_i64(b).ok_or(crate::errors::NOT_INTEGER)
+}
+
+/// Case-insensitive comparison of an argument with an option name.
+#[inline]
+pub fn is(arg: &[u8], opt: &str) -> bool {
+    arg.eq_ignore_ascii_case(opt.as_bytes())
+}

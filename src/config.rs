@@ -1,0 +1,404 @@
+//! Configuration: the table of known parameters with their defaults, parsing
+//! of a redis.conf-style file and `--name value` flags, and CONFIG GET/SET
+//! validation with Redis's messages.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+/// The type of a parameter, which decides parsing and validation.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    /// `yes` / `no`.
+    Bool,
+    /// An integer in a range.
+    Int(i64, i64),
+    /// A byte count with optional unit (`512mb`), stored as plain bytes.
+    Mem,
+    /// Free text.
+    Str,
+    /// One of a fixed set of words.
+    Enum(&'static [&'static str]),
+}
+
+/// One known parameter.
+pub struct Param {
+    /// Canonical name.
+    pub name: &'static str,
+    /// Alternative name (`lua-time-limit` for `busy-reply-threshold`).
+    pub alias: Option<&'static str>,
+    /// Default value, in canonical form.
+    pub default: &'static str,
+    /// Value type.
+    pub kind: Kind,
+    /// Whether CONFIG SET may change it.
+    pub mutable: bool,
+}
+
+const fn p(name: &'static str, default: &'static str, kind: Kind, mutable: bool) -> Param {
+    Param {
+        name,
+        alias: None,
+        default,
+        kind,
+        mutable,
+    }
+}
+
+const YES: Kind = Kind::Bool;
+const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
+
+/// Every parameter Ferrous knows.
+pub static PARAMS: &[Param] = &[
+    p("bind", "127.0.0.1", Kind::Str, false),
+    p("port", "6379", Kind::Int(0, 65535), false),
+    p("dir", ".", Kind::Str, true),
+    p("databases", "16", Kind::Int(1, i32::MAX as i64), false),
+    p("maxclients", "10000", Kind::Int(1, i32::MAX as i64), true),
+    p("timeout", "0", Kind::Int(0, i32::MAX as i64), true),
+    p("requirepass", "", Kind::Str, true),
+    p("protected-mode", "yes", YES, true),
+    p("loglevel", "notice", Kind::Enum(LOGLEVELS), true),
+    p("logfile", "", Kind::Str, false),
+    p("hz", "10", Kind::Int(0, i32::MAX as i64), true),
+    p("proto-max-bulk-len", "536870912", Kind::Mem, true),
+    p("client-query-buffer-limit", "1073741824", Kind::Mem, true),
+    Param {
+        name: "busy-reply-threshold",
+        alias: Some("lua-time-limit"),
+        default: "5000",
+        kind: Kind::Int(0, i64::MAX),
+        mutable: true,
+    },
+    p(
+        "enable-debug-command",
+        "no",
+        Kind::Enum(&["no", "yes", "local"]),
+        false,
+    ),
+    p("save", "3600 1 300 100 60 10000", Kind::Str, true),
+    p("appendonly", "no", YES, true),
+    p(
+        "appendfsync",
+        "everysec",
+        Kind::Enum(&["always", "everysec", "no"]),
+        true,
+    ),
+    p("appendfilename", "appendonly.aof", Kind::Str, false),
+    p("dbfilename", "dump.rdb", Kind::Str, true),
+    p("maxmemory", "0", Kind::Mem, true),
+    p(
+        "maxmemory-policy",
+        "noeviction",
+        Kind::Enum(&[
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "noeviction",
+        ]),
+        true,
+    ),
+    p("notify-keyspace-events", "", Kind::Str, true),
+    p("tcp-keepalive", "300", Kind::Int(0, i32::MAX as i64), true),
+    p("tcp-backlog", "511", Kind::Int(0, i32::MAX as i64), false),
+    p("daemonize", "no", YES, false),
+    p("pidfile", "", Kind::Str, false),
+    p("active-expire-effort", "1", Kind::Int(1, 10), true),
+    p("lazyfree-lazy-user-flush", "no", YES, true),
+    p(
+        "hash-max-listpack-entries",
+        "128",
+        Kind::Int(0, i64::MAX),
+        true,
+    ),
+    p(
+        "hash-max-listpack-value",
+        "64",
+        Kind::Int(0, i64::MAX),
+        true,
+    ),
+    p(
+        "list-max-listpack-size",
+        "-2",
+        Kind::Int(i32::MIN as i64, i32::MAX as i64),
+        true,
+    ),
+    p(
+        "set-max-intset-entries",
+        "512",
+        Kind::Int(0, i64::MAX),
+        true,
+    ),
+    p(
+        "zset-max-listpack-entries",
+        "128",
+        Kind::Int(0, i64::MAX),
+        true,
+    ),
+    p(
+        "zset-max-listpack-value",
+        "64",
+        Kind::Int(0, i64::MAX),
+        true,
+    ),
+    p(
+        "slowlog-log-slower-than",
+        "10000",
+        Kind::Int(-1, i64::MAX),
+        true,
+    ),
+    p("slowlog-max-len", "128", Kind::Int(0, i64::MAX), true),
+    p("io-threads", "1", Kind::Int(1, 128), false),
+];
+
+/// Looks a parameter up by name or alias, case-insensitively.
+pub fn param(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| {
+        p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Parses `512mb`-style sizes like Redis's `memtoull`.
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let s = s.to_ascii_lowercase();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '-')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    let n: u64 = num.parse().ok()?;
+    n.checked_mul(mul)
+}
+
+/// Validates `value` for `p`, returning its canonical form or Redis's reason.
+pub fn validate(p: &Param, value: &str) -> Result<String, &'static str> {
+    match p.kind {
+        Kind::Bool => match value.to_ascii_lowercase().as_str() {
+            "yes" => Ok("yes".into()),
+            "no" => Ok("no".into()),
+            _ => Err("argument must be 'yes' or 'no'"),
+        },
+        Kind::Int(min, max) => {
+            let n: i64 = match ferrous_storage::value::parse_i64(value.as_bytes()) {
+                Some(n) => n,
+                None => return Err("argument couldn't be parsed into an integer"),
+            };
+            if n < min || n > max {
+                Err("argument must be between the configured bounds")
+            } else {
+                Ok(n.to_string())
+            }
+        }
+        Kind::Mem => match parse_memory(value) {
+            Some(n) => Ok(n.to_string()),
+            None => Err("argument must be a memory value"),
+        },
+        Kind::Str => Ok(value.to_string()),
+        Kind::Enum(words) => {
+            let v = value.to_ascii_lowercase();
+            if words.contains(&v.as_str()) {
+                Ok(v)
+            } else {
+                Err("argument(s) must be one of the following")
+            }
+        }
+    }
+}
+
+/// Live configuration values.
+pub struct Config {
+    values: RwLock<BTreeMap<&'static str, String>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            values: RwLock::new(
+                PARAMS
+                    .iter()
+                    .map(|p| (p.name, p.default.to_string()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl Config {
+    /// The value of a known parameter (canonical name).
+    pub fn get(&self, name: &str) -> String {
+        let v = self.values.read().unwrap_or_else(|e| e.into_inner());
+        match param(name) {
+            Some(p) => v.get(p.name).cloned().unwrap_or_default(),
+            None => String::new(),
+        }
+    }
+
+    /// The value of an integer parameter.
+    pub fn get_i64(&self, name: &str) -> i64 {
+        self.get(name).parse().unwrap_or(0)
+    }
+
+    /// Whether a boolean parameter is `yes`.
+    pub fn get_bool(&self, name: &str) -> bool {
+        self.get(name) == "yes"
+    }
+
+    /// Sets a parameter after validation, ignoring mutability (startup).
+    pub fn set_startup(&self, name: &str, value: &str) -> Result<(), String> {
+        let p = param(name)
+            .ok_or_else(|| format!("Bad directive or wrong number of arguments: '{name}'"))?;
+        let v = validate(p, value).map_err(|e| format!("'{}' {}", p.name, e))?;
+        self.values
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(p.name, v);
+        Ok(())
+    }
+
+    /// Sets several parameters atomically (CONFIG SET): all or none.
+    pub fn set_many(&self, pairs: &[(String, String)]) -> Result<(), String> {
+        let mut staged = Vec::new();
+        for (name, value) in pairs {
+            let Some(p) = param(name) else {
+                return Err(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                ));
+            };
+            if !p.mutable {
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+                ));
+            }
+            if staged.iter().any(|(n, _)| *n == p.name) {
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+                ));
+            }
+            let v = validate(p, value).map_err(|e| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
+            })?;
+            staged.push((p.name, v));
+        }
+        let mut values = self.values.write().unwrap_or_else(|e| e.into_inner());
+        for (n, v) in staged {
+            values.insert(n, v);
+        }
+        Ok(())
+    }
+
+    /// All `(name, value)` pairs whose name or alias matches a pattern.
+    pub fn matching(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
+        let values = self.values.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: BTreeMap<String, String> = BTreeMap::new();
+        for p in PARAMS {
+            for name in std::iter::once(p.name).chain(p.alias) {
+                if patterns
+                    .iter()
+                    .any(|pat| crate::glob::matches(pat, name.as_bytes(), true))
+                {
+                    out.insert(
+                        name.to_string(),
+                        values.get(p.name).cloned().unwrap_or_default(),
+                    );
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Applies a redis.conf-style text: `name value...` per line, `#` comments.
+    pub fn load_text(&self, text: &str) -> Result<(), String> {
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let args = crate::resp::split_args(line.as_bytes())
+                .ok_or_else(|| format!("line {}: unbalanced quotes", i + 1))?;
+            let args: Vec<String> = args
+                .into_iter()
+                .map(|a| String::from_utf8_lossy(&a).into_owned())
+                .collect();
+            let (name, rest) = args.split_first().ok_or("empty line")?;
+            self.set_startup(name, &rest.join(" "))
+                .map_err(|e| format!("line {}: {}", i + 1, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses the command line like redis-server: an optional config file path
+/// first, then `--name value...` pairs (values up to the next `--name`).
+pub fn from_args(args: &[String]) -> Result<Config, String> {
+    let cfg = Config::default();
+    let mut rest = args;
+    if let Some(first) = rest.first() {
+        if !first.starts_with("--") {
+            let text = std::fs::read_to_string(first)
+                .map_err(|e| format!("Fatal error, can't open config file '{first}': {e}"))?;
+            cfg.load_text(&text)?;
+            rest = &rest[1..];
+        }
+    }
+    let mut text = String::new();
+    for a in rest {
+        if let Some(name) = a.strip_prefix("--") {
+            text.push('\n');
+            text.push_str(name);
+        } else {
+            text.push(' ');
+            text.push_str(&quote(a));
+        }
+    }
+    cfg.load_text(&text)?;
+    Ok(cfg)
+}
+
+fn quote(s: &str) -> String {
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_and_file_forms() {
+        let c = from_args(&["--port".into(), "7000".into(), "--save".into(), "".into()]).unwrap();
+        assert_eq!(c.get("port"), "7000");
+        assert_eq!(c.get("save"), "");
+        assert!(from_args(&["--nonsense".into(), "1".into()]).is_err());
+        c.load_text("# comment\nmaxclients 5\nlua-time-limit 100\n")
+            .unwrap();
+        assert_eq!(c.get("maxclients"), "5");
+        assert_eq!(c.get("busy-reply-threshold"), "100");
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("512mb"), Some(512 << 20));
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("1x"), None);
+    }
+}

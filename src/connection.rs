@@ -1,0 +1,232 @@
+//! One client connection: read, parse every complete request in the buffer,
+//! execute them in order, write all replies at once (pipelining). Also idle
+//! `timeout`, kills, pushed messages (MONITOR) and shutdown.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Notify};
+
+use crate::client::{Client, ClientInfo, ReplyMode};
+use crate::commands::Action;
+use crate::errors;
+use crate::exec::{run_batch, Stop};
+use crate::reply::ReplyBuf;
+use crate::resp::{Parsed, Parser};
+use crate::server::{now_ms, Server};
+
+/// Serves one accepted socket until it closes.
+pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, peer: SocketAddr) {
+    srv.stats
+        .connections_received
+        .fetch_add(1, Ordering::Relaxed);
+    let maxclients = srv.config.get_i64("maxclients").max(1) as usize;
+    if srv.clients.len() >= maxclients {
+        srv.stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = sock
+            .write_all(format!("-{}\r\n", errors::MAX_CLIENTS).as_bytes())
+            .await;
+        return;
+    }
+    let needs_auth = !srv.config.get("requirepass").is_empty();
+    if !needs_auth && !peer.ip().is_loopback() && srv.config.get_bool("protected-mode") {
+        let _ = sock
+            .write_all(format!("-{}\r\n", errors::PROTECTED).as_bytes())
+            .await;
+        return;
+    }
+    let _ = sock.set_nodelay(true);
+    let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    #[cfg(unix)]
+    let fd = {
+        use std::os::fd::AsRawFd;
+        sock.as_raw_fd() as i64
+    };
+    #[cfg(not(unix))]
+    let fd = -1;
+    let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Bytes>();
+    let info = Arc::new(ClientInfo {
+        id: srv.clients.next_id(),
+        addr: peer.to_string(),
+        laddr,
+        fd,
+        created_ms: now_ms(),
+        last_interaction_ms: AtomicU64::new(now_ms()),
+        name: Mutex::new(None),
+        db: AtomicUsize::new(0),
+        resp: AtomicU8::new(2),
+        last_cmd: Mutex::new((None, "NULL")),
+        killed: AtomicBool::new(false),
+        kill_notify: Notify::new(),
+        monitor: AtomicBool::new(false),
+        no_evict: AtomicBool::new(false),
+        push: push_tx,
+    });
+    srv.clients.add(info.clone());
+    let mut client = Client {
+        info: info.clone(),
+        db: 0,
+        authed: !needs_auth,
+        reply_mode: ReplyMode::On,
+    };
+    let result = run(&srv, &mut sock, &mut client, &mut push_rx).await;
+    if let Err(e) = result {
+        tracing::debug!("client {} closed: {e}", info.id);
+    }
+    srv.clients.remove(info.id);
+}
+
+async fn run(
+    srv: &Server,
+    sock: &mut TcpStream,
+    client: &mut Client,
+    push_rx: &mut mpsc::UnboundedReceiver<Bytes>,
+) -> std::io::Result<()> {
+    let (mut rd, mut wr) = sock.split();
+    let mut inbuf = BytesMut::with_capacity(16 * 1024);
+    let mut parser = Parser::default();
+    let mut out = ReplyBuf::new(false);
+    let mut stop = srv.shutdown.subscribe();
+    let mut cmds: Vec<Vec<Bytes>> = Vec::new();
+    loop {
+        // Parse every complete request already buffered.
+        let max_bulk = srv.config.get_i64("proto-max-bulk-len");
+        let mut proto_error = None;
+        // Before AUTH, Redis's stricter limits apply per request: parse one,
+        // run it (it may be AUTH), then parse the next with the new state.
+        let mut more = false;
+        loop {
+            match parser.parse(&mut inbuf, max_bulk, client.authed) {
+                Parsed::Command(args) => {
+                    cmds.push(args);
+                    if !client.authed {
+                        more = true;
+                        break;
+                    }
+                }
+                Parsed::Incomplete => break,
+                Parsed::Error(e) => {
+                    proto_error = Some(e);
+                    break;
+                }
+            }
+        }
+        let mut close = false;
+        if !cmds.is_empty() {
+            client
+                .info
+                .last_interaction_ms
+                .store(now_ms(), Ordering::Relaxed);
+            let mut start = 0;
+            loop {
+                match run_batch(srv, client, &mut out, &cmds, start) {
+                    None => break,
+                    Some(Stop::WaitGil(i)) => {
+                        srv.wait_gil().await;
+                        start = i;
+                    }
+                    Some(Stop::Action(i, action)) => {
+                        start = i + 1;
+                        match action {
+                            Action::Close => {
+                                close = true;
+                                break;
+                            }
+                            Action::Sleep(d) => {
+                                flush(&mut wr, &mut out, srv).await?;
+                                tokio::time::sleep(d).await;
+                            }
+                            Action::Shutdown => {
+                                srv.request_shutdown();
+                                close = true;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            cmds.clear();
+            out.resp3_sync(&client.info);
+        }
+        if let Some(e) = proto_error {
+            out.error(&format!("ERR Protocol error: {e}"));
+            close = true;
+        }
+        flush(&mut wr, &mut out, srv).await?;
+        if close || client.info.killed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        if more {
+            continue;
+        }
+        let qlimit = srv.config.get_i64("client-query-buffer-limit").max(1024) as usize;
+        if inbuf.len() > qlimit {
+            tracing::warn!("closing client {}: query buffer limit", client.info.id);
+            return Ok(());
+        }
+        let idle = srv.config.get_i64("timeout");
+        let idle_sleep = async {
+            if idle > 0 && !client.info.monitor.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_secs(idle as u64)).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        if inbuf.capacity() - inbuf.len() < 4096 {
+            inbuf.reserve(16 * 1024);
+        }
+        tokio::select! {
+            r = rd.read_buf(&mut inbuf) => {
+                let n = r?;
+                if n == 0 {
+                    return Ok(());
+                }
+                srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            m = push_rx.recv() => {
+                if let Some(m) = m {
+                    out.raw(&m);
+                    while let Ok(m) = push_rx.try_recv() {
+                        out.raw(&m);
+                    }
+                }
+            }
+            _ = client.info.kill_notify.notified() => return Ok(()),
+            _ = stop.changed() => return Ok(()),
+            _ = idle_sleep => return Ok(()),
+        }
+    }
+}
+
+async fn flush(
+    wr: &mut tokio::net::tcp::WriteHalf<'_>,
+    out: &mut ReplyBuf,
+    srv: &Server,
+) -> std::io::Result<()> {
+    if !out.buf.is_empty() {
+        wr.write_all(&out.buf).await?;
+        srv.stats
+            .net_output_bytes
+            .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+        out.buf.clear();
+        if out.buf.capacity() > 1 << 20 {
+            out.buf.shrink_to(16 * 1024);
+        }
+    }
+    Ok(())
+}
+
+impl ReplyBuf {
+    /// Publishes the protocol version for CLIENT LIST.
+    fn resp3_sync(&self, info: &ClientInfo) {
+        info.resp
+            .store(if self.resp3 { 3 } else { 2 }, Ordering::Relaxed);
+    }
+}

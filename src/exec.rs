@@ -1,0 +1,185 @@
+//! Executing a batch of parsed commands for one client: table lookup, arity
+//! and auth checks, and running each handler on a snapshot (reads) or inside
+//! a write transaction (writes).
+//!
+//! Adaptive group commit: consecutive commands of one batch (one read of
+//! pipelined requests) share a single write transaction, published once at
+//! the end of the batch or before a command that must see committed state.
+//! Replies are written only after that publish, so a client never sees a
+//! reply for a write that is not yet visible to others.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use ferrous_storage::{Version, WriteTxn};
+
+use crate::client::{Client, ReplyMode};
+use crate::commands::{self, flags, Action, CommandSpec, Ctx, Handler};
+use crate::errors;
+use crate::reply::ReplyBuf;
+use crate::server::{now_ms, Server};
+
+/// Why a batch stopped before its end.
+pub enum Stop {
+    /// The GIL is held by someone else: wait, then resume at this index.
+    WaitGil(usize),
+    /// A command asked for a follow-up; resume after this index.
+    Action(usize, Action),
+}
+
+/// Runs `cmds[start..]`, writing replies into `out`. Returns `None` when all
+/// ran, or where and why it stopped.
+pub fn run_batch(
+    srv: &Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    cmds: &[Vec<Bytes>],
+    start: usize,
+) -> Option<Stop> {
+    let mut txn: Option<WriteTxn<'_, Version>> = None;
+    let mut stop = None;
+    for (i, args) in cmds.iter().enumerate().skip(start) {
+        if args.is_empty() {
+            continue;
+        }
+        let mark = out.mark();
+        let skip_reply = match client.reply_mode {
+            ReplyMode::SkipNext => {
+                client.reply_mode = ReplyMode::On;
+                true
+            }
+            ReplyMode::Off => true,
+            ReplyMode::On => false,
+        };
+        let Some(resolved) = commands::resolve(args, out) else {
+            srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            if skip_reply {
+                out.truncate(mark);
+            }
+            continue;
+        };
+        let spec = resolved.spec;
+        if !client.authed && !spec.has(flags::NO_AUTH) {
+            out.error(errors::NOAUTH);
+            srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        if let Handler::Write(_) = spec.handler {
+            if txn.is_none() {
+                match srv.store.try_begin() {
+                    Some(t) => txn = Some(t),
+                    None => {
+                        out.truncate(mark);
+                        stop = Some(Stop::WaitGil(i));
+                        break;
+                    }
+                }
+            }
+        } else if let Handler::Conn(_) = spec.handler {
+            // Connection and server commands see committed state only.
+            if let Some(t) = txn.take() {
+                t.commit();
+                srv.gil_released();
+            }
+        }
+        let errors_before = out.errors;
+        let mut ctx = Ctx {
+            srv,
+            client: &mut *client,
+            out: &mut *out,
+            args,
+            now: now_ms(),
+            dirty: 0,
+            action: None,
+        };
+        *ctx.client
+            .info
+            .last_cmd
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = (resolved.parent.map(|p| p.name), spec.name);
+        run_one(spec, &mut ctx, &mut txn);
+        let Ctx { dirty, action, .. } = ctx;
+        if dirty > 0 {
+            srv.stats.dirty.fetch_add(dirty, Ordering::Relaxed);
+        }
+        srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
+        let errs = out.errors - errors_before;
+        if errs > 0 {
+            srv.stats.error_replies.fetch_add(errs, Ordering::Relaxed);
+        }
+        // CLIENT REPLY ON answers even though replies were off until now.
+        if skip_reply && !(spec.name == "reply" && client.reply_mode == ReplyMode::On) {
+            out.truncate(mark);
+        }
+        if srv.clients.monitors.load(Ordering::Relaxed) > 0 && !spec.has(flags::SKIP_MONITOR) {
+            feed_monitors(srv, client, args);
+        }
+        if let Some(a) = action {
+            stop = Some(Stop::Action(i, a));
+            break;
+        }
+    }
+    if let Some(t) = txn {
+        t.commit();
+        srv.gil_released();
+    }
+    stop
+}
+
+fn run_one(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, txn: &mut Option<WriteTxn<'_, Version>>) {
+    match spec.handler {
+        Handler::Read(f) => match txn {
+            Some(t) => f(ctx, t),
+            None => ctx.srv.store.read(|v| f(ctx, v)),
+        },
+        Handler::Write(f) => match txn {
+            Some(t) => f(ctx, t),
+            None => ctx.err("ERR internal error: write command without a transaction"),
+        },
+        Handler::Conn(f) => f(ctx),
+        Handler::Container => ctx.err("ERR internal error: container command"),
+    }
+}
+
+/// Sends the MONITOR line for a command to every monitoring client.
+fn feed_monitors(srv: &Server, client: &Client, args: &[Bytes]) {
+    let us = crate::server::now_us();
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        us / 1_000_000,
+        us % 1_000_000,
+        client.db,
+        client.info.addr
+    );
+    for a in args {
+        line.push(' ');
+        line.push_str(&repr(a));
+    }
+    line.push_str("\r\n");
+    let msg = Bytes::from(line);
+    for c in srv.clients.all() {
+        if c.monitor.load(Ordering::Relaxed) && c.id != client.info.id {
+            let _ = c.push.send(msg.clone());
+        }
+    }
+}
+
+/// Quotes bytes like Redis's `sdscatrepr`.
+pub fn repr(b: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            c => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}

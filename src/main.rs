@@ -1,0 +1,90 @@
+//! `ferrous-server`: runs Ferrous like `redis-server` — an optional config
+//! file first, then `--name value` overrides, defaults embedded.
+
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-v" || a == "--version") {
+        println!(
+            "Ferrous server v={} (Redis {} compatible)",
+            ferrous::FERROUS_VERSION,
+            ferrous::REDIS_VERSION
+        );
+        return;
+    }
+    let config = match ferrous::config::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("\n*** FATAL CONFIG FILE ERROR ***\n{e}");
+            std::process::exit(1);
+        }
+    };
+    let level = match config.get("loglevel").as_str() {
+        "debug" => "debug",
+        "verbose" => "info",
+        "warning" => "warn",
+        _ => "info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    rt.block_on(async move {
+        let running = match ferrous::server::start(config).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("could not bind: {e}");
+                std::process::exit(1);
+            }
+        };
+        tracing::info!(
+            "Ferrous {} (Redis {} compatible) started: port={} pid={}",
+            ferrous::FERROUS_VERSION,
+            ferrous::REDIS_VERSION,
+            running.addr.port(),
+            std::process::id()
+        );
+        tracing::info!("Ready to accept connections tcp");
+        let srv = running.server.clone();
+        tokio::spawn(async move {
+            wait_signal().await;
+            tracing::warn!("Received shutdown signal, scheduling shutdown...");
+            srv.request_shutdown();
+        });
+        let _ = running.done.await;
+        tracing::warn!("Ferrous is now ready to exit, bye bye...");
+    });
+}
+
+async fn wait_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

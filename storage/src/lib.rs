@@ -1,0 +1,21 @@
+//! `ferrous-storage`: the MVCC keyspace of Ferrous.
+//!
+//! The whole keyspace is a persistent value ([`Version`]). Readers take a
+//! snapshot of the committed root without any lock; every writer goes through
+//! the GIL ([`mvcc::Store::begin`]), mutates a private clone, and either
+//! commits it with one atomic swap or drops it. See `docs/architecture.md`.
+
+pub mod hamt;
+pub mod mvcc;
+pub mod smallbytes;
+pub mod sync;
+pub mod value;
+pub mod version;
+
+pub use mvcc::{Store, WriteTxn};
+pub use smallbytes::SmallBytes;
+pub use value::{Entry, Value};
+pub use version::{Db, Version};
+
+/// Milliseconds since the Unix epoch, the unit of every expiry time.
+pub type Millis = u64;

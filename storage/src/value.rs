@@ -1,0 +1,144 @@
+//! Values stored under keys, and the entry that wraps a value with its expiry.
+
+use crate::{Millis, SmallBytes};
+
+/// A value of one of Redis's types. Collections join in the collections issue;
+/// each of them is a persistent structure so cloning a version never copies one.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A string. `raw` records that it was modified in place (APPEND,
+    /// SETRANGE, SETBIT…), which makes Redis report the `raw` encoding.
+    Str { bytes: SmallBytes, raw: bool },
+}
+
+impl Value {
+    /// A string value as SET would create it.
+    pub fn string(bytes: impl Into<SmallBytes>) -> Value {
+        Value::Str {
+            bytes: bytes.into(),
+            raw: false,
+        }
+    }
+
+    /// The type name reported by TYPE.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str { .. } => "string",
+        }
+    }
+
+    /// The encoding Redis would report for this value (OBJECT ENCODING).
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str { bytes, raw } => {
+                if !raw && bytes.len() <= 20 && is_canonical_i64(bytes) {
+                    "int"
+                } else if *raw || bytes.len() > 44 {
+                    "raw"
+                } else {
+                    "embstr"
+                }
+            }
+        }
+    }
+}
+
+/// Whether `b` is the canonical decimal form of an i64 (as Redis's string2ll).
+pub fn is_canonical_i64(b: &[u8]) -> bool {
+    parse_i64(b).is_some()
+}
+
+/// Parses `b` as Redis's `string2ll` does: optional `-`, no leading zeros, no
+/// spaces or `+`, within i64 range.
+pub fn parse_i64(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    if b == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = match b[0] {
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits[0] == b'0' {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else if v > i64::MAX as u64 {
+        None
+    } else {
+        Some(v as i64)
+    }
+}
+
+/// The key holds a value of another type than the operation needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WrongType;
+
+/// A value plus its expiry time and last write time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// Absolute expiry time in ms since the epoch; 0 means no expiry. Change it
+    /// only through [`crate::Db`] so the expiry index stays in step.
+    pub expire: Millis,
+}
+
+impl Entry {
+    /// An entry without expiry.
+    pub fn new(value: Value) -> Entry {
+        Entry { value, expire: 0 }
+    }
+
+    /// Whether the entry is expired at `now`.
+    #[inline]
+    pub fn is_expired(&self, now: Millis) -> bool {
+        self.expire != 0 && self.expire <= now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_i64_matches_string2ll() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-1"), Some(-1));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [
+            &b"9223372036854775808"[..],
+            b"01",
+            b"-0",
+            b"+1",
+            b" 1",
+            b"",
+            b"-",
+            b"1a",
+        ] {
+            assert_eq!(parse_i64(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn string_encodings() {
+        assert_eq!(Value::string("123").encoding(), "int");
+        assert_eq!(Value::string("hello").encoding(), "embstr");
+        assert_eq!(Value::string(vec![b'x'; 45]).encoding(), "raw");
+    }
+}

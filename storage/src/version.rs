@@ -1,0 +1,230 @@
+//! `Version`: one immutable state of all databases, and `Db`, one database.
+//!
+//! A `Db` is a persistent map from key to [`Entry`] plus an index of the keys
+//! that carry an expiry (sampled by the active expiry cycle). Reads treat an
+//! expired entry as absent and never write; writes through `&mut Db` remove
+//! expired entries they meet.
+
+use std::borrow::Borrow;
+
+use crate::hamt::HashTrie;
+use crate::{Entry, Millis, SmallBytes};
+
+/// One logical database.
+#[derive(Clone, Default)]
+pub struct Db {
+    keys: HashTrie<SmallBytes, Entry>,
+    expires: HashTrie<SmallBytes, Millis>,
+}
+
+impl Db {
+    /// Number of keys, counting expired ones not yet deleted (as Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there is no key at all.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Number of keys with an expiry.
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// The live entry of `key` at `now`.
+    #[inline]
+    pub fn get(&self, key: &[u8], now: Millis) -> Option<&Entry> {
+        self.keys.get(key).filter(|e| !e.is_expired(now))
+    }
+
+    /// The entry of `key`, even if expired (for the expiry cycle and DEBUG).
+    pub fn get_raw(&self, key: &[u8]) -> Option<&Entry> {
+        self.keys.get(key)
+    }
+
+    /// The live entry of `key` for modification; an expired one is deleted.
+    /// The caller must not change `expire` through it (use [`Db::set_expire`]).
+    pub fn get_mut(&mut self, key: &[u8], now: Millis) -> Option<&mut Entry> {
+        if self.keys.get(key)?.is_expired(now) {
+            self.remove(key);
+            return None;
+        }
+        self.keys.get_mut(key)
+    }
+
+    /// Inserts or replaces `key`, keeping the expiry index in step with
+    /// `entry.expire`. Returns the previous entry (possibly an expired one).
+    pub fn insert(&mut self, key: SmallBytes, entry: Entry) -> Option<Entry> {
+        let expire = entry.expire;
+        if expire != 0 {
+            self.expires.insert(key.clone(), expire);
+        }
+        let old = self.keys.insert(key.clone(), entry);
+        if expire == 0 && old.as_ref().is_some_and(|o| o.expire != 0) {
+            self.expires.remove::<[u8]>(key.borrow());
+        }
+        old
+    }
+
+    /// Sets `key` to `entry` keeping the current expiry when `keep_ttl`.
+    pub fn set(&mut self, key: &[u8], mut entry: Entry, keep_ttl: bool, now: Millis) {
+        if keep_ttl {
+            if let Some(old) = self.get(key, now) {
+                entry.expire = old.expire;
+            }
+        }
+        self.insert(SmallBytes::from(key), entry);
+    }
+
+    /// Removes `key`, returning its entry (possibly an expired one).
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let (_, e) = self.keys.remove(key)?;
+        if e.expire != 0 {
+            self.expires.remove(key);
+        }
+        Some(e)
+    }
+
+    /// Removes `key` if live at `now`; returns the live entry removed.
+    pub fn remove_live(&mut self, key: &[u8], now: Millis) -> Option<Entry> {
+        self.remove(key).filter(|e| !e.is_expired(now))
+    }
+
+    /// Sets (or with 0 clears) the expiry of an existing key. Returns false if
+    /// the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], expire: Millis) -> bool {
+        let Some(e) = self.keys.get_mut(key) else {
+            return false;
+        };
+        let had = e.expire;
+        e.expire = expire;
+        if expire != 0 {
+            let k = SmallBytes::from(key);
+            self.expires.insert(k, expire);
+        } else if had != 0 {
+            self.expires.remove(key);
+        }
+        true
+    }
+
+    /// All entries (including expired ones), in hash order.
+    pub fn iter(&self) -> impl Iterator<Item = (&SmallBytes, &Entry)> {
+        self.keys.iter()
+    }
+
+    /// Entries with hash >= `cursor`, in ascending hash order (for SCAN).
+    pub fn iter_from(&self, cursor: u64) -> impl Iterator<Item = (u64, &SmallBytes, &Entry)> {
+        self.keys.iter_from(cursor)
+    }
+
+    /// A random live key, trying a few times before giving up on a db full of
+    /// expired keys.
+    pub fn random_key(&self, mut r: impl FnMut() -> u64, now: Millis) -> Option<&SmallBytes> {
+        for _ in 0..100 {
+            let (k, e) = self.keys.random_entry(r())?;
+            if !e.is_expired(now) {
+                return Some(k);
+            }
+        }
+        self.keys
+            .iter()
+            .find(|(_, e)| !e.is_expired(now))
+            .map(|(k, _)| k)
+    }
+
+    /// A random key carrying an expiry, with its expiry (for the active cycle).
+    pub fn random_expiring(&self, r: u64) -> Option<(&SmallBytes, Millis)> {
+        self.expires.random_entry(r).map(|(k, t)| (k, *t))
+    }
+}
+
+/// One immutable state of every database.
+#[derive(Clone)]
+pub struct Version {
+    dbs: Vec<Db>,
+}
+
+impl Version {
+    /// `n` empty databases.
+    pub fn new(n: usize) -> Version {
+        Version {
+            dbs: vec![Db::default(); n.max(1)],
+        }
+    }
+
+    /// Number of databases.
+    pub fn num_dbs(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Database `i` (callers validate `i` against [`Version::num_dbs`]).
+    #[inline]
+    pub fn db(&self, i: usize) -> &Db {
+        &self.dbs[i]
+    }
+
+    /// Database `i` for writing.
+    #[inline]
+    pub fn db_mut(&mut self, i: usize) -> &mut Db {
+        &mut self.dbs[i]
+    }
+
+    /// All databases.
+    pub fn dbs(&self) -> &[Db] {
+        &self.dbs
+    }
+
+    /// Empties database `i`.
+    pub fn flush(&mut self, i: usize) {
+        self.dbs[i] = Db::default();
+    }
+
+    /// Empties every database.
+    pub fn flush_all(&mut self) {
+        for db in &mut self.dbs {
+            *db = Db::default();
+        }
+    }
+
+    /// Swaps two databases (SWAPDB).
+    pub fn swap(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Value;
+
+    #[test]
+    fn expiry_is_lazy_on_read_and_applied_on_write() {
+        let mut db = Db::default();
+        let mut e = Entry::new(Value::string("v"));
+        e.expire = 100;
+        db.insert("k".into(), e);
+        assert_eq!(db.expires_len(), 1);
+        assert!(db.get(b"k", 99).is_some());
+        assert!(db.get(b"k", 100).is_none());
+        assert_eq!(db.len(), 1, "a read does not delete");
+        assert!(db.get_mut(b"k", 100).is_none());
+        assert_eq!((db.len(), db.expires_len()), (0, 0));
+    }
+
+    #[test]
+    fn insert_without_expiry_clears_index() {
+        let mut db = Db::default();
+        let mut e = Entry::new(Value::string("v"));
+        e.expire = 100;
+        db.insert("k".into(), e);
+        db.insert("k".into(), Entry::new(Value::string("w")));
+        assert_eq!(db.expires_len(), 0);
+        assert!(db.set_expire(b"k", 5));
+        assert_eq!(db.expires_len(), 1);
+        assert!(db.set_expire(b"k", 0));
+        assert_eq!(db.expires_len(), 0);
+        assert!(!db.set_expire(b"nope", 5));
+    }
+}

@@ -1,0 +1,365 @@
+//! Shared test support: an in-process Ferrous on a free loopback port, a real
+//! `redis-server` on another, a raw RESP client, and the differential runner
+//! that replays case files against both and compares the replies byte for byte.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Ferrous running in-process on its own runtime; stopped on drop.
+pub struct Ferrous {
+    pub port: u16,
+    running: Option<ferrous::server::Running>,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Ferrous {
+    /// Starts with the given `--name value` style settings.
+    pub fn start(settings: &[(&str, &str)]) -> Ferrous {
+        let cfg = ferrous::config::Config::default();
+        cfg.set_startup("port", "0").unwrap();
+        cfg.set_startup("bind", "127.0.0.1").unwrap();
+        cfg.set_startup("enable-debug-command", "yes").unwrap();
+        for (k, v) in settings {
+            cfg.set_startup(k, v).unwrap();
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let running = rt.block_on(ferrous::server::start(cfg)).unwrap();
+        Ferrous {
+            port: running.addr.port(),
+            running: Some(running),
+            rt: Some(rt),
+        }
+    }
+
+    /// The shared server state.
+    pub fn server(&self) -> &ferrous::server::Server {
+        &self.running.as_ref().unwrap().server
+    }
+
+    /// A raw client connected to it.
+    pub fn client(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+}
+
+impl Drop for Ferrous {
+    fn drop(&mut self) {
+        if let (Some(rt), Some(r)) = (self.rt.take(), self.running.take()) {
+            rt.block_on(r.stop());
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+}
+
+/// A free loopback port (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether tests run in CI, where skipping is not allowed.
+pub fn in_ci() -> bool {
+    std::env::var("CI")
+        .map(|v| !v.is_empty() && v != "false" && v != "0")
+        .unwrap_or(false)
+}
+
+/// A real redis-server child process; killed on drop.
+pub struct Redis {
+    pub port: u16,
+    child: Child,
+}
+
+impl Redis {
+    /// Starts `redis-server` on a free loopback port, or returns `None` (with
+    /// a loud message) when it is not installed outside CI. In CI a missing
+    /// redis-server fails the test.
+    pub fn start(extra: &[&str]) -> Option<Redis> {
+        let exe = which("redis-server");
+        let Some(exe) = exe else {
+            if in_ci() {
+                panic!("redis-server is required in CI (apt-get install redis-server)");
+            }
+            eprintln!("\n!!!!! SKIPPING differential test: redis-server not installed !!!!!\n");
+            return None;
+        };
+        for _ in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new(&exe);
+            cmd.args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--enable-debug-command",
+                "yes",
+                "--daemonize",
+                "no",
+                "--logfile",
+                "",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+            let child = cmd.spawn().expect("spawn redis-server");
+            let mut r = Redis { port, child };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = r.child.try_wait() {
+                    break;
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Some(r);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = r.child.kill();
+        }
+        panic!("redis-server did not start");
+    }
+
+    pub fn client(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Path of an executable on PATH.
+pub fn which(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A blocking raw RESP client.
+pub struct Raw {
+    pub r: BufReader<TcpStream>,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.set_nodelay(true).unwrap();
+        Raw {
+            r: BufReader::new(s),
+        }
+    }
+
+    /// Sends raw bytes.
+    pub fn send_raw(&mut self, b: &[u8]) {
+        self.r.get_mut().write_all(b).unwrap();
+    }
+
+    /// Sends a command as a RESP multibulk.
+    pub fn send(&mut self, args: &[&[u8]]) {
+        self.send_raw(&encode(args));
+    }
+
+    /// Sends a command and reads one reply.
+    pub fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.send(&a);
+        self.read_reply()
+    }
+
+    /// Reads exactly one RESP2/RESP3 reply, returning its raw bytes.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.read_into(&mut out).expect("read reply");
+        out
+    }
+
+    /// Like `read_reply` but returns None on EOF/error.
+    pub fn try_read_reply(&mut self) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.read_into(&mut out).ok().map(|_| out)
+    }
+
+    fn read_into(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        let start = out.len();
+        let n = self.r.read_until(b'\n', out)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "eof",
+            ));
+        }
+        let line = out[start..].to_vec();
+        let t = line[0];
+        let num = || -> i64 {
+            String::from_utf8_lossy(&line[1..line.len() - 2])
+                .parse()
+                .unwrap_or(-1)
+        };
+        match t {
+            b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => {}
+            b'$' | b'=' | b'!' => {
+                let n = num();
+                if n >= 0 {
+                    let mut b = vec![0; n as usize + 2];
+                    self.r.read_exact(&mut b)?;
+                    out.extend_from_slice(&b);
+                }
+            }
+            b'*' | b'~' | b'>' => {
+                for _ in 0..num().max(0) {
+                    self.read_into(out)?;
+                }
+            }
+            b'%' | b'|' => {
+                for _ in 0..num().max(0) * 2 {
+                    self.read_into(out)?;
+                }
+                if t == b'|' {
+                    self.read_into(out)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Encodes a command as a RESP multibulk.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        v.extend_from_slice(a);
+        v.extend_from_slice(b"\r\n");
+    }
+    v
+}
+
+/// Shows bytes readably in assertion messages.
+pub fn show(b: &[u8]) -> String {
+    b.escape_ascii().to_string()
+}
+
+/// Runs a differential case file: every line is sent to Ferrous and to
+/// redis-server and the raw replies must be equal.
+///
+/// Syntax, one item per line:
+/// * `COMMAND args…` — inline syntax with "quotes" and \xHH escapes; the
+///   replies must be byte-identical;
+/// * `~ COMMAND …` — only the reply's type byte and, for errors, text must match
+///   (for replies that legitimately differ: ids, times, random picks);
+/// * `!sleep MS` — sleep on both sides;
+/// * `!reconnect` — open fresh connections (after QUIT, errors that close);
+/// * `!raw TEXT` — send TEXT (with \r\n escapes decoded) unframed and compare
+///   one reply;
+/// * `# …` or blank — ignored.
+///
+/// Returns the number of compared commands.
+pub fn run_case_file(path: &Path) -> usize {
+    let text = std::fs::read_to_string(path).unwrap();
+    let Some(redis) = Redis::start(&[]) else {
+        return 0;
+    };
+    let ferrous = Ferrous::start(&[]);
+    let mut r = redis.client();
+    let mut f = ferrous.client();
+    let mut cases = 0;
+    for (lineno, line) in text.lines().enumerate() {
+        let line = line.trim_end();
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let at = format!("{}:{}: {}", path.display(), lineno + 1, trimmed);
+        if let Some(ms) = trimmed.strip_prefix("!sleep ") {
+            std::thread::sleep(Duration::from_millis(ms.trim().parse().unwrap()));
+            continue;
+        }
+        if trimmed == "!reconnect" {
+            r = redis.client();
+            f = ferrous.client();
+            continue;
+        }
+        let (shape_only, raw, cmd) = if let Some(rest) = trimmed.strip_prefix("~ ") {
+            (true, false, rest)
+        } else if let Some(rest) = trimmed.strip_prefix("!raw ") {
+            (false, true, rest)
+        } else {
+            (false, false, trimmed)
+        };
+        let bytes = if raw {
+            unescape(cmd)
+        } else {
+            let args = ferrous::resp::split_args(cmd.as_bytes())
+                .unwrap_or_else(|| panic!("{at}: bad quoting"));
+            let a: Vec<&[u8]> = args.iter().map(|v| &v[..]).collect();
+            encode(&a)
+        };
+        r.send_raw(&bytes);
+        f.send_raw(&bytes);
+        let want = r.try_read_reply().unwrap_or_else(|| b"<closed>".to_vec());
+        let got = f.try_read_reply().unwrap_or_else(|| b"<closed>".to_vec());
+        cases += 1;
+        if shape_only {
+            let same = want.first() == got.first() && (want.first() != Some(&b'-') || want == got);
+            assert!(
+                same,
+                "{at}\n redis:   {}\n ferrous: {}",
+                show(&want),
+                show(&got)
+            );
+        } else {
+            assert!(
+                want == got,
+                "{at}\n redis:   {}\n ferrous: {}",
+                show(&want),
+                show(&got)
+            );
+        }
+    }
+    cases
+}
+
+fn unescape(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            match b[i + 1] {
+                b'r' => out.push(b'\r'),
+                b'n' => out.push(b'\n'),
+                b'\\' => out.push(b'\\'),
+                b'x' if i + 3 < b.len() => {
+                    out.push(u8::from_str_radix(&s[i + 2..i + 4], 16).unwrap());
+                    i += 2;
+                }
+                c => out.push(c),
+            }
+            i += 2;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}

@@ -1,0 +1,22 @@
+//! Differential tests: every file in `tests/diff/` is replayed against a real
+//! redis-server and against Ferrous, and the replies must match byte for byte.
+//! Add a case by adding a line to a file; add a file by adding it to the list.
+
+mod common;
+
+macro_rules! diff_files {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/diff")
+                    .join(concat!(stringify!($name), ".txt"));
+                let n = common::run_case_file(&path);
+                eprintln!("{}: {} differential cases", stringify!($name), n);
+            }
+        )*
+    };
+}
+
+diff_files!(connection, strings_basic);
