@@ -1,0 +1,114 @@
+//! Tests of the `ferrous-server` binary as a process: flags and config file,
+//! the startup banner, graceful shutdown on SIGTERM/SIGINT and SHUTDOWN, and a
+//! clear error for a bad configuration.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The server process; killed on drop if still running.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str]) -> Proc {
+    let child = Command::new(env!("CARGO_BIN_EXE_ferrous-server"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Proc(child)
+}
+
+fn wait_ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("server did not start on {port}");
+}
+
+fn wait_exit(p: &mut Proc) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(s) = p.0.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn output(p: &mut Proc) -> String {
+    let mut s = String::new();
+    if let Some(mut o) = p.0.stdout.take() {
+        let _ = o.read_to_string(&mut s);
+    }
+    if let Some(mut e) = p.0.stderr.take() {
+        let _ = e.read_to_string(&mut s);
+    }
+    s
+}
+
+#[test]
+fn banner_and_sigterm_shutdown() {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let port = common::free_port();
+        let mut p = spawn(&["--port", &port.to_string(), "--bind", "127.0.0.1"]);
+        wait_ready(port);
+        let mut c = common::Raw::connect(port);
+        assert_eq!(c.cmd(&["SET", "k", "v"]), b"+OK\r\n");
+        unsafe { libc::kill(p.0.id() as i32, sig) };
+        let status = wait_exit(&mut p);
+        assert!(status.success(), "{status:?}");
+        let log = output(&mut p);
+        assert!(log.contains(&format!("port={port}")), "{log}");
+        assert!(log.contains(&format!("pid={}", p.0.id())), "{log}");
+        assert!(log.contains(env!("CARGO_PKG_VERSION")), "{log}");
+    }
+}
+
+#[test]
+fn config_file_then_flags() {
+    let port = common::free_port();
+    let dir = std::env::temp_dir().join(format!("ferrous-conf-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("redis.conf");
+    std::fs::write(
+        &conf,
+        format!("# test config\nport {port}\nbind 127.0.0.1\nmaxclients 7\ntimeout 100\n"),
+    )
+    .unwrap();
+    let mut p = spawn(&[conf.to_str().unwrap(), "--timeout", "5", "--dir", dir.to_str().unwrap()]);
+    wait_ready(port);
+    let mut c = common::Raw::connect(port);
+    assert_eq!(c.cmd(&["CONFIG", "GET", "maxclients"]), b"*2\r\n$10\r\nmaxclients\r\n$1\r\n7\r\n");
+    assert_eq!(c.cmd(&["CONFIG", "GET", "timeout"]), b"*2\r\n$7\r\ntimeout\r\n$1\r\n5\r\n");
+    c.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    assert!(c.try_read_reply().is_none(), "SHUTDOWN closes without a reply");
+    assert!(wait_exit(&mut p).success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_config_is_a_clear_error() {
+    let mut p = spawn(&["--no-such-option", "1"]);
+    let status = wait_exit(&mut p);
+    assert!(!status.success());
+    let log = output(&mut p);
+    assert!(log.contains("no-such-option"), "{log}");
+    let mut p = spawn(&["/nonexistent/redis.conf"]);
+    assert!(!wait_exit(&mut p).success());
+    assert!(output(&mut p).contains("can't open config file"));
+}
