@@ -21,3 +21,8 @@ pub const PROTECTED: &str = "DENIED Redis is running in protected mode because p
 pub fn invalid_expire(cmd: &str) -> String {
     format!("ERR invalid expire time in '{cmd}' command")
 }
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+/// Redis's reply when an argument parsed as a C `int` is out of its range.
+pub const INT_RANGE: &str =
+    "ERR value is out of range, value must between -2147483648 and 2147483647";

@@ -66,17 +66,16 @@ fn m(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32, skip_longer: &mut boo
                     } else if p[0] == b']' {
                         break;
                     } else if p.len() >= 3 && p[1] == b'-' {
-                        let (mut lo, mut hi) = (p[0], p[2]);
+                        // Redis compares C `char`s, which are signed on the
+                        // platforms it runs on: bytes >= 0x80 sort below ASCII.
+                        let (mut lo, mut hi) = (p[0] as i8, p[2] as i8);
                         if lo > hi {
                             std::mem::swap(&mut lo, &mut hi);
                         }
-                        let c = s[0];
+                        let c = s[0] as i8;
+                        let fold = |b: i8| (b as u8).to_ascii_lowercase() as i8;
                         let (lo2, hi2, c2) = if nocase {
-                            (
-                                lo.to_ascii_lowercase(),
-                                hi.to_ascii_lowercase(),
-                                c.to_ascii_lowercase(),
-                            )
+                            (fold(lo), fold(hi), fold(c))
                         } else {
                             (lo, hi, c)
                         };
@@ -148,6 +147,17 @@ mod tests {
         assert!(!matches(b"a?", b"a", false));
         assert!(matches(b"", b"", false));
         assert!(!matches(b"", b"a", false));
+    }
+
+    #[test]
+    fn ranges_compare_bytes_as_signed_chars() {
+        // [a-\xff] is the range -1..=97 once the ends are swapped.
+        assert!(matches(b"[a-\xff]", b"A", false));
+        assert!(matches(b"[a-\xff]", b"\xff", false));
+        assert!(!matches(b"[a-\xff]", b"b", false));
+        assert!(!matches(b"[a-\xff]", b"\x80", false));
+        assert!(matches(b"[\x80-\x90]", b"\x85", false));
+        assert!(!matches(b"[\x80-\x90]", b"a", false));
     }
 
     #[test]

@@ -19,4 +19,12 @@ macro_rules! diff_files {
     };
 }
 
-diff_files!(connection, strings_basic);
+diff_files!(
+    connection,
+    strings_basic,
+    keys,
+    keys_rename,
+    keys_scan,
+    keys_object,
+    expire
+);

@@ -8,6 +8,7 @@
 pub mod bitmap;
 pub mod command;
 pub mod connection;
+pub mod expire;
 pub mod keys;
 pub mod server;
 pub mod string;
@@ -202,6 +203,7 @@ pub fn table() -> &'static Table {
             string::COMMANDS,
             bitmap::COMMANDS,
             keys::COMMANDS,
+            expire::COMMANDS,
             server::COMMANDS,
             command::COMMANDS,
         ];

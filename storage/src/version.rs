@@ -134,6 +134,51 @@ impl Db {
             .map(|(k, _)| k)
     }
 
+    /// Deletes `key` if it is present but expired at `now` (what a write
+    /// does when it meets an expired key). Returns whether it deleted one.
+    pub fn expire_if_needed(&mut self, key: &[u8], now: Millis) -> bool {
+        if self.keys.get(key).is_some_and(|e| e.is_expired(now)) {
+            self.remove(key);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// One SCAN step: visits at least `count` entries (at least one) in
+    /// ascending hash order from `cursor`, calling `f` on the live ones, and
+    /// returns the cursor for the next step (the hash of the next entry), or
+    /// 0 when the iteration is complete.
+    ///
+    /// A step never stops between two entries with the same hash, so the
+    /// next cursor is always past everything visited: keys present during the
+    /// whole iteration are returned at least once whatever is added or
+    /// removed between steps, and a hash collision cannot loop forever.
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        now: Millis,
+        mut f: impl FnMut(&'a SmallBytes, &'a Entry),
+    ) -> u64 {
+        let count = count.max(1);
+        let mut it = self.keys.iter_from(cursor).peekable();
+        let mut visited = 0;
+        let mut last = None;
+        while let Some(&(h, k, e)) = it.peek() {
+            if visited >= count && last != Some(h) {
+                return h;
+            }
+            it.next();
+            if !e.is_expired(now) {
+                f(k, e);
+            }
+            visited += 1;
+            last = Some(h);
+        }
+        0
+    }
+
     /// A random key carrying an expiry, with its expiry (for the active cycle).
     pub fn random_expiring(&self, r: u64) -> Option<(&SmallBytes, Millis)> {
         self.expires.random_entry(r).map(|(k, t)| (k, *t))
@@ -226,5 +271,90 @@ mod tests {
         assert!(db.set_expire(b"k", 0));
         assert_eq!(db.expires_len(), 0);
         assert!(!db.set_expire(b"nope", 5));
+    }
+
+    #[test]
+    fn expire_if_needed_deletes_only_expired() {
+        let mut db = Db::default();
+        let mut e = Entry::new(Value::string("v"));
+        e.expire = 100;
+        db.insert("k".into(), e);
+        db.insert("p".into(), Entry::new(Value::string("v")));
+        assert!(!db.expire_if_needed(b"k", 99));
+        assert!(!db.expire_if_needed(b"p", 1000));
+        assert!(!db.expire_if_needed(b"nope", 1000));
+        assert!(db.expire_if_needed(b"k", 100));
+        assert_eq!((db.len(), db.expires_len()), (1, 0));
+    }
+
+    fn scan_all(db: &Db, count: usize, now: Millis) -> (Vec<Vec<u8>>, usize) {
+        let mut seen = Vec::new();
+        let mut cursor = 0;
+        let mut steps = 0;
+        loop {
+            cursor = db.scan(cursor, count, now, |k, _| seen.push(k.to_vec()));
+            steps += 1;
+            if cursor == 0 {
+                return (seen, steps);
+            }
+        }
+    }
+
+    #[test]
+    fn scan_visits_every_live_key_once_when_unchanged() {
+        let mut db = Db::default();
+        for i in 0..100 {
+            let mut e = Entry::new(Value::string("v"));
+            if i % 10 == 0 {
+                e.expire = 50;
+            }
+            db.insert(format!("k{i}").as_str().into(), e);
+        }
+        for count in [1, 7, 10, 1000] {
+            let (mut seen, steps) = scan_all(&db, count, 60);
+            seen.sort();
+            let mut want: Vec<Vec<u8>> = (0..100)
+                .filter(|i| i % 10 != 0)
+                .map(|i| format!("k{i}").into_bytes())
+                .collect();
+            want.sort();
+            assert_eq!(seen, want, "count {count}");
+            assert_eq!(steps, 100usize.div_ceil(count), "count {count}");
+        }
+        assert_eq!(Db::default().scan(0, 10, 0, |_, _| panic!()), 0);
+    }
+
+    #[test]
+    fn scan_cursor_survives_changes() {
+        let mut db = Db::default();
+        for i in 0..50 {
+            db.insert(
+                format!("old{i}").as_str().into(),
+                Entry::new(Value::string("v")),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            cursor = db.scan(cursor, 3, 0, |k, _| {
+                seen.insert(k.to_vec());
+            });
+            // Churn between steps: add new keys, remove some transient ones.
+            for j in 0..5 {
+                db.insert(
+                    format!("new{round}-{j}").as_str().into(),
+                    Entry::new(Value::string("v")),
+                );
+            }
+            db.remove(format!("new{}-0", round.max(1) - 1).as_bytes());
+            round += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..50 {
+            assert!(seen.contains(format!("old{i}").as_bytes()), "old{i} missed");
+        }
     }
 }
