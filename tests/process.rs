@@ -90,13 +90,28 @@ fn config_file_then_flags() {
         format!("# test config\nport {port}\nbind 127.0.0.1\nmaxclients 7\ntimeout 100\n"),
     )
     .unwrap();
-    let mut p = spawn(&[conf.to_str().unwrap(), "--timeout", "5", "--dir", dir.to_str().unwrap()]);
+    let mut p = spawn(&[
+        conf.to_str().unwrap(),
+        "--timeout",
+        "5",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
     wait_ready(port);
     let mut c = common::Raw::connect(port);
-    assert_eq!(c.cmd(&["CONFIG", "GET", "maxclients"]), b"*2\r\n$10\r\nmaxclients\r\n$1\r\n7\r\n");
-    assert_eq!(c.cmd(&["CONFIG", "GET", "timeout"]), b"*2\r\n$7\r\ntimeout\r\n$1\r\n5\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxclients"]),
+        b"*2\r\n$10\r\nmaxclients\r\n$1\r\n7\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "timeout"]),
+        b"*2\r\n$7\r\ntimeout\r\n$1\r\n5\r\n"
+    );
     c.send(&[b"SHUTDOWN", b"NOSAVE"]);
-    assert!(c.try_read_reply().is_none(), "SHUTDOWN closes without a reply");
+    assert!(
+        c.try_read_reply().is_none(),
+        "SHUTDOWN closes without a reply"
+    );
     assert!(wait_exit(&mut p).success());
     let _ = std::fs::remove_dir_all(&dir);
 }
