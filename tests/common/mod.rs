@@ -124,7 +124,14 @@ impl Redis {
                     break;
                 }
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Some(r);
+                    // Another test may have raced us to the port: make sure the
+                    // server answering is our child.
+                    let info = r.client().cmd(&["INFO", "server"]);
+                    let pid = format!("process_id:{}\r\n", r.child.id());
+                    if String::from_utf8_lossy(&info).contains(&pid) {
+                        return Some(r);
+                    }
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
