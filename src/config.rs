@@ -3,6 +3,7 @@
 //! validation with Redis's messages.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 
 /// The type of a parameter, which decides parsing and validation.
@@ -220,22 +221,47 @@ pub fn validate(p: &Param, value: &str) -> Result<String, &'static str> {
 /// Live configuration values.
 pub struct Config {
     values: RwLock<BTreeMap<&'static str, String>>,
+    /// Values read on every request, mirrored here so the hot path takes no lock.
+    pub hot: Hot,
+}
+
+/// Parsed copies of the parameters the connection loop reads per request.
+#[derive(Default)]
+pub struct Hot {
+    /// `proto-max-bulk-len`.
+    pub proto_max_bulk_len: AtomicI64,
+    /// `client-query-buffer-limit`.
+    pub query_buffer_limit: AtomicI64,
+    /// `timeout` in seconds (0 = never).
+    pub timeout: AtomicI64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
+        let c = Config {
             values: RwLock::new(
                 PARAMS
                     .iter()
                     .map(|p| (p.name, p.default.to_string()))
                     .collect(),
             ),
-        }
+            hot: Hot::default(),
+        };
+        c.refresh_hot();
+        c
     }
 }
 
 impl Config {
+    fn refresh_hot(&self) {
+        let h = &self.hot;
+        h.proto_max_bulk_len
+            .store(self.get_i64("proto-max-bulk-len"), Ordering::Relaxed);
+        h.query_buffer_limit
+            .store(self.get_i64("client-query-buffer-limit"), Ordering::Relaxed);
+        h.timeout.store(self.get_i64("timeout"), Ordering::Relaxed);
+    }
+
     /// The value of a known parameter (canonical name).
     pub fn get(&self, name: &str) -> String {
         let v = self.values.read().unwrap_or_else(|e| e.into_inner());
@@ -264,6 +290,7 @@ impl Config {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(p.name, v);
+        self.refresh_hot();
         Ok(())
     }
 
@@ -295,6 +322,8 @@ impl Config {
         for (n, v) in staged {
             values.insert(n, v);
         }
+        drop(values);
+        self.refresh_hot();
         Ok(())
     }
 

@@ -97,7 +97,7 @@ async fn run(
     let mut cmds: Vec<Vec<Bytes>> = Vec::new();
     loop {
         // Parse every complete request already buffered.
-        let max_bulk = srv.config.get_i64("proto-max-bulk-len");
+        let max_bulk = srv.config.hot.proto_max_bulk_len.load(Ordering::Relaxed);
         let mut proto_error = None;
         // Before AUTH, Redis's stricter limits apply per request: parse one,
         // run it (it may be AUTH), then parse the next with the new state.
@@ -166,12 +166,17 @@ async fn run(
         if more {
             continue;
         }
-        let qlimit = srv.config.get_i64("client-query-buffer-limit").max(1024) as usize;
+        let qlimit = srv
+            .config
+            .hot
+            .query_buffer_limit
+            .load(Ordering::Relaxed)
+            .max(1024) as usize;
         if inbuf.len() > qlimit {
             tracing::warn!("closing client {}: query buffer limit", client.info.id);
             return Ok(());
         }
-        let idle = srv.config.get_i64("timeout");
+        let idle = srv.config.hot.timeout.load(Ordering::Relaxed);
         let idle_sleep = async {
             if idle > 0 && !client.info.monitor.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_secs(idle as u64)).await;
