@@ -38,6 +38,11 @@ pub fn run_batch(
 ) -> Option<Stop> {
     let mut txn: Option<WriteTxn<'_, Version>> = None;
     let mut stop = None;
+    // One clock reading and one statistics update per batch, not per command.
+    let now = now_ms();
+    let mut lookups = commands::Lookups::default();
+    let mut processed = 0u64;
+    let mut dirty_total = 0u64;
     for (i, args) in cmds.iter().enumerate().skip(start) {
         if args.is_empty() {
             continue;
@@ -76,11 +81,13 @@ pub fn run_batch(
                 }
             }
         } else if let Handler::Conn(_) = spec.handler {
-            // Connection and server commands see committed state only.
+            // Connection and server commands see committed state and
+            // up-to-date statistics only.
             if let Some(t) = txn.take() {
                 t.commit();
                 srv.gil_released();
             }
+            flush_stats(srv, &mut processed, &mut dirty_total, &mut lookups);
         }
         let errors_before = out.errors;
         let mut ctx = Ctx {
@@ -88,9 +95,10 @@ pub fn run_batch(
             client: &mut *client,
             out: &mut *out,
             args,
-            now: now_ms(),
+            now,
             dirty: 0,
             action: None,
+            lookups,
         };
         *ctx.client
             .info
@@ -98,11 +106,15 @@ pub fn run_batch(
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = (resolved.parent.map(|p| p.name), spec.name);
         run_one(spec, &mut ctx, &mut txn);
-        let Ctx { dirty, action, .. } = ctx;
-        if dirty > 0 {
-            srv.stats.dirty.fetch_add(dirty, Ordering::Relaxed);
-        }
-        srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
+        let Ctx {
+            dirty,
+            action,
+            lookups: l,
+            ..
+        } = ctx;
+        lookups = l;
+        dirty_total += dirty;
+        processed += 1;
         let errs = out.errors - errors_before;
         if errs > 0 {
             srv.stats.error_replies.fetch_add(errs, Ordering::Relaxed);
@@ -123,7 +135,35 @@ pub fn run_batch(
         t.commit();
         srv.gil_released();
     }
+    flush_stats(srv, &mut processed, &mut dirty_total, &mut lookups);
     stop
+}
+
+/// Adds a batch's counters to the server statistics and zeroes them.
+fn flush_stats(
+    srv: &Server,
+    processed: &mut u64,
+    dirty: &mut u64,
+    lookups: &mut commands::Lookups,
+) {
+    let st = &srv.stats;
+    if *processed > 0 {
+        st.commands_processed
+            .fetch_add(*processed, Ordering::Relaxed);
+    }
+    if *dirty > 0 {
+        st.dirty.fetch_add(*dirty, Ordering::Relaxed);
+    }
+    if lookups.hits > 0 {
+        st.keyspace_hits.fetch_add(lookups.hits, Ordering::Relaxed);
+    }
+    if lookups.misses > 0 {
+        st.keyspace_misses
+            .fetch_add(lookups.misses, Ordering::Relaxed);
+    }
+    *processed = 0;
+    *dirty = 0;
+    *lookups = commands::Lookups::default();
 }
 
 fn run_one(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, txn: &mut Option<WriteTxn<'_, Version>>) {

@@ -4,7 +4,7 @@
 //! limits and the same `Protocol error: ...` texts. A protocol error is sent
 //! to the client and the connection is closed after the reply, as Redis does.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 /// Longest inline request or length line accepted without a newline.
 pub const INLINE_MAX: usize = 64 * 1024;
@@ -62,7 +62,7 @@ impl Parser {
             if !authed && n > UNAUTH_MULTIBULK_MAX {
                 return Parsed::Error("unauthenticated multibulk length");
             }
-            let _ = buf.split_to(nl + 2);
+            buf.advance(nl + 2);
             if n <= 0 {
                 return Parsed::Command(Vec::new());
             }
@@ -99,9 +99,11 @@ impl Parser {
                 }
                 return Parsed::Incomplete;
             }
-            let _ = buf.split_to(nl + 2);
+            // `advance` moves a pointer; only the argument itself becomes a
+            // (refcounted) `Bytes`.
+            buf.advance(nl + 2);
             let arg = buf.split_to(len).freeze();
-            let _ = buf.split_to(2);
+            buf.advance(2);
             self.args.push(arg);
             self.remaining -= 1;
         }

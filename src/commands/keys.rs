@@ -77,13 +77,8 @@ static OBJECT_SUBCOMMANDS: &[super::CommandSpec] = &[
 
 /// Counts a key lookup in the keyspace hit/miss statistics, as Redis does
 /// for commands that read a key (TYPE, EXISTS, TTL, OBJECT, COPY's source…).
-pub(super) fn count_lookup(ctx: &Ctx<'_>, found: bool) {
-    let s = &ctx.srv.stats;
-    if found {
-        s.keyspace_hits.fetch_add(1, Ordering::Relaxed);
-    } else {
-        s.keyspace_misses.fetch_add(1, Ordering::Relaxed);
-    }
+pub(super) fn count_lookup(ctx: &mut Ctx<'_>, found: bool) {
+    ctx.lookup(found);
 }
 
 /// Deletes `key` from `db` if it is expired, as a write that meets it does,

@@ -96,6 +96,18 @@ pub struct Ctx<'a> {
     pub dirty: u64,
     /// A follow-up for the connection.
     pub action: Option<Action>,
+    /// Keyspace hits and misses counted by this command, added to the
+    /// server's statistics once per batch (no shared cache line per command).
+    pub lookups: Lookups,
+}
+
+/// Keyspace lookup counters of a batch.
+#[derive(Default, Clone, Copy)]
+pub struct Lookups {
+    /// Lookups that found the key.
+    pub hits: u64,
+    /// Lookups that did not.
+    pub misses: u64,
 }
 
 impl Ctx<'_> {
@@ -103,6 +115,15 @@ impl Ctx<'_> {
     #[inline]
     pub fn db(&self) -> usize {
         self.client.db
+    }
+    /// Counts a key lookup in the keyspace hit/miss statistics.
+    #[inline]
+    pub fn lookup(&mut self, found: bool) {
+        if found {
+            self.lookups.hits += 1;
+        } else {
+            self.lookups.misses += 1;
+        }
     }
     /// Writes an error reply.
     pub fn err(&mut self, msg: &str) {
@@ -187,9 +208,35 @@ macro_rules! cmd {
     };
 }
 
+/// FNV-1a: command names are short and trusted (they come from the table),
+/// so a simple fast hash beats SipHash on this per-command lookup.
+#[derive(Default)]
+pub struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type NameMap =
+    HashMap<&'static str, &'static CommandSpec, std::hash::BuildHasherDefault<NameHasher>>;
+
 /// The table: every group's commands, by lower-case name.
 pub struct Table {
-    by_name: HashMap<&'static str, &'static CommandSpec>,
+    by_name: NameMap,
     /// All top-level commands, in declaration order.
     pub all: Vec<&'static CommandSpec>,
 }
