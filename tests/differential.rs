@@ -19,4 +19,4 @@ macro_rules! diff_files {
     };
 }
 
-diff_files!(connection, strings_basic);
+diff_files!(connection, strings_basic, server, client, command);

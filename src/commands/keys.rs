@@ -8,7 +8,7 @@ use crate::cmd;
 /// The generic key commands.
 pub static COMMANDS: &[super::CommandSpec] = &[
     cmd!("del", -2, [WRITE], (1, -1, 1), Write(del), "generic",
-        "Delete a key", "1.0.0", "O(N) where N is the number of keys that will be removed.",
+        "Delete a key", "1.0.0", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
         acl: [], subs: &[]),
     cmd!("exists", -2, [READONLY, FAST], (1, -1, 1), Read(exists), "generic",
         "Determine if a key exists", "1.0.0", "O(N) where N is the number of keys to check.",

@@ -16,7 +16,11 @@ pub static COMMANDS: &[super::CommandSpec] = &[
 ];
 
 /// The string stored at `key`, `Ok(None)` if absent, `Err` on wrong type.
-pub fn get_string<'v>(ctx: &Ctx<'_>, v: &'v Version, key: &[u8]) -> Result<Option<&'v [u8]>, WrongType> {
+pub fn get_string<'v>(
+    ctx: &Ctx<'_>,
+    v: &'v Version,
+    key: &[u8],
+) -> Result<Option<&'v [u8]>, WrongType> {
     match v.db(ctx.db()).get(key, ctx.now) {
         None => Ok(None),
         Some(Entry {
