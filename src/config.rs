@@ -13,8 +13,9 @@ pub enum Kind {
     Bool,
     /// An integer in a range.
     Int(i64, i64),
-    /// A byte count with optional unit (`512mb`), stored as plain bytes.
-    Mem,
+    /// A byte count with optional unit (`512mb`) in a range, stored as
+    /// plain bytes.
+    Mem(i64, i64),
     /// Free text.
     Str,
     /// One of a fixed set of words.
@@ -35,6 +36,12 @@ pub struct Param {
     pub mutable: bool,
 }
 
+/// Parameters Redis 7.0 refuses to change at run time unless
+/// `enable-protected-configs` is set (it is not, by default).
+pub const PROTECTED: &[&str] = &["dir", "dbfilename"];
+
+const MEM: Kind = Kind::Mem(0, i64::MAX);
+
 const fn p(name: &'static str, default: &'static str, kind: Kind, mutable: bool) -> Param {
     Param {
         name,
@@ -54,15 +61,25 @@ pub static PARAMS: &[Param] = &[
     p("port", "6379", Kind::Int(0, 65535), false),
     p("dir", ".", Kind::Str, true),
     p("databases", "16", Kind::Int(1, i32::MAX as i64), false),
-    p("maxclients", "10000", Kind::Int(1, i32::MAX as i64), true),
+    p("maxclients", "10000", Kind::Int(1, u32::MAX as i64), true),
     p("timeout", "0", Kind::Int(0, i32::MAX as i64), true),
     p("requirepass", "", Kind::Str, true),
     p("protected-mode", "yes", YES, true),
     p("loglevel", "notice", Kind::Enum(LOGLEVELS), true),
     p("logfile", "", Kind::Str, false),
     p("hz", "10", Kind::Int(0, i32::MAX as i64), true),
-    p("proto-max-bulk-len", "536870912", Kind::Mem, true),
-    p("client-query-buffer-limit", "1073741824", Kind::Mem, true),
+    p(
+        "proto-max-bulk-len",
+        "536870912",
+        Kind::Mem(1 << 20, i64::MAX),
+        true,
+    ),
+    p(
+        "client-query-buffer-limit",
+        "1073741824",
+        Kind::Mem(1 << 20, i64::MAX),
+        true,
+    ),
     Param {
         name: "busy-reply-threshold",
         alias: Some("lua-time-limit"),
@@ -81,12 +98,12 @@ pub static PARAMS: &[Param] = &[
     p(
         "appendfsync",
         "everysec",
-        Kind::Enum(&["always", "everysec", "no"]),
+        Kind::Enum(&["everysec", "always", "no"]),
         true,
     ),
     p("appendfilename", "appendonly.aof", Kind::Str, false),
     p("dbfilename", "dump.rdb", Kind::Str, true),
-    p("maxmemory", "0", Kind::Mem, true),
+    p("maxmemory", "0", MEM, true),
     p(
         "maxmemory-policy",
         "noeviction",
@@ -109,42 +126,47 @@ pub static PARAMS: &[Param] = &[
     p("pidfile", "", Kind::Str, false),
     p("active-expire-effort", "1", Kind::Int(1, 10), true),
     p("lazyfree-lazy-user-flush", "no", YES, true),
-    p(
-        "hash-max-listpack-entries",
-        "128",
-        Kind::Int(0, i64::MAX),
-        true,
-    ),
-    p(
-        "hash-max-listpack-value",
-        "64",
-        Kind::Int(0, i64::MAX),
-        true,
-    ),
-    p(
-        "list-max-listpack-size",
-        "-2",
-        Kind::Int(i32::MIN as i64, i32::MAX as i64),
-        true,
-    ),
+    Param {
+        name: "hash-max-listpack-entries",
+        alias: Some("hash-max-ziplist-entries"),
+        default: "512",
+        kind: Kind::Int(0, i64::MAX),
+        mutable: true,
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        alias: Some("hash-max-ziplist-value"),
+        default: "64",
+        kind: Kind::Int(0, i64::MAX),
+        mutable: true,
+    },
+    Param {
+        name: "list-max-listpack-size",
+        alias: Some("list-max-ziplist-size"),
+        default: "-2",
+        kind: Kind::Int(i32::MIN as i64, i32::MAX as i64),
+        mutable: true,
+    },
     p(
         "set-max-intset-entries",
         "512",
         Kind::Int(0, i64::MAX),
         true,
     ),
-    p(
-        "zset-max-listpack-entries",
-        "128",
-        Kind::Int(0, i64::MAX),
-        true,
-    ),
-    p(
-        "zset-max-listpack-value",
-        "64",
-        Kind::Int(0, i64::MAX),
-        true,
-    ),
+    Param {
+        name: "zset-max-listpack-entries",
+        alias: Some("zset-max-ziplist-entries"),
+        default: "128",
+        kind: Kind::Int(0, i64::MAX),
+        mutable: true,
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        alias: Some("zset-max-ziplist-value"),
+        default: "64",
+        kind: Kind::Int(0, i64::MAX),
+        mutable: true,
+    },
     p(
         "slowlog-log-slower-than",
         "10000",
@@ -183,38 +205,69 @@ pub fn parse_memory(s: &str) -> Option<u64> {
     n.checked_mul(mul)
 }
 
+/// `save`: pairs of seconds and changes, or empty.
+fn validate_save(value: &str) -> Result<String, String> {
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    let ok = parts.len().is_multiple_of(2)
+        && parts
+            .iter()
+            .all(|p| ferrous_storage::value::parse_i64(p.as_bytes()).is_some_and(|n| n >= 0));
+    if ok {
+        Ok(parts.join(" "))
+    } else {
+        Err("Invalid save parameters".into())
+    }
+}
+
 /// Validates `value` for `p`, returning its canonical form or Redis's reason.
-pub fn validate(p: &Param, value: &str) -> Result<String, &'static str> {
+pub fn validate(p: &Param, value: &str) -> Result<String, String> {
     match p.kind {
         Kind::Bool => match value.to_ascii_lowercase().as_str() {
             "yes" => Ok("yes".into()),
             "no" => Ok("no".into()),
-            _ => Err("argument must be 'yes' or 'no'"),
+            _ => Err("argument must be 'yes' or 'no'".into()),
         },
         Kind::Int(min, max) => {
             let n: i64 = match ferrous_storage::value::parse_i64(value.as_bytes()) {
                 Some(n) => n,
-                None => return Err("argument couldn't be parsed into an integer"),
+                None => return Err("argument couldn't be parsed into an integer".into()),
             };
             if n < min || n > max {
-                Err("argument must be between the configured bounds")
+                Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ))
             } else {
                 Ok(n.to_string())
             }
         }
-        Kind::Mem => match parse_memory(value) {
+        Kind::Mem(min, max) => match parse_memory(value) {
+            Some(n) if n > max as u64 || (n as i64) < min => Err(format!(
+                "argument must be between {min} and {max} inclusive"
+            )),
             Some(n) => Ok(n.to_string()),
-            None => Err("argument must be a memory value"),
+            None => Err("argument must be a memory value".into()),
         },
+        Kind::Str if p.name == "save" => validate_save(value),
         Kind::Str => Ok(value.to_string()),
         Kind::Enum(words) => {
             let v = value.to_ascii_lowercase();
             if words.contains(&v.as_str()) {
                 Ok(v)
             } else {
-                Err("argument(s) must be one of the following")
+                Err(format!(
+                    "argument(s) must be one of the following: {}",
+                    words.join(", ")
+                ))
             }
         }
+    }
+}
+
+/// Values Redis accepts but silently limits (`hz` above 500).
+fn clamp_startup(name: &str, v: String) -> String {
+    match name {
+        "hz" => v.parse::<i64>().map_or(v, |n| n.min(500).to_string()),
+        _ => v,
     }
 }
 
@@ -286,6 +339,7 @@ impl Config {
         let p = param(name)
             .ok_or_else(|| format!("Bad directive or wrong number of arguments: '{name}'"))?;
         let v = validate(p, value).map_err(|e| format!("'{}' {}", p.name, e))?;
+        let v = clamp_startup(p.name, v);
         self.values
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -294,33 +348,41 @@ impl Config {
         Ok(())
     }
 
-    /// Sets several parameters atomically (CONFIG SET): all or none.
+    /// Sets several parameters atomically (CONFIG SET): all or none. Like
+    /// Redis, names are checked first (unknown, immutable, protected,
+    /// duplicate), then values.
     pub fn set_many(&self, pairs: &[(String, String)]) -> Result<(), String> {
-        let mut staged = Vec::new();
-        for (name, value) in pairs {
+        let failed = |name: &str, why: &str| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+        };
+        let mut found = Vec::new();
+        for (i, (name, _)) in pairs.iter().enumerate() {
             let Some(p) = param(name) else {
                 return Err(format!(
                     "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
                 ));
             };
             if !p.mutable {
-                return Err(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
-                ));
+                return Err(failed(name, "can't set immutable config"));
             }
-            if staged.iter().any(|(n, _)| *n == p.name) {
-                return Err(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
-                ));
+            if PROTECTED.contains(&p.name) {
+                return Err(failed(name, "can't set protected config"));
             }
-            let v = validate(p, value).map_err(|e| {
-                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
-            })?;
+            // Redis compares the names as given, so an alias and its
+            // canonical name are not duplicates.
+            if pairs[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                return Err(failed(name, "duplicate parameter"));
+            }
+            found.push(p);
+        }
+        let mut staged = Vec::new();
+        for (p, (name, value)) in found.into_iter().zip(pairs) {
+            let v = validate(p, value).map_err(|e| failed(name, &e))?;
             staged.push((p.name, v));
         }
         let mut values = self.values.write().unwrap_or_else(|e| e.into_inner());
         for (n, v) in staged {
-            values.insert(n, v);
+            values.insert(n, clamp_startup(n, v));
         }
         drop(values);
         self.refresh_hot();
@@ -331,12 +393,21 @@ impl Config {
     pub fn matching(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
         let values = self.values.read().unwrap_or_else(|e| e.into_inner());
         let mut out: BTreeMap<String, String> = BTreeMap::new();
+        for pat in patterns {
+            // A plain name is looked up directly and echoed as given.
+            if !pat.iter().any(|c| matches!(c, b'*' | b'?' | b'[' | b'\\')) {
+                let name = String::from_utf8_lossy(pat).into_owned();
+                if let Some(p) = param(&name) {
+                    out.insert(name, values.get(p.name).cloned().unwrap_or_default());
+                }
+            }
+        }
         for p in PARAMS {
             for name in std::iter::once(p.name).chain(p.alias) {
-                if patterns
-                    .iter()
-                    .any(|pat| crate::glob::matches(pat, name.as_bytes(), true))
-                {
+                if patterns.iter().any(|pat| {
+                    pat.iter().any(|c| matches!(c, b'*' | b'?' | b'[' | b'\\'))
+                        && crate::glob::matches(pat, name.as_bytes(), true)
+                }) {
                     out.insert(
                         name.to_string(),
                         values.get(p.name).cloned().unwrap_or_default(),

@@ -132,6 +132,11 @@ async fn run(
                         srv.wait_gil().await;
                         start = i;
                     }
+                    Some(Stop::Paused(i)) => {
+                        flush(&mut wr, &mut out, srv).await?;
+                        wait_unpause(srv).await;
+                        start = i;
+                    }
                     Some(Stop::Action(i, action)) => {
                         start = i + 1;
                         match action {
@@ -207,6 +212,18 @@ async fn run(
             _ = stop.changed() => return Ok(()),
             _ = idle_sleep => return Ok(()),
         }
+    }
+}
+
+/// Waits until the CLIENT PAUSE deadline passes or CLIENT UNPAUSE is called.
+async fn wait_unpause(srv: &Server) {
+    let notified = srv.unpause.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    let until = srv.pause_until.load(Ordering::SeqCst);
+    let left = until.saturating_sub(now_ms());
+    if left > 0 {
+        let _ = tokio::time::timeout(Duration::from_millis(left), notified).await;
     }
 }
 

@@ -25,6 +25,19 @@ pub enum Stop {
     WaitGil(usize),
     /// A command asked for a follow-up; resume after this index.
     Action(usize, Action),
+    /// CLIENT PAUSE holds this command: wait for the pause to end, then
+    /// resume at this index.
+    Paused(usize),
+}
+
+/// Whether a CLIENT PAUSE in effect holds `spec` (ALL: everything; WRITE:
+/// writes and commands that may replicate).
+fn paused_for(srv: &Server, spec: &CommandSpec) -> bool {
+    let until = srv.pause_until.load(Ordering::SeqCst);
+    if until == 0 || now_ms() >= until {
+        return false;
+    }
+    !srv.pause_writes_only.load(Ordering::SeqCst) || spec.has(flags::WRITE | flags::MAY_REPLICATE)
 }
 
 /// Runs `cmds[start..]`, writing replies into `out`. Returns `None` when all
@@ -48,6 +61,7 @@ pub fn run_batch(
             continue;
         }
         let mark = out.mark();
+        let mode_before = client.reply_mode;
         let skip_reply = match client.reply_mode {
             ReplyMode::SkipNext => {
                 client.reply_mode = ReplyMode::On;
@@ -68,6 +82,11 @@ pub fn run_batch(
             out.error(errors::NOAUTH);
             srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
             continue;
+        }
+        if paused_for(srv, spec) {
+            client.reply_mode = mode_before;
+            stop = Some(Stop::Paused(i));
+            break;
         }
         if let Handler::Write(_) = spec.handler {
             if txn.is_none() {
@@ -123,7 +142,10 @@ pub fn run_batch(
         if skip_reply && !(spec.name == "reply" && client.reply_mode == ReplyMode::On) {
             out.truncate(mark);
         }
-        if srv.clients.monitors.load(Ordering::Relaxed) > 0 && !spec.has(flags::SKIP_MONITOR) {
+        // Like Redis, admin commands are never shown to monitors.
+        if srv.clients.monitors.load(Ordering::Relaxed) > 0
+            && !spec.has(flags::SKIP_MONITOR | flags::ADMIN)
+        {
             feed_monitors(srv, client, args);
         }
         if let Some(a) = action {
@@ -177,7 +199,7 @@ fn run_one(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, txn: &mut Option<Write
             None => ctx.err("ERR internal error: write command without a transaction"),
         },
         Handler::Conn(f) => f(ctx),
-        Handler::Container => ctx.err("ERR internal error: container command"),
+        Handler::Container => commands::command::bare_container(spec, ctx),
     }
 }
 
@@ -191,14 +213,28 @@ fn feed_monitors(srv: &Server, client: &Client, args: &[Bytes]) {
         client.db,
         client.info.addr
     );
-    for a in args {
+    // AUTH's arguments and HELLO's credentials are redacted, as in Redis.
+    let redact_from = if commands::is(&args[0], "auth") {
+        1
+    } else if commands::is(&args[0], "hello") {
+        args.iter()
+            .position(|a| commands::is(a, "auth"))
+            .map_or(args.len(), |i| i + 1)
+    } else {
+        args.len()
+    };
+    for (i, a) in args.iter().enumerate() {
         line.push(' ');
-        line.push_str(&repr(a));
+        if i >= redact_from && !(commands::is(&args[0], "hello") && i > redact_from + 1) {
+            line.push_str("\"(redacted)\"");
+        } else {
+            line.push_str(&repr(a));
+        }
     }
     line.push_str("\r\n");
     let msg = Bytes::from(line);
     for c in srv.clients.all() {
-        if c.monitor.load(Ordering::Relaxed) && c.id != client.info.id {
+        if c.monitor.load(Ordering::Relaxed) {
             let _ = c.push.send(msg.clone());
         }
     }

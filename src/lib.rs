@@ -10,6 +10,7 @@ pub mod connection;
 pub mod errors;
 pub mod exec;
 pub mod glob;
+pub mod info;
 pub mod reply;
 pub mod resp;
 pub mod server;

@@ -26,5 +26,8 @@ diff_files!(
     keys_rename,
     keys_scan,
     keys_object,
-    expire
+    expire,
+    server,
+    client,
+    command,
 );

@@ -1,13 +1,412 @@
-//! COMMAND and its subcommands, generated from the command table.
+//! COMMAND and its subcommands, generated from the command table: nothing
+//! here lists commands by hand. Also the ACL categories derived from a spec.
 
-use super::{Ctx, Handler::*};
+use bytes::Bytes;
+
+use super::{flags, is, table, CommandSpec, Ctx, Handler::*};
 use crate::cmd;
+use crate::errors;
 
 /// The COMMAND command.
-pub static COMMANDS: &[super::CommandSpec] = &[cmd!("command", -1, [LOADING, STALE], (0, 0, 0),
-    Conn(command), "server", "Get array of Redis command details", "2.8.13",
-    "O(N) where N is the total number of Redis commands", acl: ["@connection"], subs: &[])];
+pub static COMMANDS: &[CommandSpec] = &[cmd!("command", -1, [LOADING, STALE], (0, 0, 0),
+    Container, "server", "Get array of Redis command details", "2.8.13",
+    "O(N) where N is the total number of Redis commands", acl: ["@connection"],
+    subs: COMMAND_SUBCOMMANDS)];
 
-fn command(ctx: &mut Ctx<'_>) {
-    ctx.out.int(super::table().all.len() as i64);
+static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd!("count", 2, [LOADING, STALE], (0, 0, 0), Conn(command_count), "server",
+        "Get total number of Redis commands", "2.8.13", "O(1)", acl: ["@connection"], subs: &[]),
+    cmd!("info", -2, [LOADING, STALE], (0, 0, 0), Conn(command_info), "server",
+        "Get array of specific Redis command details, or all when no argument is given.",
+        "2.8.13", "O(N) where N is the number of commands to look up",
+        acl: ["@connection"], subs: &[]),
+    cmd!("docs", -2, [LOADING, STALE], (0, 0, 0), Conn(command_docs), "server",
+        "Get array of specific Redis command documentation", "7.0.0",
+        "O(N) where N is the number of commands to look up", acl: ["@connection"], subs: &[]),
+    cmd!("list", -2, [LOADING, STALE], (0, 0, 0), Conn(command_list), "server",
+        "Get an array of Redis command names", "7.0.0",
+        "O(N) where N is the total number of Redis commands", acl: ["@connection"], subs: &[]),
+    cmd!("getkeys", -4, [LOADING, STALE], (0, 0, 0), Conn(command_getkeys), "server",
+        "Extract keys given a full Redis command", "2.8.13",
+        "O(N) where N is the number of arguments to the command", acl: ["@connection"],
+        subs: &[]),
+    cmd!("help", 2, [LOADING, STALE], (0, 0, 0), Conn(command_help), "server",
+        "Show helpful text about the different subcommands", "5.0.0", "O(1)",
+        acl: ["@connection"], subs: &[]),
+];
+
+/// ACL category names in the order Redis prints them.
+pub const ACL_CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// The category a documentation group implies for its (non-container)
+/// commands, as Redis's command definitions have it.
+fn group_category(group: &str) -> Option<&'static str> {
+    Some(match group {
+        "generic" => "keyspace",
+        "string" => "string",
+        "list" => "list",
+        "set" => "set",
+        "sorted-set" => "sortedset",
+        "hash" => "hash",
+        "pubsub" => "pubsub",
+        "transactions" => "transaction",
+        "connection" => "connection",
+        "scripting" => "scripting",
+        "hyperloglog" => "hyperloglog",
+        "geo" => "geo",
+        "stream" => "stream",
+        "bitmap" => "bitmap",
+        _ => return None,
+    })
+}
+
+/// A spec's ACL categories, in Redis's order (without the `@`).
+///
+/// Derived like Redis: `write`→write, `readonly`→read (not for scripting
+/// commands), `admin`→admin+dangerous, `pubsub`→pubsub, `fast`→fast else
+/// slow, `blocking`→blocking, plus the group's category for commands that are
+/// not containers, plus the spec's `acl` extras. An extra written `-@cat`
+/// removes a derived category (SORT is `generic` but not `@keyspace`).
+pub fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
+    let mut set: Vec<&'static str> = Vec::new();
+    let scripting = spec.group == "scripting" || spec.acl.contains(&"@scripting");
+    if spec.has(flags::WRITE) {
+        set.push("write");
+    }
+    if spec.has(flags::READONLY) && !scripting {
+        set.push("read");
+    }
+    if spec.has(flags::ADMIN) {
+        set.push("admin");
+        set.push("dangerous");
+    }
+    if spec.has(flags::PUBSUB) {
+        set.push("pubsub");
+    }
+    if spec.has(flags::FAST) {
+        set.push("fast");
+    } else {
+        set.push("slow");
+    }
+    if spec.has(flags::BLOCKING) {
+        set.push("blocking");
+    }
+    if spec.subcommands.is_empty() {
+        if let Some(c) = group_category(spec.group) {
+            set.push(c);
+        }
+    }
+    for extra in spec.acl {
+        if let Some(c) = extra.strip_prefix("-@") {
+            set.retain(|x| *x != c);
+        } else if let Some(c) = extra.strip_prefix('@') {
+            if let Some(known) = ACL_CATEGORIES.iter().find(|k| **k == c) {
+                set.push(known);
+            }
+        }
+    }
+    ACL_CATEGORIES
+        .iter()
+        .copied()
+        .filter(|c| set.contains(c))
+        .collect()
+}
+
+/// Every spec with its full name, subcommands after their container.
+fn all_with_names() -> Vec<(String, &'static CommandSpec)> {
+    let mut v = Vec::new();
+    for c in &table().all {
+        v.push((c.name.to_string(), *c));
+        for s in c.subcommands {
+            v.push((format!("{}|{}", c.name, s.name), s));
+        }
+    }
+    v
+}
+
+/// Looks up `name` or `container|sub`, case-insensitively.
+fn lookup(name: &[u8]) -> Option<(String, &'static CommandSpec)> {
+    let lower = name.to_ascii_lowercase();
+    match lower.iter().position(|&c| c == b'|') {
+        None => table().get(&lower).map(|c| (c.name.to_string(), c)),
+        Some(i) => {
+            let parent = table().get(&lower[..i])?;
+            let sub = super::subcommand(parent, &lower[i + 1..])?;
+            Some((format!("{}|{}", parent.name, sub.name), sub))
+        }
+    }
+}
+
+fn command_count(ctx: &mut Ctx<'_>) {
+    ctx.out.int(table().all.len() as i64);
+}
+
+/// Writes one command's COMMAND INFO entry.
+fn write_info(ctx: &mut Ctx<'_>, name: &str, spec: &'static CommandSpec) {
+    let out = &mut *ctx.out;
+    out.array(10);
+    out.bulk(name.as_bytes());
+    out.int(spec.arity as i64);
+    let fl: Vec<&str> = flags::NAMES
+        .iter()
+        .filter(|(f, _)| spec.has(*f))
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(fl.len());
+    for f in fl {
+        out.status(f);
+    }
+    out.int(spec.keys.0 as i64);
+    out.int(spec.keys.1 as i64);
+    out.int(spec.keys.2 as i64);
+    let cats = acl_categories(spec);
+    out.set(cats.len());
+    for c in cats {
+        out.status(&format!("@{c}"));
+    }
+    // Command tips and key specs are not in the table yet.
+    out.set(0);
+    out.set(0);
+    if spec.subcommands.is_empty() {
+        out.set(0);
+    } else {
+        out.array(spec.subcommands.len());
+        for s in spec.subcommands {
+            write_info(ctx, &format!("{name}|{}", s.name), s);
+        }
+    }
+}
+
+fn command_info(ctx: &mut Ctx<'_>) {
+    if ctx.args.len() == 2 {
+        let all = &table().all;
+        ctx.out.array(all.len());
+        for c in all {
+            write_info(ctx, c.name, c);
+        }
+        return;
+    }
+    let args = ctx.args;
+    ctx.out.array(args.len() - 2);
+    for a in &args[2..] {
+        match lookup(a) {
+            Some((name, spec)) => write_info(ctx, &name, spec),
+            None => ctx.out.null(),
+        }
+    }
+}
+
+/// Writes one command's COMMAND DOCS map (without the name).
+fn write_docs(ctx: &mut Ctx<'_>, name: &str, spec: &'static CommandSpec) {
+    let subs = !spec.subcommands.is_empty();
+    // MONITOR has no documented complexity: the field is left out.
+    let fields: Vec<(&str, &str)> = [
+        ("summary", spec.summary),
+        ("since", spec.since),
+        ("group", spec.group),
+        ("complexity", spec.complexity),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .collect();
+    ctx.out.map(fields.len() + subs as usize);
+    for (k, v) in fields {
+        ctx.out.bulk(k.as_bytes());
+        ctx.out.bulk(v.as_bytes());
+    }
+    if subs {
+        ctx.out.bulk(b"subcommands");
+        ctx.out.map(spec.subcommands.len());
+        for s in spec.subcommands {
+            let full = format!("{name}|{}", s.name);
+            ctx.out.bulk(full.as_bytes());
+            write_docs(ctx, &full, s);
+        }
+    }
+}
+
+fn command_docs(ctx: &mut Ctx<'_>) {
+    let found: Vec<(String, &'static CommandSpec)> = if ctx.args.len() == 2 {
+        table()
+            .all
+            .iter()
+            .map(|c| (c.name.to_string(), *c))
+            .collect()
+    } else {
+        ctx.args[2..].iter().filter_map(|a| lookup(a)).collect()
+    };
+    ctx.out.map(found.len());
+    for (name, spec) in found {
+        ctx.out.bulk(name.as_bytes());
+        write_docs(ctx, &name, spec);
+    }
+}
+
+fn command_list(ctx: &mut Ctx<'_>) {
+    let args = ctx.args;
+    let all = all_with_names();
+    let names: Vec<String> = match args.len() {
+        2 => all.into_iter().map(|(n, _)| n).collect(),
+        5 if is(&args[2], "filterby") => {
+            let val = &args[4];
+            if is(&args[3], "module") {
+                // No modules: nothing belongs to one.
+                Vec::new()
+            } else if is(&args[3], "aclcat") {
+                let cat = String::from_utf8_lossy(val).to_ascii_lowercase();
+                all.into_iter()
+                    .filter(|(_, s)| acl_categories(s).contains(&cat.as_str()))
+                    .map(|(n, _)| n)
+                    .collect()
+            } else if is(&args[3], "pattern") {
+                all.into_iter()
+                    .filter(|(n, _)| crate::glob::matches(val, n.as_bytes(), true))
+                    .map(|(n, _)| n)
+                    .collect()
+            } else {
+                return ctx.err(errors::SYNTAX);
+            }
+        }
+        _ => return ctx.err(errors::SYNTAX),
+    };
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk(n.as_bytes());
+    }
+}
+
+/// Key positions of `args` (a full command line) from its legacy key
+/// positions, or Redis's error text.
+pub fn get_keys(args: &[Bytes]) -> Result<Vec<Bytes>, &'static str> {
+    let Some(resolved) = lookup_for_args(args) else {
+        return Err("ERR Invalid command specified");
+    };
+    if !super::arity_ok(resolved.arity, args.len()) {
+        return Err("ERR Invalid number of arguments specified for command");
+    }
+    let (first, last, step) = resolved.keys;
+    if first <= 0 || step <= 0 {
+        return Err("ERR The command has no key arguments");
+    }
+    let argc = args.len() as i64;
+    let last = if last < 0 {
+        argc + last as i64
+    } else {
+        last as i64
+    };
+    let mut keys = Vec::new();
+    let mut i = first as i64;
+    while i <= last && i < argc {
+        keys.push(args[i as usize].clone());
+        i += step as i64;
+    }
+    if keys.is_empty() {
+        return Err("ERR The command has no key arguments");
+    }
+    Ok(keys)
+}
+
+/// The spec a full command line runs (descending into a container).
+fn lookup_for_args(args: &[Bytes]) -> Option<&'static CommandSpec> {
+    let spec = table().get(args.first()?)?;
+    if spec.subcommands.is_empty() {
+        return Some(spec);
+    }
+    match args.get(1) {
+        Some(sub) => super::subcommand(spec, sub),
+        None => Some(spec),
+    }
+}
+
+fn command_getkeys(ctx: &mut Ctx<'_>) {
+    match get_keys(&ctx.args[2..]) {
+        Ok(keys) => {
+            ctx.out.array(keys.len());
+            for k in keys {
+                ctx.out.bulk(&k);
+            }
+        }
+        Err(e) => ctx.err(e),
+    }
+}
+
+/// Writes a HELP reply: the header line, the body, then the HELP entry.
+pub fn help_reply(ctx: &mut Ctx<'_>, name: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.status(&format!(
+        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        ctx.out.status(l);
+    }
+    ctx.out.status("HELP");
+    ctx.out.status("    Prints this help.");
+}
+
+fn command_help(ctx: &mut Ctx<'_>) {
+    help_reply(
+        ctx,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+        ],
+    );
+}
+
+/// Bare `COMMAND`: the details of every command (a container dispatches
+/// here when called without a subcommand).
+pub fn command_all(ctx: &mut Ctx<'_>) {
+    let all = &table().all;
+    ctx.out.array(all.len());
+    for c in all {
+        write_info(ctx, c.name, c);
+    }
+}
+
+/// Runs a container called without a subcommand (only COMMAND allows it).
+pub fn bare_container(spec: &'static CommandSpec, ctx: &mut Ctx<'_>) {
+    if spec.name == "command" {
+        command_all(ctx);
+    } else {
+        ctx.err("ERR internal error: container command");
+    }
 }

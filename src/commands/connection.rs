@@ -1,9 +1,9 @@
 //! Connection commands: PING, ECHO, QUIT, SELECT, HELLO, AUTH, RESET and
-//! the CLIENT container.
+//! the CLIENT container (its listing and killing live in `client_list.rs`).
 
 use std::sync::atomic::Ordering;
 
-use super::{int_arg, is, Action, Ctx, Handler::*};
+use super::{client_list, int_arg, is, Action, Ctx, Handler::*};
 use crate::client::ReplyMode;
 use crate::cmd;
 use crate::errors;
@@ -12,19 +12,17 @@ use crate::errors;
 pub static COMMANDS: &[super::CommandSpec] = &[
     cmd!("ping", -1, [FAST], (0, 0, 0), Conn(ping), "connection",
         "Ping the server", "1.0.0", "O(1)", acl: [], subs: &[]),
-    cmd!("echo", 2, [FAST], (0, 0, 0), Conn(echo), "connection",
+    cmd!("echo", 2, [LOADING, STALE, FAST], (0, 0, 0), Conn(echo), "connection",
         "Echo the given string", "1.0.0", "O(1)", acl: [], subs: &[]),
     cmd!("quit", -1, [ALLOW_BUSY, NOSCRIPT, LOADING, STALE, FAST, NO_AUTH], (0, 0, 0), Conn(quit),
         "connection", "Close the connection", "1.0.0", "O(1)", acl: [], subs: &[]),
     cmd!("select", 2, [LOADING, STALE, FAST], (0, 0, 0), Conn(select), "connection",
         "Change the selected database for the current connection", "1.0.0", "O(1)",
         acl: [], subs: &[]),
-    cmd!("auth", -2, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, SKIP_MONITOR, SKIP_SLOWLOG,
-        ALLOW_BUSY], (0, 0, 0), Conn(auth), "connection",
+    cmd!("auth", -2, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], (0, 0, 0), Conn(auth), "connection",
         "Authenticate to the server", "1.0.0",
         "O(N) where N is the number of passwords defined for the user", acl: [], subs: &[]),
-    cmd!("hello", -1, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, SKIP_MONITOR, SKIP_SLOWLOG,
-        ALLOW_BUSY], (0, 0, 0), Conn(hello), "connection",
+    cmd!("hello", -1, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], (0, 0, 0), Conn(hello), "connection",
         "Handshake with Redis", "6.0.0", "O(1)", acl: [], subs: &[]),
     cmd!("reset", 1, [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], (0, 0, 0),
         Conn(reset), "connection", "Reset the connection", "6.2.0", "O(1)", acl: [], subs: &[]),
@@ -42,6 +40,41 @@ static CLIENT_SUBCOMMANDS: &[super::CommandSpec] = &[
         "connection", "Set the current connection name", "2.6.9", "O(1)", acl: [], subs: &[]),
     cmd!("reply", 3, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_reply), "connection",
         "Instruct the server whether to reply to commands", "3.2.0", "O(1)", acl: [], subs: &[]),
+    cmd!("list", -2, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_list::list),
+        "connection", "Get the list of client connections", "2.4.0",
+        "O(N) where N is the number of client connections", acl: [], subs: &[]),
+    cmd!("info", 2, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_list::info),
+        "connection", "Returns information about the current client connection.", "6.2.0",
+        "O(1)", acl: [], subs: &[]),
+    cmd!("kill", -3, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_list::kill),
+        "connection", "Kill the connection of a client", "2.4.0",
+        "O(N) where N is the number of client connections", acl: [], subs: &[]),
+    cmd!("pause", -3, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_pause),
+        "connection", "Stop processing commands from clients for some time", "2.9.50", "O(1)",
+        acl: [], subs: &[]),
+    cmd!("unpause", 2, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_unpause),
+        "connection", "Resume processing of clients that were paused", "6.2.0",
+        "O(N) Where N is the number of paused clients", acl: [], subs: &[]),
+    cmd!("no-evict", 3, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_no_evict),
+        "connection", "Set client eviction mode for the current connection", "7.0.0", "O(1)",
+        acl: [], subs: &[]),
+    cmd!("getredir", 2, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_getredir),
+        "connection", "Get tracking notifications redirection client ID if any", "6.0.0",
+        "O(1)", acl: [], subs: &[]),
+    cmd!("trackinginfo", 2, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_trackinginfo),
+        "connection",
+        "Return information about server assisted client side caching for the current connection",
+        "6.2.0", "O(1)", acl: [], subs: &[]),
+    cmd!("caching", 3, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_caching),
+        "connection", "Instruct the server about tracking or not keys in the next request",
+        "6.0.0", "O(1)", acl: [], subs: &[]),
+    cmd!("unblock", -3, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_unblock),
+        "connection",
+        "Unblock a client blocked in a blocking command from a different connection", "5.0.0",
+        "O(log N) where N is the number of client connections", acl: [], subs: &[]),
+    cmd!("help", 2, [LOADING, STALE], (0, 0, 0), Conn(client_help), "connection",
+        "Show helpful text about the different subcommands", "5.0.0", "O(1)",
+        acl: [], subs: &[]),
 ];
 
 fn ping(ctx: &mut Ctx<'_>) {
@@ -238,3 +271,150 @@ fn client_reply(ctx: &mut Ctx<'_>) {
         ctx.err(errors::SYNTAX);
     }
 }
+
+fn client_pause(ctx: &mut Ctx<'_>) {
+    let args = ctx.args;
+    if args.len() > 4 {
+        return ctx.err(&bad_subcommand(&args[1]));
+    }
+    let ms = match int_arg(&args[2]) {
+        Ok(n) if n < 0 => return ctx.err("ERR timeout is negative"),
+        Ok(n) => n as u64,
+        Err(_) => return ctx.err("ERR timeout is not an integer or out of range"),
+    };
+    let writes_only = match args.get(3) {
+        None => false,
+        Some(a) if is(a, "all") => false,
+        Some(a) if is(a, "write") => true,
+        Some(_) => return ctx.err("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+    };
+    let srv = ctx.srv;
+    let now = crate::server::now_ms();
+    let end = now.saturating_add(ms);
+    let current = srv.pause_until.load(Ordering::SeqCst);
+    let active = current > now;
+    // A running pause is only ever extended and widened (WRITE → ALL).
+    let only = writes_only && (!active || srv.pause_writes_only.load(Ordering::SeqCst));
+    srv.pause_writes_only.store(only, Ordering::SeqCst);
+    srv.pause_until.store(
+        if active { current.max(end) } else { end },
+        Ordering::SeqCst,
+    );
+    ctx.out.ok();
+}
+
+fn client_unpause(ctx: &mut Ctx<'_>) {
+    ctx.srv.pause_until.store(0, Ordering::SeqCst);
+    ctx.srv.unpause.notify_waiters();
+    ctx.out.ok();
+}
+
+fn client_no_evict(ctx: &mut Ctx<'_>) {
+    let a = &ctx.args[2];
+    let on = if is(a, "on") {
+        true
+    } else if is(a, "off") {
+        false
+    } else {
+        return ctx.err(errors::SYNTAX);
+    };
+    ctx.client.info.no_evict.store(on, Ordering::Relaxed);
+    ctx.out.ok();
+}
+
+fn client_getredir(ctx: &mut Ctx<'_>) {
+    // Client-side caching is not supported: never tracking.
+    ctx.out.int(-1);
+}
+
+fn client_trackinginfo(ctx: &mut Ctx<'_>) {
+    let out = &mut *ctx.out;
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(1);
+    out.bulk(b"off");
+    out.bulk(b"redirect");
+    out.int(-1);
+    out.bulk(b"prefixes");
+    out.array(0);
+}
+
+fn client_caching(ctx: &mut Ctx<'_>) {
+    ctx.err("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
+}
+
+fn client_unblock(ctx: &mut Ctx<'_>) {
+    let args = ctx.args;
+    if args.len() > 4 {
+        return ctx.err(&bad_subcommand(&args[1]));
+    }
+    let Ok(id) = int_arg(&args[2]) else {
+        return ctx.err(errors::NOT_INTEGER);
+    };
+    match args.get(3) {
+        None => {}
+        Some(a) if is(a, "timeout") || is(a, "error") => {}
+        Some(_) => return ctx.err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    }
+    // No blocking commands yet: nobody is ever blocked.
+    let _ = id;
+    ctx.out.int(0);
+}
+
+/// CLIENT's reply to a subcommand given too many arguments.
+pub fn bad_subcommand(sub: &[u8]) -> String {
+    let sub = String::from_utf8_lossy(super::cut_at_nul(sub));
+    format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try CLIENT HELP.")
+}
+
+fn client_help(ctx: &mut Ctx<'_>) {
+    super::command::help_reply(ctx, "CLIENT", CLIENT_HELP);
+}
+
+const CLIENT_HELP: &[&str] = &[
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+];

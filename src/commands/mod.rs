@@ -6,8 +6,10 @@
 //! and its subcommands, and later MULTI and scripting checks all read it.
 
 pub mod bitmap;
+pub mod client_list;
 pub mod command;
 pub mod connection;
+pub mod debug;
 pub mod expire;
 pub mod keys;
 pub mod server;
@@ -172,7 +174,8 @@ pub struct CommandSpec {
     pub since: &'static str,
     /// Time complexity (COMMAND DOCS).
     pub complexity: &'static str,
-    /// ACL categories beyond those derived from group and flags, e.g. `@dangerous`.
+    /// ACL categories beyond those derived from group and flags, e.g.
+    /// `@dangerous`; `-@cat` removes a derived one (see `command::acl_categories`).
     pub acl: &'static [&'static str],
     /// Subcommands of a container command.
     pub subcommands: &'static [CommandSpec],
@@ -359,7 +362,11 @@ pub fn resolve(args: &[Bytes], out: &mut ReplyBuf) -> Option<Resolved> {
         return None;
     }
     if let Handler::Container = spec.handler {
-        let Some(sub) = subcommand(spec, &args[1]) else {
+        // Bare COMMAND (the only container of arity -1) runs the container.
+        let Some(sub_name) = args.get(1) else {
+            return Some(Resolved { parent: None, spec });
+        };
+        let Some(sub) = subcommand(spec, sub_name) else {
             let s = String::from_utf8_lossy(cut_at_nul(&args[1]));
             let s: String = s.chars().take(128).collect();
             out.error(&format!(

@@ -1,9 +1,12 @@
 //! Server commands: DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, INFO, CONFIG, TIME,
-//! LASTSAVE, MONITOR, DEBUG, SHUTDOWN.
+//! LASTSAVE, MONITOR, SHUTDOWN. DEBUG lives in `debug.rs`, INFO's text in
+//! `crate::info`.
+
+use std::sync::atomic::Ordering;
 
 use ferrous_storage::Version;
 
-use super::{is, Action, Ctx, Handler::*};
+use super::{int_arg, is, Action, Ctx, Handler::*};
 use crate::cmd;
 use crate::errors;
 
@@ -20,6 +23,24 @@ pub static COMMANDS: &[super::CommandSpec] = &[
         "Remove all keys from all databases", "1.0.0",
         "O(N) where N is the total number of keys in all databases",
         acl: ["@keyspace", "@dangerous"], subs: &[]),
+    cmd!("swapdb", 3, [WRITE, FAST], (0, 0, 0), Write(swapdb), "server",
+        "Swaps two Redis databases", "4.0.0",
+        "O(N) where N is the count of clients watching or blocking on keys from both databases.",
+        acl: ["@keyspace", "@dangerous"], subs: &[]),
+    cmd!("info", -1, [LOADING, STALE], (0, 0, 0), Conn(info), "server",
+        "Get information and statistics about the server", "1.0.0", "O(1)",
+        acl: ["@dangerous"], subs: &[]),
+    cmd!("time", 1, [LOADING, STALE, FAST], (0, 0, 0), Conn(time), "server",
+        "Return the current server time", "2.6.0", "O(1)", acl: [], subs: &[]),
+    cmd!("lastsave", 1, [LOADING, STALE, FAST], (0, 0, 0), Conn(lastsave), "server",
+        "Get the UNIX time stamp of the last successful save to disk", "1.0.0", "O(1)",
+        acl: ["@admin", "@dangerous"], subs: &[]),
+    cmd!("monitor", 1, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(monitor), "server",
+        "Listen for all requests received by the server in real time", "1.0.0", "",
+        acl: [], subs: &[]),
+    cmd!("debug", -2, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(super::debug::debug),
+        "server", "A container for debugging commands", "1.0.0", "Depends on subcommand.",
+        acl: [], subs: &[]),
     cmd!("shutdown", -1, [ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI,
         ALLOW_BUSY], (0, 0, 0), Conn(shutdown), "server",
         "Synchronously save the dataset to disk and then shut down the server", "1.0.0",
@@ -37,6 +58,11 @@ static CONFIG_SUBCOMMANDS: &[super::CommandSpec] = &[
     cmd!("set", -4, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(config_set), "server",
         "Set configuration parameters to the given values", "2.0.0",
         "O(N) when N is the number of configuration parameters provided", acl: [], subs: &[]),
+    cmd!("resetstat", 2, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(config_resetstat),
+        "server", "Reset the stats returned by INFO", "2.0.0", "O(1)", acl: [], subs: &[]),
+    cmd!("help", 2, [LOADING, STALE], (0, 0, 0), Conn(config_help), "server",
+        "Show helpful text about the different subcommands", "5.0.0", "O(1)",
+        acl: [], subs: &[]),
 ];
 
 fn dbsize(ctx: &mut Ctx<'_>, v: &Version) {
@@ -74,11 +100,75 @@ fn flushall(ctx: &mut Ctx<'_>, v: &mut Version) {
     ctx.out.ok();
 }
 
+fn swapdb(ctx: &mut Ctx<'_>, v: &mut Version) {
+    let n = v.num_dbs() as i64;
+    let Ok(a) = int_arg(&ctx.args[1]) else {
+        return ctx.err("ERR invalid first DB index");
+    };
+    let Ok(b) = int_arg(&ctx.args[2]) else {
+        return ctx.err("ERR invalid second DB index");
+    };
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return ctx.err(errors::DB_INDEX);
+    }
+    if a != b {
+        v.swap(a as usize, b as usize);
+        ctx.dirty += 1;
+    }
+    ctx.out.ok();
+}
+
+fn info(ctx: &mut Ctx<'_>) {
+    let sections: Vec<String> = ctx.args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let text = crate::info::render(ctx.srv, &sections);
+    ctx.out.verbatim("txt", text.as_bytes());
+}
+
+fn time(ctx: &mut Ctx<'_>) {
+    let us = crate::server::now_us();
+    ctx.out.array(2);
+    ctx.out.bulk((us / 1_000_000).to_string().as_bytes());
+    ctx.out.bulk((us % 1_000_000).to_string().as_bytes());
+}
+
+fn lastsave(ctx: &mut Ctx<'_>) {
+    ctx.out
+        .int(ctx.srv.last_save.load(Ordering::Relaxed) as i64);
+}
+
+fn monitor(ctx: &mut Ctx<'_>) {
+    // A second MONITOR is ignored without a reply, as in Redis.
+    if ctx.client.info.monitor.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    ctx.srv.clients.monitors.fetch_add(1, Ordering::Relaxed);
+    ctx.out.ok();
+}
+
 fn shutdown(ctx: &mut Ctx<'_>) {
+    let (mut nosave, mut save, mut abort, mut other) = (false, false, false, false);
     for a in &ctx.args[1..] {
-        if !(is(a, "nosave") || is(a, "save") || is(a, "now") || is(a, "force")) {
+        if is(a, "nosave") {
+            nosave = true;
+        } else if is(a, "save") {
+            save = true;
+        } else if is(a, "now") || is(a, "force") {
+            other = true;
+        } else if is(a, "abort") {
+            abort = true;
+        } else {
             return ctx.err(errors::SYNTAX);
         }
+    }
+    if (abort && (nosave || save || other)) || (nosave && save) {
+        return ctx.err(errors::SYNTAX);
+    }
+    if abort {
+        // Shutdown is immediate here, so there is never one to abort.
+        return ctx.err("ERR No shutdown in progress.");
     }
     tracing::warn!("User requested shutdown...");
     ctx.action = Some(Action::Shutdown);
@@ -97,13 +187,13 @@ fn config_get(ctx: &mut Ctx<'_>) {
 fn config_set(ctx: &mut Ctx<'_>) {
     let args = &ctx.args[2..];
     if !args.len().is_multiple_of(2) {
-        return ctx.err("ERR wrong number of arguments for 'config|set' command");
+        return ctx.err(errors::SYNTAX);
     }
     let pairs: Vec<(String, String)> = args
         .chunks(2)
         .map(|p| {
             (
-                String::from_utf8_lossy(&p[0]).to_ascii_lowercase(),
+                String::from_utf8_lossy(&p[0]).into_owned(),
                 String::from_utf8_lossy(&p[1]).into_owned(),
             )
         })
@@ -112,4 +202,39 @@ fn config_set(ctx: &mut Ctx<'_>) {
         Ok(()) => ctx.out.ok(),
         Err(e) => ctx.err(&e),
     }
+}
+
+fn config_resetstat(ctx: &mut Ctx<'_>) {
+    let st = &ctx.srv.stats;
+    for a in [
+        &st.connections_received,
+        &st.commands_processed,
+        &st.rejected_connections,
+        &st.expired_keys,
+        &st.keyspace_hits,
+        &st.keyspace_misses,
+        &st.error_replies,
+        &st.net_input_bytes,
+        &st.net_output_bytes,
+    ] {
+        a.store(0, Ordering::Relaxed);
+    }
+    ctx.out.ok();
+}
+
+fn config_help(ctx: &mut Ctx<'_>) {
+    super::command::help_reply(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
 }

@@ -1,0 +1,245 @@
+//! Lints the command table and compares every command's metadata with a
+//! real redis-server's `COMMAND INFO` and `COMMAND DOCS`.
+
+mod common;
+
+use std::collections::HashSet;
+
+use ferrous::commands::command::acl_categories;
+use ferrous::commands::{flags, table, CommandSpec};
+
+/// Every spec with its full name.
+fn all() -> Vec<(String, &'static CommandSpec)> {
+    let mut v = Vec::new();
+    for c in &table().all {
+        v.push((c.name.to_string(), *c));
+        for s in c.subcommands {
+            v.push((format!("{}|{}", c.name, s.name), s));
+        }
+    }
+    v
+}
+
+#[test]
+fn table_lint() {
+    let mut seen = HashSet::new();
+    for (name, spec) in all() {
+        assert!(seen.insert(name.clone()), "duplicate command {name}");
+        assert_eq!(
+            name,
+            name.to_ascii_lowercase(),
+            "{name}: names are lower case"
+        );
+        assert!(
+            !(spec.has(flags::WRITE) && spec.has(flags::READONLY)),
+            "{name}: write and readonly"
+        );
+        let (first, last, step) = spec.keys;
+        if first == 0 {
+            assert_eq!((last, step), (0, 0), "{name}: keys without a first key");
+        } else {
+            assert!(first > 0 && step > 0, "{name}: bad key positions");
+            let min_argc = spec.arity.unsigned_abs() as i32;
+            assert!(
+                first < min_argc || spec.has(flags::MOVABLEKEYS),
+                "{name}: first key beyond arity"
+            );
+            if last > 0 {
+                assert!(last >= first, "{name}: last key before first");
+                assert!(
+                    spec.arity < 0 || last < spec.arity,
+                    "{name}: last key beyond arity"
+                );
+            }
+        }
+        if !spec.subcommands.is_empty() {
+            assert!(
+                matches!(spec.handler, ferrous::commands::Handler::Container),
+                "{name}: subcommands need a container"
+            );
+        }
+        assert!(
+            !spec.summary.is_empty() && !spec.since.is_empty(),
+            "{name}: docs missing"
+        );
+        for a in spec.acl {
+            let cat = a.trim_start_matches('-').trim_start_matches('@');
+            assert!(
+                ferrous::commands::command::ACL_CATEGORIES.contains(&cat),
+                "{name}: unknown ACL category {a}"
+            );
+        }
+    }
+}
+
+/// A minimal RESP2 value for comparing parsed replies.
+#[derive(Debug, Clone, PartialEq)]
+enum V {
+    S(String),
+    I(i64),
+    A(Vec<V>),
+    Nil,
+}
+
+fn parse(b: &[u8], i: &mut usize) -> V {
+    let end = b[*i..].windows(2).position(|w| w == b"\r\n").unwrap() + *i;
+    let line = String::from_utf8_lossy(&b[*i + 1..end]).into_owned();
+    let t = b[*i];
+    *i = end + 2;
+    match t {
+        b'+' | b'-' => V::S(line),
+        b':' => V::I(line.parse().unwrap()),
+        b'$' => {
+            let n: i64 = line.parse().unwrap();
+            if n < 0 {
+                return V::Nil;
+            }
+            let s = String::from_utf8_lossy(&b[*i..*i + n as usize]).into_owned();
+            *i += n as usize + 2;
+            V::S(s)
+        }
+        b'*' => {
+            let n: i64 = line.parse().unwrap();
+            if n < 0 {
+                return V::Nil;
+            }
+            V::A((0..n).map(|_| parse(b, i)).collect())
+        }
+        _ => panic!("unexpected reply type {}", t as char),
+    }
+}
+
+fn query(c: &mut common::Raw, args: &[&str]) -> V {
+    let raw = c.cmd(args);
+    parse(&raw, &mut 0)
+}
+
+fn strings(v: &V) -> Vec<String> {
+    match v {
+        V::A(items) => items
+            .iter()
+            .map(|x| match x {
+                V::S(s) => s.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect(),
+        other => panic!("not an array: {other:?}"),
+    }
+}
+
+#[test]
+fn table_matches_redis() {
+    let Some(redis) = common::Redis::start(&[]) else {
+        return;
+    };
+    let mut r = redis.client();
+    let mut problems = Vec::new();
+    for (name, spec) in all() {
+        let info = query(&mut r, &["COMMAND", "INFO", &name]);
+        let V::A(outer) = info else { panic!() };
+        let Some(V::A(e)) = outer.first() else {
+            problems.push(format!("{name}: unknown to redis"));
+            continue;
+        };
+        let arity = match e[1] {
+            V::I(n) => n,
+            _ => 0,
+        };
+        if arity != spec.arity as i64 {
+            problems.push(format!("{name}: arity {} vs redis {arity}", spec.arity));
+        }
+        let want_flags = strings(&e[2]);
+        let got_flags: Vec<String> = flags::NAMES
+            .iter()
+            .filter(|(f, _)| spec.has(*f))
+            .map(|(_, n)| n.to_string())
+            .collect();
+        if want_flags != got_flags {
+            problems.push(format!(
+                "{name}: flags {got_flags:?} vs redis {want_flags:?}"
+            ));
+        }
+        let keys = (e[3].clone(), e[4].clone(), e[5].clone());
+        let ours = (
+            V::I(spec.keys.0 as i64),
+            V::I(spec.keys.1 as i64),
+            V::I(spec.keys.2 as i64),
+        );
+        if keys != ours {
+            problems.push(format!("{name}: keys {ours:?} vs redis {keys:?}"));
+        }
+        let want_cats = strings(&e[6]);
+        let got_cats: Vec<String> = acl_categories(spec)
+            .iter()
+            .map(|c| format!("@{c}"))
+            .collect();
+        if want_cats != got_cats {
+            problems.push(format!("{name}: acl {got_cats:?} vs redis {want_cats:?}"));
+        }
+        let subs: HashSet<String> = match &e[9] {
+            V::A(s) => s
+                .iter()
+                .filter_map(|x| match x {
+                    V::A(d) => match &d[0] {
+                        V::S(n) => Some(n.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect(),
+            _ => HashSet::new(),
+        };
+        for s in spec.subcommands {
+            let full = format!("{name}|{}", s.name);
+            if !subs.contains(&full) {
+                problems.push(format!("{full}: not a redis subcommand"));
+            }
+        }
+        // Documentation fields.
+        let docs = query(&mut r, &["COMMAND", "DOCS", &name]);
+        if let V::A(d) = docs {
+            if let Some(V::A(fields)) = d.get(1) {
+                let get = |k: &str| {
+                    fields
+                        .chunks(2)
+                        .find(|p| p[0] == V::S(k.into()))
+                        .map(|p| p[1].clone())
+                };
+                for (k, ours) in [
+                    ("summary", spec.summary),
+                    ("since", spec.since),
+                    ("group", spec.group),
+                    ("complexity", spec.complexity),
+                ] {
+                    let want = get(k).unwrap_or(V::S(String::new()));
+                    if want != V::S(ours.to_string()) {
+                        problems.push(format!("{name}: {k} {ours:?} vs redis {want:?}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "mismatches:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn command_count_and_list_come_from_the_table() {
+    let f = common::Ferrous::start(&[]);
+    let mut c = f.client();
+    let count = c.cmd(&["COMMAND", "COUNT"]);
+    assert_eq!(count, format!(":{}\r\n", table().all.len()).into_bytes());
+    let list = parse(&c.cmd(&["COMMAND", "LIST"]), &mut 0);
+    assert_eq!(strings(&list).len(), all().len());
+    let all_info = parse(&c.cmd(&["COMMAND"]), &mut 0);
+    let V::A(items) = all_info else { panic!() };
+    assert_eq!(items.len(), table().all.len());
+    let docs = parse(&c.cmd(&["COMMAND", "DOCS"]), &mut 0);
+    let V::A(d) = docs else { panic!() };
+    assert_eq!(d.len(), 2 * table().all.len());
+    let cat = parse(
+        &c.cmd(&["COMMAND", "LIST", "FILTERBY", "ACLCAT", "dangerous"]),
+        &mut 0,
+    );
+    let names = strings(&cat);
+    assert!(names.contains(&"flushall".to_string()) && names.contains(&"client|kill".to_string()));
+}
