@@ -19,4 +19,11 @@ macro_rules! diff_files {
     };
 }
 
-diff_files!(connection, strings_basic);
+diff_files!(
+    connection,
+    strings_basic,
+    strings_counter,
+    strings_range,
+    bitmap_basic,
+    bitmap_bitfield,
+);

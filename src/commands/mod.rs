@@ -8,7 +8,9 @@
 pub mod bitmap;
 pub mod command;
 pub mod connection;
+pub mod counter;
 pub mod keys;
+mod longdouble;
 pub mod server;
 pub mod string;
 
@@ -200,6 +202,7 @@ pub fn table() -> &'static Table {
         let groups: &[&'static [CommandSpec]] = &[
             connection::COMMANDS,
             string::COMMANDS,
+            counter::COMMANDS,
             bitmap::COMMANDS,
             keys::COMMANDS,
             server::COMMANDS,
