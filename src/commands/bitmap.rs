@@ -7,7 +7,7 @@
 
 use ferrous_storage::{Entry, SmallBytes, Value, Version};
 
-use super::string::{check_string_len, count_lookup, get_string, lookup_string_mut, lookup_string_read, put_string};
+use super::string::{count_lookup, get_string, lookup_string_mut, lookup_string_read, put_string};
 use super::{int_arg, is, Ctx, Handler::*};
 use crate::cmd;
 use crate::errors;
@@ -54,16 +54,18 @@ fn bit_offset(ctx: &Ctx<'_>, arg: &[u8], hash: bool, bits: u32) -> Result<u64, &
     Ok(n as u64)
 }
 
-/// The bytes of `s` with room for bit `last_bit`, grown with zeros; `Err`
-/// if that would pass `proto-max-bulk-len`.
-fn grown(ctx: &Ctx<'_>, s: &[u8], last_bit: u64) -> Result<Vec<u8>, &'static str> {
-    let need = last_bit / 8 + 1;
-    check_string_len(ctx, need)?;
-    let mut b = s.to_vec();
-    if (b.len() as u64) < need {
-        b.resize(need as usize, 0);
+/// The bytes of `s` with room for bit `last_bit`, grown with zeros.
+/// [`bit_offset`] has bounded the offset, so this stays within
+/// `proto-max-bulk-len` plus the 8 bytes a 64-bit field may reach past it
+/// (Redis allows exactly that much).
+fn grown(s: &[u8], last_bit: u64) -> Vec<u8> {
+    let need = (last_bit / 8 + 1) as usize;
+    let mut b = Vec::with_capacity(s.len().max(need));
+    b.extend_from_slice(s);
+    if b.len() < need {
+        b.resize(need, 0);
     }
-    Ok(b)
+    b
 }
 
 fn bit_at(s: &[u8], bit: u64) -> u8 {
@@ -83,15 +85,23 @@ fn setbit(ctx: &mut Ctx<'_>, v: &mut Version) {
         _ => return ctx.err(errors::BIT_VALUE),
     };
     let key = &ctx.args[1];
-    let mut b = match lookup_string_mut(ctx, v, key).map(|s| grown(ctx, s.unwrap_or_default(), offset)) {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) | Err(e) => return ctx.err(e),
+    let mut b = match lookup_string_mut(ctx, v, key) {
+        Ok(s) => grown(s.unwrap_or_default(), offset),
+        Err(e) => return ctx.err(e),
     };
     let old = bit_at(&b, offset);
     let mask = 1u8 << (7 - (offset % 8));
     let byte = &mut b[(offset / 8) as usize];
     *byte = (*byte & !mask) | (on * mask);
-    put_string(ctx, v, key, Value::Str { bytes: b.into(), raw: true });
+    put_string(
+        ctx,
+        v,
+        key,
+        Value::Str {
+            bytes: b.into(),
+            raw: true,
+        },
+    );
     ctx.out.int(old as i64);
 }
 
@@ -107,10 +117,22 @@ fn getbit(ctx: &mut Ctx<'_>, v: &Version) {
 }
 
 /// Resolves a BITCOUNT/BITPOS range (negative indexes count from the end)
-/// in units of `unit` bits to an inclusive bit range, `None` if empty.
-fn bit_range(len: u64, start: i64, end: i64, unit_bits: bool) -> Option<(u64, u64)> {
-    let total = if unit_bits { len as i64 * 8 } else { len as i64 };
-    if start < 0 && end < 0 && start > end {
+/// in bits (`unit_bits`) or bytes to an inclusive bit range, `None` if empty.
+/// BITCOUNT (`neg_empty`) treats two negative indexes with start > end as
+/// an empty range before clamping; BITPOS clamps them first.
+fn bit_range(
+    len: u64,
+    start: i64,
+    end: i64,
+    unit_bits: bool,
+    neg_empty: bool,
+) -> Option<(u64, u64)> {
+    let total = if unit_bits {
+        len as i64 * 8
+    } else {
+        len as i64
+    };
+    if neg_empty && start < 0 && end < 0 && start > end {
         return None;
     }
     let fix = |i: i64| if i < 0 { (total + i).max(0) } else { i };
@@ -119,7 +141,11 @@ fn bit_range(len: u64, start: i64, end: i64, unit_bits: bool) -> Option<(u64, u6
         return None;
     }
     let (s, e) = (start as u64, end as u64);
-    Some(if unit_bits { (s, e) } else { (s * 8, e * 8 + 7) })
+    Some(if unit_bits {
+        (s, e)
+    } else {
+        (s * 8, e * 8 + 7)
+    })
 }
 
 /// Parses the optional `BYTE|BIT` argument at `i`.
@@ -150,14 +176,14 @@ fn bitcount(ctx: &mut Ctx<'_>, v: &Version) {
         Err(e) => return ctx.err(e),
     };
     let range = match ctx.args.len() {
-        2 => bit_range(s.len() as u64, 0, -1, false),
+        2 => bit_range(s.len() as u64, 0, -1, false, true),
         4 | 5 => {
             let (start, end) = match (int_arg(&ctx.args[2]), int_arg(&ctx.args[3])) {
                 (Ok(a), Ok(b)) => (a, b),
                 (Err(e), _) | (_, Err(e)) => return ctx.err(e),
             };
             match unit_arg(ctx, 4) {
-                Ok(bits) => bit_range(s.len() as u64, start, end, bits),
+                Ok(bits) => bit_range(s.len() as u64, start, end, bits, true),
                 Err(e) => return ctx.err(e),
             }
         }
@@ -196,7 +222,7 @@ fn bitpos(ctx: &mut Ctx<'_>, v: &Version) {
         Some(Ok(n)) => n,
         Some(Err(e)) => return ctx.err(e),
     };
-    let Some((first, last)) = bit_range(s.len() as u64, start, end, unit_bits) else {
+    let Some((first, last)) = bit_range(s.len() as u64, start, end, unit_bits, false) else {
         return ctx.out.int(-1);
     };
     let found = find_bit(s, want, first, last);
@@ -214,7 +240,7 @@ fn find_bit(s: &[u8], want: u8, first: u64, last: u64) -> Option<u64> {
     let skip = if want == 1 { 0x00 } else { 0xff };
     let mut bit = first;
     while bit <= last {
-        if bit % 8 == 0 && bit + 7 <= last && s[(bit / 8) as usize] == skip {
+        if bit.is_multiple_of(8) && bit + 7 <= last && s[(bit / 8) as usize] == skip {
             bit += 8;
             continue;
         }
@@ -277,7 +303,10 @@ fn bitop(ctx: &mut Ctx<'_>, v: &mut Version) {
             ctx.dirty += 1;
         }
     } else {
-        let value = Value::Str { bytes: out.into(), raw: true };
+        let value = Value::Str {
+            bytes: out.into(),
+            raw: true,
+        };
         db.insert(SmallBytes::from(&dest[..]), Entry::new(value));
         ctx.dirty += 1;
     }
@@ -340,7 +369,11 @@ fn parse_fields(ctx: &Ctx<'_>, read_only: bool) -> Result<Vec<Field>, &'static s
             i += 2;
             continue;
         }
-        let (is_get, is_set, is_incr) = (is(a, "get") && left >= 2, is(a, "set") && left >= 3, is(a, "incrby") && left >= 3);
+        let (is_get, is_set, is_incr) = (
+            is(a, "get") && left >= 2,
+            is(a, "set") && left >= 3,
+            is(a, "incrby") && left >= 3,
+        );
         if !(is_get || is_set || is_incr) {
             return Err(errors::SYNTAX);
         }
@@ -359,7 +392,13 @@ fn parse_fields(ctx: &Ctx<'_>, read_only: bool) -> Result<Vec<Field>, &'static s
         if read_only && op != FieldOp::Get {
             return Err("ERR BITFIELD_RO only supports the GET subcommand");
         }
-        fields.push(Field { op, signed, bits, offset, overflow });
+        fields.push(Field {
+            op,
+            signed,
+            bits,
+            offset,
+            overflow,
+        });
         i += if is_get { 3 } else { 4 };
     }
     Ok(fields)
@@ -394,20 +433,37 @@ impl Field {
         }
     }
 
-    /// Fits the exact result `x` into the type per the overflow policy;
-    /// `None` when FAIL refuses it.
-    fn fit(&self, x: i128) -> Option<i128> {
+    /// Fits `value + incr` into the type per the overflow policy; `None`
+    /// when FAIL refuses it.
+    fn fit(&self, value: i128, incr: i64) -> Option<i128> {
         let (min, max) = if self.signed {
             (-(1i128 << (self.bits - 1)), (1i128 << (self.bits - 1)) - 1)
         } else {
             (0, (1i128 << self.bits) - 1)
         };
+        let x = value + incr as i128;
         if (min..=max).contains(&x) {
             return Some(x);
         }
+        let up = if self.signed {
+            // Redis decides the direction with 64-bit differences that may
+            // wrap: a SET of a very negative value to a narrow signed field
+            // counts as overflowing upwards, so SAT stores the maximum.
+            let (v, lo, hi) = (value as i64, min as i64, max as i64);
+            let max_incr = hi.wrapping_sub(v);
+            let min_incr = lo.wrapping_sub(v);
+            let narrow = self.bits != 64;
+            let up =
+                v > hi || (narrow && incr > max_incr) || (v >= 0 && incr > 0 && incr > max_incr);
+            let down =
+                v < lo || (narrow && incr < min_incr) || (v < 0 && incr < 0 && incr < min_incr);
+            up || !down
+        } else {
+            x > max
+        };
         match self.overflow {
             Overflow::Fail => None,
-            Overflow::Sat => Some(if x > max { max } else { min }),
+            Overflow::Sat => Some(if up { max } else { min }),
             Overflow::Wrap => {
                 let m = x.rem_euclid(1i128 << self.bits);
                 Some(if m > max { m - (1i128 << self.bits) } else { m })
@@ -431,11 +487,15 @@ fn run_fields(ctx: &mut Ctx<'_>, fields: &[Field], s: &mut [u8]) -> bool {
             // SET takes the argument as the field's bit pattern for
             // unsigned types, so -1 is past the top for u8.
             FieldOp::Set(n) => {
-                let x = if f.signed { n as i128 } else { n as u64 as i128 };
-                (f.fit(x), old)
+                let x = if f.signed {
+                    n as i128
+                } else {
+                    n as u64 as i128
+                };
+                (f.fit(x, 0), old)
             }
             FieldOp::IncrBy(n) => {
-                let new = f.fit(old + n as i128);
+                let new = f.fit(old, n);
                 (new, new.unwrap_or(0))
             }
         };
@@ -468,16 +528,21 @@ fn bitfield(ctx: &mut Ctx<'_>, v: &mut Version) {
     };
     let (mut b, before) = match lookup_string_mut(ctx, v, key) {
         Err(e) => return ctx.err(e),
-        Ok(s) => match grown(ctx, s.unwrap_or_default(), last_bit) {
-            Ok(b) => (b, s.map(|s| s.len())),
-            Err(e) => return ctx.err(e),
-        },
+        Ok(s) => (grown(s.unwrap_or_default(), last_bit), s.map(|s| s.len())),
     };
     let changed = run_fields(ctx, &fields, &mut b);
     // Redis grows (or creates) the string before running the operations,
     // so even a write refused by OVERFLOW FAIL leaves it grown.
     if changed || before != Some(b.len()) {
-        put_string(ctx, v, key, Value::Str { bytes: b.into(), raw: true });
+        put_string(
+            ctx,
+            v,
+            key,
+            Value::Str {
+                bytes: b.into(),
+                raw: true,
+            },
+        );
     }
 }
 

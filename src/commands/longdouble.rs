@@ -307,11 +307,12 @@ impl LongDouble {
         if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
             return Some(LongDouble::infinity(neg));
         }
-        let (exact_zero, v) = if body.len() > 2 && (body.starts_with(b"0x") || body.starts_with(b"0X")) {
-            parse_hex(neg, &body[2..])?
-        } else {
-            parse_dec(neg, body)?
-        };
+        let (exact_zero, v) =
+            if body.len() > 2 && (body.starts_with(b"0x") || body.starts_with(b"0X")) {
+                parse_hex(neg, &body[2..])?
+            } else {
+                parse_dec(neg, body)?
+            };
         if v.inf || (v.mant == 0 && !exact_zero) {
             return None; // ERANGE
         }
@@ -547,7 +548,19 @@ mod tests {
 
     #[test]
     fn range_limits() {
-        for bad in ["1e5000", "1e-5000", "1e-4951", "0x1p-16446", "nan", " 1", "1 ", "", "0x", "1e", "-.e1"] {
+        for bad in [
+            "1e5000",
+            "1e-5000",
+            "1e-4951",
+            "0x1p-16446",
+            "nan",
+            " 1",
+            "1 ",
+            "",
+            "0x",
+            "1e",
+            "-.e1",
+        ] {
             assert!(LongDouble::parse(bad.as_bytes()).is_none(), "{bad}");
         }
         assert!(LongDouble::parse(b"1e-4950").is_some());

@@ -121,7 +121,11 @@ pub fn check_string_len(ctx: &Ctx<'_>, len: u64) -> Result<(), &'static str> {
 }
 
 /// The string stored at `key`, `Ok(None)` if absent, `Err` on wrong type.
-pub fn get_string<'v>(ctx: &Ctx<'_>, v: &'v Version, key: &[u8]) -> Result<Option<&'v [u8]>, WrongType> {
+pub fn get_string<'v>(
+    ctx: &Ctx<'_>,
+    v: &'v Version,
+    key: &[u8],
+) -> Result<Option<&'v [u8]>, WrongType> {
     match v.db(ctx.db()).get(key, ctx.now) {
         None => Ok(None),
         Some(Entry {
@@ -358,11 +362,9 @@ fn getex(ctx: &mut Ctx<'_>, v: &mut Version) {
             db.set_expire(key, t);
             ctx.dirty += 1;
         }
-        None if persist => {
-            if db.get(key, ctx.now).is_some_and(|e| e.expire != 0) {
-                db.set_expire(key, 0);
-                ctx.dirty += 1;
-            }
+        None if persist && db.get(key, ctx.now).is_some_and(|e| e.expire != 0) => {
+            db.set_expire(key, 0);
+            ctx.dirty += 1;
         }
         None => {}
     }
@@ -394,8 +396,10 @@ fn mget(ctx: &mut Ctx<'_>, v: &Version) {
 
 /// MSET and MSETNX need key/value pairs.
 fn pairs_ok(ctx: &mut Ctx<'_>, name: &str) -> bool {
-    if ctx.args.len() % 2 == 0 {
-        ctx.err(&format!("ERR wrong number of arguments for '{name}' command"));
+    if ctx.args.len().is_multiple_of(2) {
+        ctx.err(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
         return false;
     }
     true
@@ -404,7 +408,10 @@ fn pairs_ok(ctx: &mut Ctx<'_>, name: &str) -> bool {
 fn mset_all(ctx: &mut Ctx<'_>, v: &mut Version) {
     let db = v.db_mut(ctx.db());
     for kv in ctx.args[1..].chunks_exact(2) {
-        db.insert(SmallBytes::from(&kv[0][..]), Entry::new(Value::string(&kv[1][..])));
+        db.insert(
+            SmallBytes::from(&kv[0][..]),
+            Entry::new(Value::string(&kv[1][..])),
+        );
     }
     ctx.dirty += (ctx.args.len() / 2) as u64;
 }
@@ -421,7 +428,10 @@ fn msetnx(ctx: &mut Ctx<'_>, v: &mut Version) {
         return;
     }
     let db = v.db(ctx.db());
-    if ctx.args[1..].chunks_exact(2).any(|kv| db.get(&kv[0], ctx.now).is_some()) {
+    if ctx.args[1..]
+        .chunks_exact(2)
+        .any(|kv| db.get(&kv[0], ctx.now).is_some())
+    {
         return ctx.out.int(0);
     }
     mset_all(ctx, v);
@@ -442,7 +452,10 @@ fn append(ctx: &mut Ctx<'_>, v: &mut Version) {
             let mut b = Vec::with_capacity(old.len() + add.len());
             b.extend_from_slice(old);
             b.extend_from_slice(add);
-            Value::Str { bytes: b.into(), raw: true }
+            Value::Str {
+                bytes: b.into(),
+                raw: true,
+            }
         }
     };
     let Value::Str { bytes, .. } = &value;
@@ -514,7 +527,15 @@ fn setrange(ctx: &mut Ctx<'_>, v: &mut Version) {
     }
     b[offset..end].copy_from_slice(patch);
     let len = b.len() as i64;
-    put_string(ctx, v, key, Value::Str { bytes: b.into(), raw: true });
+    put_string(
+        ctx,
+        v,
+        key,
+        Value::Str {
+            bytes: b.into(),
+            raw: true,
+        },
+    );
     ctx.out.int(len);
 }
 
@@ -564,7 +585,8 @@ fn lcs(ctx: &mut Ctx<'_>, v: &Version) {
         return ctx.err("ERR String too long for LCS");
     }
     if cells.saturating_mul(4) > max {
-        return ctx.err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+        return ctx
+            .err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
     }
     let pairs = lcs_pairs(a, b);
     if len_only {
