@@ -176,12 +176,12 @@ fn flush_stats(
     if *dirty > 0 {
         st.dirty.fetch_add(*dirty, Ordering::Relaxed);
     }
-    if lookups.hits > 0 {
-        st.keyspace_hits.fetch_add(lookups.hits, Ordering::Relaxed);
+    let (hits, misses) = (lookups.hits.get(), lookups.misses.get());
+    if hits > 0 {
+        st.keyspace_hits.fetch_add(hits, Ordering::Relaxed);
     }
-    if lookups.misses > 0 {
-        st.keyspace_misses
-            .fetch_add(lookups.misses, Ordering::Relaxed);
+    if misses > 0 {
+        st.keyspace_misses.fetch_add(misses, Ordering::Relaxed);
     }
     *processed = 0;
     *dirty = 0;

@@ -30,4 +30,8 @@ diff_files!(
     server,
     client,
     command,
+    strings_counter,
+    strings_range,
+    bitmap_basic,
+    bitmap_bitfield,
 );

@@ -6,7 +6,7 @@
 
 use ferrous_storage::Version;
 
-use super::keys::{count_lookup, expire_if_needed};
+use super::keys::expire_if_needed;
 use super::{cut_at_nul, int_arg, is, Ctx, Handler::*};
 use crate::cmd;
 use crate::errors;
@@ -173,7 +173,7 @@ fn pexpiretime(ctx: &mut Ctx<'_>, v: &Version) {
 /// the remaining time (`absolute`: the expiry time) in ms or rounded seconds.
 fn ttl_generic(ctx: &mut Ctx<'_>, v: &Version, ms: bool, absolute: bool) {
     let e = v.db(ctx.db()).get(&ctx.args[1], ctx.now);
-    count_lookup(ctx, e.is_some());
+    ctx.lookup(e.is_some());
     let reply = match e {
         None => -2,
         Some(e) if e.expire == 0 => -1,

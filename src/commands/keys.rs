@@ -75,12 +75,6 @@ static OBJECT_SUBCOMMANDS: &[super::CommandSpec] = &[
         acl: [], subs: &[]),
 ];
 
-/// Counts a key lookup in the keyspace hit/miss statistics, as Redis does
-/// for commands that read a key (TYPE, EXISTS, TTL, OBJECT, COPY's source…).
-pub(super) fn count_lookup(ctx: &mut Ctx<'_>, found: bool) {
-    ctx.lookup(found);
-}
-
 /// Deletes `key` from `db` if it is expired, as a write that meets it does,
 /// counting it in `expired_keys`.
 pub(super) fn expire_if_needed(ctx: &Ctx<'_>, db: &mut Db, key: &[u8]) {
@@ -110,7 +104,7 @@ fn exists(ctx: &mut Ctx<'_>, v: &Version) {
     let mut n = 0;
     for k in &ctx.args[1..] {
         let found = db.get(k, ctx.now).is_some();
-        count_lookup(ctx, found);
+        ctx.lookup(found);
         n += found as i64;
     }
     ctx.out.int(n);
@@ -118,7 +112,7 @@ fn exists(ctx: &mut Ctx<'_>, v: &Version) {
 
 fn type_(ctx: &mut Ctx<'_>, v: &Version) {
     let e = v.db(ctx.db()).get(&ctx.args[1], ctx.now);
-    count_lookup(ctx, e.is_some());
+    ctx.lookup(e.is_some());
     ctx.out.status(e.map_or("none", |e| e.value.type_name()));
 }
 
@@ -319,10 +313,10 @@ fn copy(ctx: &mut Ctx<'_>, v: &mut Version) {
     }
     expire_if_needed(ctx, v.db_mut(from), src);
     let Some(entry) = v.db(from).get(src, ctx.now).cloned() else {
-        count_lookup(ctx, false);
+        ctx.lookup(false);
         return ctx.out.int(0);
     };
-    count_lookup(ctx, true);
+    ctx.lookup(true);
     expire_if_needed(ctx, v.db_mut(to), dst);
     if v.db(to).get(dst, ctx.now).is_some() && !replace {
         return ctx.out.int(0);
@@ -336,7 +330,7 @@ fn copy(ctx: &mut Ctx<'_>, v: &mut Version) {
 /// null and returns `None` when the key is missing.
 fn object_value<'v>(ctx: &mut Ctx<'_>, v: &'v Version) -> Option<&'v Value> {
     let e = v.db(ctx.db()).get(&ctx.args[2], ctx.now);
-    count_lookup(ctx, e.is_some());
+    ctx.lookup(e.is_some());
     if e.is_none() {
         ctx.out.null();
     }

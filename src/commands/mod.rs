@@ -9,9 +9,11 @@ pub mod bitmap;
 pub mod client_list;
 pub mod command;
 pub mod connection;
+pub mod counter;
 pub mod debug;
 pub mod expire;
 pub mod keys;
+mod longdouble;
 pub mod server;
 pub mod string;
 
@@ -103,13 +105,14 @@ pub struct Ctx<'a> {
     pub lookups: Lookups,
 }
 
-/// Keyspace lookup counters of a batch.
-#[derive(Default, Clone, Copy)]
+/// Keyspace lookup counters of a batch (cells, so read paths holding `&Ctx`
+/// can count).
+#[derive(Default, Clone)]
 pub struct Lookups {
     /// Lookups that found the key.
-    pub hits: u64,
+    pub hits: std::cell::Cell<u64>,
     /// Lookups that did not.
-    pub misses: u64,
+    pub misses: std::cell::Cell<u64>,
 }
 
 impl Ctx<'_> {
@@ -120,12 +123,13 @@ impl Ctx<'_> {
     }
     /// Counts a key lookup in the keyspace hit/miss statistics.
     #[inline]
-    pub fn lookup(&mut self, found: bool) {
-        if found {
-            self.lookups.hits += 1;
+    pub fn lookup(&self, found: bool) {
+        let c = if found {
+            &self.lookups.hits
         } else {
-            self.lookups.misses += 1;
-        }
+            &self.lookups.misses
+        };
+        c.set(c.get() + 1);
     }
     /// Writes an error reply.
     pub fn err(&mut self, msg: &str) {
@@ -251,6 +255,7 @@ pub fn table() -> &'static Table {
         let groups: &[&'static [CommandSpec]] = &[
             connection::COMMANDS,
             string::COMMANDS,
+            counter::COMMANDS,
             bitmap::COMMANDS,
             keys::COMMANDS,
             expire::COMMANDS,
