@@ -10,6 +10,11 @@
 //! Also `snapshot` (must be O(1)) and `get` on a snapshot.
 
 use std::hint::black_box;
+
+// The server's allocator, so the figures are the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};

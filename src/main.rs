@@ -3,6 +3,12 @@
 
 use tracing_subscriber::EnvFilter;
 
+// mimalloc: the engine frees whole path copies at once when an old version is
+// retired; glibc malloc pays for that in consolidation (write path at 1M keys:
+// 8.3 µs with glibc, 2.5 µs with mimalloc, see docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-v" || a == "--version") {

@@ -1,103 +1,881 @@
-//! `HashTrie`: the persistent hash map behind every database.
+//! `HashTrie`: a persistent (immutable, structurally shared) CHAMP hash map.
 //!
-//! Placeholder on top of `imbl::HashMap` with the API of the compact CHAMP trie
-//! that replaces it. Iteration from a hash cursor sorts, which is O(n log n).
+//! Layout: every node keeps two bitmaps (`datamap` for inline entries, `nodemap` for child
+//! nodes) and only the slots that are present, in two exact-size boxed slices. A path copy
+//! therefore moves `present entries + 8 bytes per child`, not a fixed 32-slot array.
+//!
+//! Hashes are 64-bit and consumed from the most significant bits first, 5 bits per level, so
+//! the trie's in-order traversal is ascending numeric hash order. That makes a hash a stable
+//! position for Redis `SCAN` cursors ([`HashTrie::iter_from`], [`HashTrie::scan`]).
+//! Entries whose full 64-bit hashes are equal share a collision node.
+//!
+//! Persistence: `clone` is an `Arc` clone of the root. Writers mutate nodes in place when the
+//! `Arc` is unique and path-copy them when shared, so a published version is never changed.
+//! The structure is kept canonical (CHAMP): a sub-node always holds at least two entries in
+//! its subtree; removals collapse single-entry sub-nodes back into their parent.
 
 use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
+use std::fmt;
 use std::hash::{BuildHasher, Hash};
+use std::mem;
+use std::sync::{Arc, OnceLock};
 
-use std::sync::OnceLock;
+/// Last level that still indexes hash bits: levels 0..=11 take 5 bits each (60 bits), level 12
+/// takes the remaining 4. Distinct hashes always diverge at or before this level.
+const MAX_LEVEL: u32 = 12;
+/// Upper bound on the node depth on any path (levels 0..=12 plus a collision node).
+const MAX_DEPTH: usize = MAX_LEVEL as usize + 2;
 
-fn state() -> &'static RandomState {
-    static S: OnceLock<RandomState> = OnceLock::new();
-    S.get_or_init(RandomState::new)
-}
-
-/// The process-wide keyed hash of a key.
+/// The process-wide hash used by every [`HashTrie`]: SipHash-1-3 with random keys chosen once
+/// per process. Hash values (and therefore scan cursors) are not stable across restarts.
+#[inline]
 pub fn hash_of<Q: Hash + ?Sized>(q: &Q) -> u64 {
-    state().hash_one(q)
+    static STATE: OnceLock<RandomState> = OnceLock::new();
+    STATE.get_or_init(RandomState::new).hash_one(q)
 }
 
-/// A persistent hash map; `clone` is O(1).
-#[derive(Clone)]
-pub struct HashTrie<K, V>(imbl::HashMap<K, V>);
+/// Slot index (0..32) of `hash` at `level`, most significant bits first. At the last level
+/// only 4 bits remain; shifting them left keeps slot order equal to hash order.
+#[inline]
+fn index(hash: u64, level: u32) -> u32 {
+    debug_assert!(level <= MAX_LEVEL);
+    ((((hash as u128) << (5 * (level + 1))) >> 64) as u32) & 31
+}
 
-impl<K: Hash + Eq + Clone, V: Clone> Default for HashTrie<K, V> {
+/// Position of `bit`'s slot within the compact array described by `map`.
+#[inline]
+fn rank(map: u32, bit: u32) -> usize {
+    (map & (bit - 1)).count_ones() as usize
+}
+
+#[derive(Clone)]
+struct Entry<K, V> {
+    // Cached so splits, SCAN and lookups never re-hash a stored key.
+    hash: u64,
+    key: K,
+    value: V,
+}
+
+struct Branch<K, V> {
+    datamap: u32,
+    nodemap: u32,
+    entries: Box<[Entry<K, V>]>,
+    children: Box<[Arc<Node<K, V>>]>,
+}
+
+#[derive(Clone)]
+enum Node<K, V> {
+    Branch(Branch<K, V>),
+    /// Two or more entries with the identical 64-bit hash. Never the root.
+    Collision(Box<[Entry<K, V>]>),
+}
+
+impl<K: Clone, V: Clone> Clone for Branch<K, V> {
+    fn clone(&self) -> Self {
+        Branch {
+            datamap: self.datamap,
+            nodemap: self.nodemap,
+            entries: self.entries.clone(),
+            children: {
+                touch_refcounts(&self.children);
+                self.children.clone()
+            },
+        }
+    }
+}
+
+/// Reads every child's refcount before a copy increments them. The children live in other
+/// cache lines, usually cold; plain loads overlap their misses, whereas the locked increments
+/// of `Arc::clone` would take them one after another.
+#[inline]
+fn touch_refcounts<T>(children: &[Arc<T>]) {
+    let mut sum = 0usize;
+    for c in children {
+        sum = sum.wrapping_add(Arc::strong_count(c));
+    }
+    std::hint::black_box(sum);
+}
+
+impl<K, V> Branch<K, V> {
+    fn empty() -> Self {
+        Branch {
+            datamap: 0,
+            nodemap: 0,
+            entries: Box::default(),
+            children: Box::default(),
+        }
+    }
+}
+
+// ---- slice helpers: build each new boxed slice with exactly one allocation ----
+
+fn cloned_with_insert<T: Clone>(src: &[T], pos: usize, item: T) -> Box<[T]> {
+    let mut v = Vec::with_capacity(src.len() + 1);
+    v.extend_from_slice(&src[..pos]);
+    v.push(item);
+    v.extend_from_slice(&src[pos..]);
+    v.into_boxed_slice()
+}
+
+fn cloned_without<T: Clone>(src: &[T], pos: usize) -> Box<[T]> {
+    let mut v = Vec::with_capacity(src.len() - 1);
+    v.extend_from_slice(&src[..pos]);
+    v.extend_from_slice(&src[pos + 1..]);
+    v.into_boxed_slice()
+}
+
+fn insert_owned<T>(b: &mut Box<[T]>, pos: usize, item: T) {
+    let mut v = mem::take(b).into_vec();
+    // Exact growth so `into_boxed_slice` does not reallocate a second time.
+    v.reserve_exact(1);
+    v.insert(pos, item);
+    *b = v.into_boxed_slice();
+}
+
+fn remove_owned<T>(b: &mut Box<[T]>, pos: usize) -> T {
+    let mut v = mem::take(b).into_vec();
+    let item = v.remove(pos);
+    *b = v.into_boxed_slice();
+    item
+}
+
+/// A sub-trie holding exactly `a` and `b` (distinct keys), rooted at `level`.
+fn merge<K, V>(a: Entry<K, V>, b: Entry<K, V>, level: u32) -> Node<K, V> {
+    if a.hash == b.hash {
+        return Node::Collision(vec![a, b].into_boxed_slice());
+    }
+    let (ia, ib) = (index(a.hash, level), index(b.hash, level));
+    if ia == ib {
+        Node::Branch(Branch {
+            datamap: 0,
+            nodemap: 1 << ia,
+            entries: Box::default(),
+            children: vec![Arc::new(merge(a, b, level + 1))].into_boxed_slice(),
+        })
+    } else {
+        let entries = if ia < ib { vec![a, b] } else { vec![b, a] };
+        Node::Branch(Branch {
+            datamap: (1 << ia) | (1 << ib),
+            nodemap: 0,
+            entries: entries.into_boxed_slice(),
+            children: Box::default(),
+        })
+    }
+}
+
+/// A sub-trie at `level` holding the collision node `coll` (hash `ch`) and entry `e`.
+fn merge_collision<K, V>(coll: Arc<Node<K, V>>, ch: u64, e: Entry<K, V>, level: u32) -> Node<K, V> {
+    debug_assert_ne!(ch, e.hash);
+    let (ic, ie) = (index(ch, level), index(e.hash, level));
+    if ic == ie {
+        Node::Branch(Branch {
+            datamap: 0,
+            nodemap: 1 << ic,
+            entries: Box::default(),
+            children: vec![Arc::new(merge_collision(coll, ch, e, level + 1))].into_boxed_slice(),
+        })
+    } else {
+        Node::Branch(Branch {
+            datamap: 1 << ie,
+            nodemap: 1 << ic,
+            entries: vec![e].into_boxed_slice(),
+            children: vec![coll].into_boxed_slice(),
+        })
+    }
+}
+
+fn insert_rec<K: Eq + Clone, V: Clone>(
+    slot: &mut Arc<Node<K, V>>,
+    e: Entry<K, V>,
+    level: u32,
+) -> Option<V> {
+    match &**slot {
+        Node::Collision(es) => {
+            let ch = es[0].hash;
+            if ch != e.hash {
+                let coll = Arc::clone(slot);
+                *slot = Arc::new(merge_collision(coll, ch, e, level));
+                return None;
+            }
+            if let Some(p) = es.iter().position(|x| x.key == e.key) {
+                let Node::Collision(es) = Arc::make_mut(slot) else {
+                    unreachable!()
+                };
+                return Some(mem::replace(&mut es[p].value, e.value));
+            }
+            match Arc::get_mut(slot) {
+                Some(Node::Collision(es)) => insert_owned(es, es.len(), e),
+                _ => {
+                    let Node::Collision(es) = &**slot else {
+                        unreachable!()
+                    };
+                    let n = cloned_with_insert(es, es.len(), e);
+                    *slot = Arc::new(Node::Collision(n));
+                }
+            }
+            None
+        }
+        Node::Branch(b) => {
+            let bit = 1u32 << index(e.hash, level);
+            if b.nodemap & bit != 0 {
+                let pos = rank(b.nodemap, bit);
+                // Only a pointer changes here, so copy-then-modify costs nothing extra.
+                let Node::Branch(b) = Arc::make_mut(slot) else {
+                    unreachable!()
+                };
+                return insert_rec(&mut b.children[pos], e, level + 1);
+            }
+            let pos = rank(b.datamap, bit);
+            if b.datamap & bit == 0 {
+                match Arc::get_mut(slot) {
+                    Some(Node::Branch(b)) => {
+                        insert_owned(&mut b.entries, pos, e);
+                        b.datamap |= bit;
+                    }
+                    _ => {
+                        let Node::Branch(b) = &**slot else {
+                            unreachable!()
+                        };
+                        // Shared: build the grown copy directly instead of clone + grow.
+                        let nb = Branch {
+                            datamap: b.datamap | bit,
+                            nodemap: b.nodemap,
+                            entries: cloned_with_insert(&b.entries, pos, e),
+                            children: {
+                                touch_refcounts(&b.children);
+                                b.children.clone()
+                            },
+                        };
+                        *slot = Arc::new(Node::Branch(nb));
+                    }
+                }
+                return None;
+            }
+            let cur = &b.entries[pos];
+            if cur.hash == e.hash && cur.key == e.key {
+                let Node::Branch(b) = Arc::make_mut(slot) else {
+                    unreachable!()
+                };
+                return Some(mem::replace(&mut b.entries[pos].value, e.value));
+            }
+            // Slot taken by another key: push both down into a new sub-node.
+            let npos = rank(b.nodemap, bit);
+            match Arc::get_mut(slot) {
+                Some(Node::Branch(b)) => {
+                    let old = remove_owned(&mut b.entries, pos);
+                    let child = Arc::new(merge(old, e, level + 1));
+                    insert_owned(&mut b.children, npos, child);
+                    b.datamap ^= bit;
+                    b.nodemap |= bit;
+                }
+                _ => {
+                    let Node::Branch(b) = &**slot else {
+                        unreachable!()
+                    };
+                    let old = b.entries[pos].clone();
+                    let child = Arc::new(merge(old, e, level + 1));
+                    let nb = Branch {
+                        datamap: b.datamap ^ bit,
+                        nodemap: b.nodemap | bit,
+                        entries: cloned_without(&b.entries, pos),
+                        children: {
+                            touch_refcounts(&b.children);
+                            cloned_with_insert(&b.children, npos, child)
+                        },
+                    };
+                    *slot = Arc::new(Node::Branch(nb));
+                }
+            }
+            None
+        }
+    }
+}
+
+/// Removes the entry for `k`, which the caller has checked is present.
+fn remove_rec<K, V, Q>(slot: &mut Arc<Node<K, V>>, hash: u64, k: &Q, level: u32) -> Entry<K, V>
+where
+    K: Borrow<Q> + Clone,
+    V: Clone,
+    Q: Eq + ?Sized,
+{
+    match &**slot {
+        Node::Collision(es) => {
+            let pos = es
+                .iter()
+                .position(|x| x.key.borrow() == k)
+                .expect("remove_rec: key checked present");
+            match Arc::get_mut(slot) {
+                Some(Node::Collision(es)) => remove_owned(es, pos),
+                _ => {
+                    let Node::Collision(es) = &**slot else {
+                        unreachable!()
+                    };
+                    let removed = es[pos].clone();
+                    *slot = Arc::new(Node::Collision(cloned_without(es, pos)));
+                    removed
+                }
+            }
+        }
+        Node::Branch(b) => {
+            let bit = 1u32 << index(hash, level);
+            if b.datamap & bit != 0 {
+                let pos = rank(b.datamap, bit);
+                return match Arc::get_mut(slot) {
+                    Some(Node::Branch(b)) => {
+                        b.datamap ^= bit;
+                        remove_owned(&mut b.entries, pos)
+                    }
+                    _ => {
+                        let Node::Branch(b) = &**slot else {
+                            unreachable!()
+                        };
+                        let removed = b.entries[pos].clone();
+                        let nb = Branch {
+                            datamap: b.datamap ^ bit,
+                            nodemap: b.nodemap,
+                            entries: cloned_without(&b.entries, pos),
+                            children: {
+                                touch_refcounts(&b.children);
+                                b.children.clone()
+                            },
+                        };
+                        *slot = Arc::new(Node::Branch(nb));
+                        removed
+                    }
+                };
+            }
+            let pos = rank(b.nodemap, bit);
+            let Node::Branch(b) = Arc::make_mut(slot) else {
+                unreachable!()
+            };
+            let removed = remove_rec(&mut b.children[pos], hash, k, level + 1);
+            if let Some(single) = take_singleton(&mut b.children[pos]) {
+                // Canonical form: a sub-node left with one entry is inlined into its parent.
+                remove_owned(&mut b.children, pos);
+                b.nodemap ^= bit;
+                b.datamap |= bit;
+                let dpos = rank(b.datamap, bit);
+                insert_owned(&mut b.entries, dpos, single);
+            } else {
+                hoist_collision(&mut b.children[pos]);
+            }
+            removed
+        }
+    }
+}
+
+/// Canonical form: a sub-node whose only content is a collision node is replaced by that
+/// collision node, as a fresh build would have placed it (at the level the hashes diverge
+/// from the other entries, not below a chain of single-child branches).
+fn hoist_collision<K, V>(slot: &mut Arc<Node<K, V>>) {
+    let hoist = match &**slot {
+        Node::Branch(b) => {
+            b.entries.is_empty()
+                && b.children.len() == 1
+                && matches!(*b.children[0], Node::Collision(_))
+        }
+        _ => false,
+    };
+    if hoist {
+        if let Node::Branch(b) = &**slot {
+            let c = Arc::clone(&b.children[0]);
+            *slot = c;
+        }
+    }
+}
+
+/// If the sub-node in `slot` holds exactly one entry (and no children), takes it out.
+fn take_singleton<K: Clone, V: Clone>(slot: &mut Arc<Node<K, V>>) -> Option<Entry<K, V>> {
+    let single = match &**slot {
+        Node::Branch(b) => b.children.is_empty() && b.entries.len() == 1,
+        Node::Collision(es) => es.len() == 1,
+    };
+    if !single {
+        return None;
+    }
+    // After a removal below, this node is fresh or unique, so the entry is usually moved.
+    Some(match Arc::get_mut(slot) {
+        Some(Node::Branch(b)) => remove_owned(&mut b.entries, 0),
+        Some(Node::Collision(es)) => remove_owned(es, 0),
+        None => match &**slot {
+            Node::Branch(b) => b.entries[0].clone(),
+            Node::Collision(es) => es[0].clone(),
+        },
+    })
+}
+
+/// A persistent hash map (CHAMP trie) with O(1) snapshots.
+///
+/// `clone` shares the whole structure; later writes to either copy path-copy only the nodes
+/// they touch. Iteration is in ascending order of [`hash_of`] of the keys.
+pub struct HashTrie<K, V> {
+    root: Arc<Node<K, V>>,
+    len: usize,
+}
+
+impl<K, V> Clone for HashTrie<K, V> {
+    /// O(1): one refcount increment on the root.
+    fn clone(&self) -> Self {
+        HashTrie {
+            root: Arc::clone(&self.root),
+            len: self.len,
+        }
+    }
+}
+
+impl<K, V> Default for HashTrie<K, V> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> HashTrie<K, V> {
+impl<K, V> HashTrie<K, V> {
     /// An empty map.
     pub fn new() -> Self {
-        HashTrie(imbl::HashMap::new())
+        HashTrie {
+            root: Arc::new(Node::Branch(Branch::empty())),
+            len: 0,
+        }
     }
+
     /// Number of entries.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.len
     }
-    /// Whether the map is empty.
+
+    /// True when the map has no entries.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len == 0
     }
-    /// The value of `k`.
+
+    /// True when both maps share the same root (so are equal without looking further).
+    pub fn ptr_eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.root, &other.root)
+    }
+
+    /// All entries in ascending hash order.
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        let mut stack = Vec::with_capacity(MAX_DEPTH);
+        let Node::Branch(b) = &*self.root else {
+            unreachable!("root is always a branch")
+        };
+        stack.push(Frame::Branch {
+            b,
+            todo: b.datamap | b.nodemap,
+        });
+        Iter {
+            raw: RawIter { stack, min_hash: 0 },
+            remaining: self.len,
+        }
+    }
+
+    /// All keys in ascending hash order.
+    pub fn keys(&self) -> Keys<'_, K, V> {
+        Keys(self.iter())
+    }
+
+    /// All values in ascending hash order of their keys.
+    pub fn values(&self) -> Values<'_, K, V> {
+        Values(self.iter())
+    }
+
+    /// Entries whose hash is `>= cursor`, in ascending hash order, as `(hash, key, value)`.
+    ///
+    /// Starting costs O(depth): subtrees entirely below the cursor are never visited.
+    /// For SCAN, resume with `last_hash + 1` (stop when `last_hash == u64::MAX`) and only
+    /// stop between two different hashes, since entries sharing a full hash (collisions) must
+    /// be returned in the same batch. [`HashTrie::scan`] does both.
+    pub fn iter_from(&self, cursor: u64) -> IterFrom<'_, K, V> {
+        let mut stack = Vec::with_capacity(MAX_DEPTH);
+        let mut node = &*self.root;
+        let mut level = 0;
+        loop {
+            match node {
+                Node::Branch(b) => {
+                    let idx = index(cursor, level);
+                    let bit = 1u32 << idx;
+                    // Slots strictly after the cursor's slot hold only hashes > cursor.
+                    let after = (b.datamap | b.nodemap) & !(((2u64 << idx) - 1) as u32);
+                    if b.nodemap & bit != 0 {
+                        stack.push(Frame::Branch { b, todo: after });
+                        node = &b.children[rank(b.nodemap, bit)];
+                        level += 1;
+                        continue;
+                    }
+                    // A data entry in the cursor's slot may be either side of the cursor;
+                    // `min_hash` filters it.
+                    let todo = after | (b.datamap & bit);
+                    stack.push(Frame::Branch { b, todo });
+                }
+                Node::Collision(es) => stack.push(Frame::Collision { es, pos: 0 }),
+            }
+            break;
+        }
+        IterFrom(RawIter {
+            stack,
+            min_hash: cursor,
+        })
+    }
+
+    /// One step of a Redis-style SCAN: calls `f` on entries with hash `>= cursor` in hash
+    /// order until at least `count` (min 1) were visited and the next entry has a different
+    /// hash. Returns the cursor to continue from, or 0 when the scan is complete (a start
+    /// cursor is 0 too, as in Redis).
+    ///
+    /// Every entry present for the whole scan is visited at least once, whatever is inserted
+    /// or removed between calls, because a cursor is a position in hash space, not in a
+    /// node layout.
+    pub fn scan<F: FnMut(&K, &V)>(&self, cursor: u64, count: usize, mut f: F) -> u64 {
+        let count = count.max(1);
+        let mut last = None;
+        for (visited, (h, k, v)) in self.iter_from(cursor).enumerate() {
+            if visited >= count && last != Some(h) {
+                // h > last >= 0, so the next cursor is never the "done" value 0.
+                return h;
+            }
+            f(k, v);
+            last = Some(h);
+        }
+        0
+    }
+
+    /// A pseudo-random entry chosen by `r`: the first entry whose hash is `>= r`, wrapping
+    /// to the lowest hash. None only when empty.
+    ///
+    /// Bias: an entry is picked with probability proportional to the gap in hash space
+    /// between it and its predecessor. Hashes are uniformly random, so the gaps are roughly
+    /// exponential: a typical entry is within a small factor of 1/len, but some entries are
+    /// several times likelier than others. Good enough for eviction/`RANDOMKEY` sampling,
+    /// not for statistics.
+    pub fn random_entry(&self, r: u64) -> Option<(&K, &V)> {
+        self.iter_from(r)
+            .next()
+            .map(|(_, k, v)| (k, v))
+            .or_else(|| self.iter().next())
+    }
+
+    /// Estimate of heap bytes owned by the nodes (node structs, entry and child arrays, `Arc`
+    /// headers), excluding whatever keys and values themselves own on the heap. Nodes shared
+    /// with other versions are counted in full.
+    pub fn heap_bytes(&self) -> usize {
+        self.heap_bytes_with(|_, _| 0)
+    }
+
+    /// Like [`HashTrie::heap_bytes`], adding `f(key, value)` for every entry (e.g. the heap
+    /// size of keys and values).
+    pub fn heap_bytes_with<F: Fn(&K, &V) -> usize>(&self, f: F) -> usize {
+        fn walk<K, V, F: Fn(&K, &V) -> usize>(n: &Node<K, V>, f: &F) -> usize {
+            let arc = 2 * mem::size_of::<usize>() + mem::size_of::<Node<K, V>>();
+            let es = mem::size_of::<Entry<K, V>>();
+            match n {
+                Node::Branch(b) => {
+                    arc + b.entries.len() * es
+                        + b.children.len() * mem::size_of::<Arc<Node<K, V>>>()
+                        + b.entries.iter().map(|e| f(&e.key, &e.value)).sum::<usize>()
+                        + b.children.iter().map(|c| walk(c, f)).sum::<usize>()
+                }
+                Node::Collision(v) => {
+                    arc + v.len() * es + v.iter().map(|e| f(&e.key, &e.value)).sum::<usize>()
+                }
+            }
+        }
+        walk(&self.root, &f)
+    }
+
+    fn find<Q>(&self, hash: u64, k: &Q) -> Option<&Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let mut node = &*self.root;
+        let mut level = 0;
+        loop {
+            match node {
+                Node::Branch(b) => {
+                    let bit = 1u32 << index(hash, level);
+                    if b.datamap & bit != 0 {
+                        let e = &b.entries[rank(b.datamap, bit)];
+                        return (e.hash == hash && e.key.borrow() == k).then_some(e);
+                    }
+                    if b.nodemap & bit == 0 {
+                        return None;
+                    }
+                    node = &b.children[rank(b.nodemap, bit)];
+                    level += 1;
+                }
+                Node::Collision(es) => {
+                    return es.iter().find(|e| e.hash == hash && e.key.borrow() == k);
+                }
+            }
+        }
+    }
+
+    /// The value for `k`.
+    #[inline]
     pub fn get<Q>(&self, k: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.0.get(k)
+        self.find(hash_of(k), k).map(|e| &e.value)
     }
-    /// Whether `k` is present.
+
+    /// The stored key and the value for `k`.
+    pub fn get_key_value<Q>(&self, k: &Q) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.find(hash_of(k), k).map(|e| (&e.key, &e.value))
+    }
+
+    /// True when `k` is present.
     pub fn contains_key<Q>(&self, k: &Q) -> bool
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.0.contains_key(k)
+        self.find(hash_of(k), k).is_some()
     }
-    /// The value of `k`, path-copying shared nodes.
-    pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.0.get_mut(k)
-    }
-    /// Inserts, returning the previous value.
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> HashTrie<K, V> {
+    /// Inserts or replaces; returns the previous value. Path-copies shared nodes.
+    #[inline]
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
-        self.0.insert(k, v)
+        let hash = hash_of(&k);
+        let e = Entry {
+            hash,
+            key: k,
+            value: v,
+        };
+        let old = insert_rec(&mut self.root, e, 0);
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
     }
-    /// Removes, returning the entry.
+
+    /// Removes `k`, returning the stored key and value. Copies nothing when `k` is absent.
     pub fn remove<Q>(&mut self, k: &Q) -> Option<(K, V)>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.0.remove_with_key(k)
+        let hash = hash_of(k);
+        // Looking first keeps a miss from path-copying nodes shared with a snapshot.
+        self.find(hash, k)?;
+        let e = remove_rec(&mut self.root, hash, k, 0);
+        self.len -= 1;
+        Some((e.key, e.value))
     }
-    /// All entries.
-    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.0.iter()
-    }
-    /// Entries whose hash is >= `cursor`, in ascending hash order.
-    pub fn iter_from(&self, cursor: u64) -> impl Iterator<Item = (u64, &K, &V)> {
-        let mut v: Vec<(u64, &K, &V)> = self
-            .0
-            .iter()
-            .map(|(k, v)| (hash_of(k), k, v))
-            .filter(|(h, _, _)| *h >= cursor)
-            .collect();
-        v.sort_by_key(|e| e.0);
-        v.into_iter()
-    }
-    /// A roughly uniform entry chosen with random number `r`.
-    pub fn random_entry(&self, r: u64) -> Option<(&K, &V)> {
-        self.iter_from(r)
-            .next()
-            .map(|(_, k, v)| (k, v))
-            .or_else(|| self.iter_from(0).next().map(|(_, k, v)| (k, v)))
+
+    /// Mutable access to the value for `k`, path-copying shared nodes on the way (nothing is
+    /// copied when `k` is absent).
+    pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = hash_of(k);
+        self.find(hash, k)?;
+        let mut slot = &mut self.root;
+        let mut level = 0;
+        loop {
+            match Arc::make_mut(slot) {
+                Node::Branch(b) => {
+                    let bit = 1u32 << index(hash, level);
+                    if b.datamap & bit != 0 {
+                        return Some(&mut b.entries[rank(b.datamap, bit)].value);
+                    }
+                    slot = &mut b.children[rank(b.nodemap, bit)];
+                    level += 1;
+                }
+                Node::Collision(es) => {
+                    return es
+                        .iter_mut()
+                        .find(|e| e.key.borrow() == k)
+                        .map(|e| &mut e.value);
+                }
+            }
+        }
     }
 }
+
+impl<K: Hash + Eq + Clone, V: Clone> FromIterator<(K, V)> for HashTrie<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut m = HashTrie::new();
+        m.extend(iter);
+        m
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Extend<(K, V)> for HashTrie<K, V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for HashTrie<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: Eq, V: PartialEq> PartialEq for HashTrie<K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        if self.ptr_eq(other) {
+            return true;
+        }
+        // Same hash order on both sides, but collision groups may be ordered differently.
+        self.len == other.len
+            && self.iter_from(0).all(|(h, k, v)| {
+                other
+                    .iter_from(h)
+                    .take_while(|(h2, _, _)| *h2 == h)
+                    .any(|(_, k2, v2)| k2 == k && v2 == v)
+            })
+    }
+}
+
+impl<K: Eq, V: Eq> Eq for HashTrie<K, V> {}
+
+impl<'a, K, V> IntoIterator for &'a HashTrie<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = Iter<'a, K, V>;
+    fn into_iter(self) -> Iter<'a, K, V> {
+        self.iter()
+    }
+}
+
+// ---- iteration ----
+
+enum Frame<'a, K, V> {
+    /// `todo`: slots of `b` not yet visited.
+    Branch {
+        b: &'a Branch<K, V>,
+        todo: u32,
+    },
+    Collision {
+        es: &'a [Entry<K, V>],
+        pos: usize,
+    },
+}
+
+struct RawIter<'a, K, V> {
+    stack: Vec<Frame<'a, K, V>>,
+    /// Entries with a smaller hash are skipped (only ever those on the cursor's path).
+    min_hash: u64,
+}
+
+impl<'a, K, V> Iterator for RawIter<'a, K, V> {
+    type Item = &'a Entry<K, V>;
+
+    fn next(&mut self) -> Option<&'a Entry<K, V>> {
+        loop {
+            let top = self.stack.last_mut()?;
+            match top {
+                Frame::Branch { b, todo } => {
+                    if *todo == 0 {
+                        self.stack.pop();
+                        continue;
+                    }
+                    let b: &'a Branch<K, V> = b;
+                    let bit = 1u32 << todo.trailing_zeros();
+                    *todo &= !bit;
+                    if b.datamap & bit != 0 {
+                        let e = &b.entries[rank(b.datamap, bit)];
+                        if e.hash >= self.min_hash {
+                            return Some(e);
+                        }
+                    } else {
+                        match &*b.children[rank(b.nodemap, bit)] {
+                            Node::Branch(c) => self.stack.push(Frame::Branch {
+                                b: c,
+                                todo: c.datamap | c.nodemap,
+                            }),
+                            Node::Collision(es) => self.stack.push(Frame::Collision { es, pos: 0 }),
+                        }
+                    }
+                }
+                Frame::Collision { es, pos } => {
+                    let es: &'a [Entry<K, V>] = es;
+                    if let Some(e) = es.get(*pos) {
+                        *pos += 1;
+                        if e.hash >= self.min_hash {
+                            return Some(e);
+                        }
+                    } else {
+                        self.stack.pop();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Iterator over `(&K, &V)` in ascending hash order; see [`HashTrie::iter`].
+pub struct Iter<'a, K, V> {
+    raw: RawIter<'a, K, V>,
+    remaining: usize,
+}
+
+impl<'a, K, V> Iterator for Iter<'a, K, V> {
+    type Item = (&'a K, &'a V);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let e = self.raw.next()?;
+        self.remaining -= 1;
+        Some((&e.key, &e.value))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl<K, V> ExactSizeIterator for Iter<'_, K, V> {}
+
+/// Iterator over `(hash, &K, &V)` from a cursor; see [`HashTrie::iter_from`].
+pub struct IterFrom<'a, K, V>(RawIter<'a, K, V>);
+
+impl<'a, K, V> Iterator for IterFrom<'a, K, V> {
+    type Item = (u64, &'a K, &'a V);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|e| (e.hash, &e.key, &e.value))
+    }
+}
+
+/// Iterator over keys; see [`HashTrie::keys`].
+pub struct Keys<'a, K, V>(Iter<'a, K, V>);
+
+impl<'a, K, V> Iterator for Keys<'a, K, V> {
+    type Item = &'a K;
+    fn next(&mut self) -> Option<&'a K> {
+        self.0.next().map(|(k, _)| k)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+/// Iterator over values; see [`HashTrie::values`].
+pub struct Values<'a, K, V>(Iter<'a, K, V>);
+
+impl<'a, K, V> Iterator for Values<'a, K, V> {
+    type Item = &'a V;
+    fn next(&mut self) -> Option<&'a V> {
+        self.0.next().map(|(_, v)| v)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests;

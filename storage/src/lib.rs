@@ -12,6 +12,7 @@ pub mod sync;
 pub mod value;
 pub mod version;
 
+pub use hamt::HashTrie;
 pub use mvcc::{Store, WriteTxn};
 pub use smallbytes::SmallBytes;
 pub use value::{Entry, Value};

@@ -6,6 +6,7 @@
 //! expired entries they meet.
 
 use std::borrow::Borrow;
+use std::sync::Arc;
 
 use crate::hamt::HashTrie;
 use crate::{Entry, Millis, SmallBytes};
@@ -186,16 +187,20 @@ impl Db {
 }
 
 /// One immutable state of every database.
+///
+/// The databases sit behind one `Arc`, so a snapshot is a single reference
+/// count increment; a writer copies the (small) array of databases on its
+/// first write ([`Version::db_mut`]).
 #[derive(Clone)]
 pub struct Version {
-    dbs: Vec<Db>,
+    dbs: Arc<Vec<Db>>,
 }
 
 impl Version {
     /// `n` empty databases.
     pub fn new(n: usize) -> Version {
         Version {
-            dbs: vec![Db::default(); n.max(1)],
+            dbs: Arc::new(vec![Db::default(); n.max(1)]),
         }
     }
 
@@ -213,7 +218,7 @@ impl Version {
     /// Database `i` for writing.
     #[inline]
     pub fn db_mut(&mut self, i: usize) -> &mut Db {
-        &mut self.dbs[i]
+        &mut Arc::make_mut(&mut self.dbs)[i]
     }
 
     /// All databases.
@@ -223,19 +228,19 @@ impl Version {
 
     /// Empties database `i`.
     pub fn flush(&mut self, i: usize) {
-        self.dbs[i] = Db::default();
+        *self.db_mut(i) = Db::default();
     }
 
     /// Empties every database.
     pub fn flush_all(&mut self) {
-        for db in &mut self.dbs {
+        for db in Arc::make_mut(&mut self.dbs).iter_mut() {
             *db = Db::default();
         }
     }
 
     /// Swaps two databases (SWAPDB).
     pub fn swap(&mut self, a: usize, b: usize) {
-        self.dbs.swap(a, b);
+        Arc::make_mut(&mut self.dbs).swap(a, b);
     }
 }
 

@@ -1,0 +1,500 @@
+//! Tests for `HashTrie`: unit tests, structural invariants (canonical CHAMP form, hash order)
+//! and proptest model tests against `std::collections::HashMap`.
+
+use super::*;
+use crate::smallbytes::SmallBytes;
+use proptest::prelude::*;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hasher;
+
+/// A key whose hash is forced to collide: keys divisible by 3 share one of 5 hashes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Ck(u32);
+
+impl Hash for Ck {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        if self.0.is_multiple_of(3) {
+            (self.0 % 5).hash(h)
+        } else {
+            (self.0 + 1000).hash(h)
+        }
+    }
+}
+
+/// Checks every structural invariant; returns the number of entries.
+fn check<K: Hash, V>(m: &HashTrie<K, V>) {
+    fn walk<K: Hash, V>(n: &Node<K, V>, level: u32, prefix: u64, is_root: bool) -> usize {
+        // `prefix`: hash bits fixed by the path (high bits), checked through `index`.
+        match n {
+            Node::Collision(es) => {
+                assert!(!is_root);
+                assert!(es.len() >= 2, "collision node with < 2 entries");
+                for e in es.iter() {
+                    assert_eq!(e.hash, es[0].hash);
+                    assert_eq!(e.hash, hash_of(&e.key));
+                    for l in 0..level.min(MAX_LEVEL + 1) {
+                        assert_eq!(index(e.hash, l), index(prefix, l));
+                    }
+                }
+                es.len()
+            }
+            Node::Branch(b) => {
+                assert!(level <= MAX_LEVEL);
+                assert_eq!(b.datamap & b.nodemap, 0);
+                assert_eq!(b.datamap.count_ones() as usize, b.entries.len());
+                assert_eq!(b.nodemap.count_ones() as usize, b.children.len());
+                if !is_root {
+                    assert!(
+                        !(b.children.is_empty() && b.entries.len() <= 1),
+                        "non-canonical sub-node"
+                    );
+                    assert!(
+                        !(b.entries.is_empty()
+                            && b.children.len() == 1
+                            && matches!(*b.children[0], Node::Collision(_))),
+                        "collision node not hoisted"
+                    );
+                }
+                let mut total = 0;
+                for i in 0..32u32 {
+                    let bit = 1u32 << i;
+                    if b.datamap & bit != 0 {
+                        let e = &b.entries[rank(b.datamap, bit)];
+                        assert_eq!(e.hash, hash_of(&e.key));
+                        assert_eq!(index(e.hash, level), i);
+                        for l in 0..level {
+                            assert_eq!(index(e.hash, l), index(prefix, l));
+                        }
+                        total += 1;
+                    }
+                    if b.nodemap & bit != 0 {
+                        let c = &b.children[rank(b.nodemap, bit)];
+                        // Set this level's slot into the prefix.
+                        let shift = 5 * (level + 1);
+                        let p = if shift <= 64 {
+                            (prefix & !(31u64 << (64 - shift))) | ((i as u64) << (64 - shift))
+                        } else {
+                            (prefix & !15) | (i as u64 >> 1)
+                        };
+                        let sub = walk(c, level + 1, p, false);
+                        assert!(sub >= 2);
+                        total += sub;
+                    }
+                }
+                total
+            }
+        }
+    }
+    assert_eq!(walk(&m.root, 0, 0, true), m.len());
+    // Iteration is in non-decreasing hash order and yields len entries.
+    let hs: Vec<u64> = m.iter_from(0).map(|(h, _, _)| h).collect();
+    assert_eq!(hs.len(), m.len());
+    assert!(hs.windows(2).all(|w| w[0] <= w[1]));
+}
+
+/// Layout fingerprint (bitmaps and nesting; collision nodes by size only).
+fn shape<K, V>(m: &HashTrie<K, V>) -> String {
+    fn walk<K, V>(n: &Node<K, V>, out: &mut String) {
+        match n {
+            Node::Collision(es) => out.push_str(&format!("C{}", es.len())),
+            Node::Branch(b) => {
+                out.push_str(&format!("B{:x}/{:x}(", b.datamap, b.nodemap));
+                for c in b.children.iter() {
+                    walk(c, out);
+                    out.push(',');
+                }
+                out.push(')');
+            }
+        }
+    }
+    let mut s = String::new();
+    walk(&m.root, &mut s);
+    s
+}
+
+#[test]
+fn index_is_monotone_in_hash() {
+    for &(a, b) in &[
+        (0u64, 1u64),
+        (15, 16),
+        (u64::MAX - 1, u64::MAX),
+        (1 << 59, 1 << 60),
+    ] {
+        let ia: Vec<u32> = (0..=MAX_LEVEL).map(|l| index(a, l)).collect();
+        let ib: Vec<u32> = (0..=MAX_LEVEL).map(|l| index(b, l)).collect();
+        assert!(ia < ib, "{a} {b}");
+    }
+    assert_eq!(index(u64::MAX, 0), 31);
+    assert_eq!(index(u64::MAX, MAX_LEVEL), 30);
+    assert_eq!(index(1, MAX_LEVEL), 2);
+    assert_eq!(index(1 << 63, 0), 16);
+}
+
+#[test]
+fn basic_ops() {
+    let mut m = HashTrie::new();
+    assert!(m.is_empty());
+    assert_eq!(m.get("a"), None);
+    for i in 0..10_000u32 {
+        assert_eq!(m.insert(format!("k{i}"), i), None);
+    }
+    assert_eq!(m.len(), 10_000);
+    check(&m);
+    for i in 0..10_000u32 {
+        assert_eq!(m.get(format!("k{i}").as_str()), Some(&i));
+    }
+    assert_eq!(m.insert("k5".to_string(), 55), Some(5));
+    assert_eq!(m.get_key_value("k5"), Some((&"k5".to_string(), &55)));
+    *m.get_mut("k6").unwrap() += 1;
+    assert_eq!(m.get("k6"), Some(&7));
+    assert!(m.get_mut("nope").is_none());
+    assert!(m.contains_key("k9999"));
+    assert!(!m.contains_key("k10000"));
+    assert_eq!(m.remove("nope"), None);
+    for i in 0..10_000u32 {
+        let v = m.remove(format!("k{i}").as_str()).unwrap().1;
+        assert!(v == i || (i == 5 && v == 55) || (i == 6 && v == 7));
+        if i % 1000 == 0 {
+            check(&m);
+        }
+    }
+    assert!(m.is_empty());
+    check(&m);
+    assert_eq!(shape(&m), shape(&HashTrie::<String, u32>::new()));
+}
+
+#[test]
+fn smallbytes_keys_lookup_by_slice() {
+    let m: HashTrie<SmallBytes, SmallBytes> = (0..1000)
+        .map(|i| {
+            (
+                SmallBytes::from(format!("key:{i:09}")),
+                SmallBytes::from(format!("value-{i:010}")),
+            )
+        })
+        .collect();
+    assert_eq!(m.len(), 1000);
+    let v = m.get(&b"key:000000123"[..]).unwrap();
+    assert_eq!(v.as_slice(), b"value-0000000123");
+    assert!(m.contains_key(&b"key:000000999"[..]));
+    assert!(!m.contains_key(&b"key:000001000"[..]));
+    check(&m);
+}
+
+#[test]
+fn snapshot_is_unchanged_by_writes() {
+    let mut m: HashTrie<u32, u32> = (0..5000).map(|i| (i, i)).collect();
+    let snap = m.clone();
+    assert!(snap.ptr_eq(&m));
+    for i in 0..5000 {
+        if i % 2 == 0 {
+            m.remove(&i);
+        } else {
+            m.insert(i, i + 1);
+        }
+    }
+    for i in 5000..6000 {
+        m.insert(i, 0);
+    }
+    assert_eq!(snap.len(), 5000);
+    for i in 0..5000 {
+        assert_eq!(snap.get(&i), Some(&i));
+    }
+    check(&snap);
+    check(&m);
+    assert_eq!(m.len(), 2500 + 1000);
+}
+
+#[test]
+fn collisions() {
+    let mut m = HashTrie::new();
+    for i in 0..300u32 {
+        m.insert(Ck(i), i);
+        check(&m);
+    }
+    for i in 0..300u32 {
+        assert_eq!(m.get(&Ck(i)), Some(&i));
+    }
+    // Colliding keys are adjacent in iteration, with equal hashes.
+    let hs: Vec<u64> = m.iter_from(0).map(|(h, _, _)| h).collect();
+    assert_eq!(hs.iter().collect::<HashSet<_>>().len(), 200 + 5);
+    let snap = m.clone();
+    for i in (0..300u32).rev() {
+        assert_eq!(m.remove(&Ck(i)), Some((Ck(i), i)));
+        check(&m);
+    }
+    assert!(m.is_empty());
+    assert_eq!(snap.len(), 300);
+    check(&snap);
+}
+
+#[test]
+fn canonical_after_removals() {
+    let keep: Vec<u32> = (0..2000).collect();
+    let extra: Vec<u32> = (2000..6000).collect();
+    let fresh: HashTrie<Ck, ()> = keep.iter().map(|&i| (Ck(i), ())).collect();
+    let mut m = fresh.clone();
+    let snap = m.clone();
+    for &i in &extra {
+        m.insert(Ck(i), ());
+    }
+    for &i in &extra {
+        m.remove(&Ck(i));
+    }
+    assert_eq!(shape(&m), shape(&fresh));
+    assert_eq!(m, fresh);
+    assert_eq!(snap, fresh);
+    // Removing everything but one key collapses to a root with one inline entry.
+    for &i in &keep[1..] {
+        m.remove(&Ck(i));
+    }
+    let one: HashTrie<Ck, ()> = [(Ck(0), ())].into_iter().collect();
+    assert_eq!(shape(&m), shape(&one));
+}
+
+#[test]
+fn iter_from_edges() {
+    let m: HashTrie<u32, u32> = (0..3000).map(|i| (i, i)).collect();
+    let all: Vec<(u64, u32)> = m.iter_from(0).map(|(h, k, _)| (h, *k)).collect();
+    assert_eq!(all.len(), 3000);
+    assert_eq!(m.iter().count(), 3000);
+    assert_eq!(m.iter().len(), 3000);
+    assert_eq!(
+        m.iter_from(u64::MAX).count(),
+        all.iter().filter(|x| x.0 == u64::MAX).count()
+    );
+    for w in all.windows(2).step_by(97) {
+        let (h0, h1) = (w[0].0, w[1].0);
+        assert_eq!(m.iter_from(h0).next().unwrap().0, h0);
+        assert_eq!(m.iter_from(h0 + 1).next().unwrap().0, h1);
+        assert_eq!(m.iter_from(h1).next().unwrap().0, h1);
+    }
+    let last = all.last().unwrap().0;
+    assert!(m.iter_from(last + 1).next().is_none());
+}
+
+#[test]
+fn scan_sees_stable_keys_despite_churn() {
+    let mut m: HashTrie<u32, ()> = (0..4000).map(|i| (i, ())).collect();
+    let stable: HashSet<u32> = (0..4000).filter(|i| i % 4 != 0).collect();
+    let mut seen = HashSet::new();
+    let mut cursor = 0;
+    let mut round = 0u32;
+    loop {
+        cursor = m.scan(cursor, 10, |k, _| {
+            seen.insert(*k);
+        });
+        // Churn: remove unstable keys, add new ones.
+        for j in 0..20 {
+            let x = (round * 20 + j) * 4;
+            m.remove(&x);
+            m.insert(100_000 + round * 20 + j, ());
+        }
+        round += 1;
+        if cursor == 0 {
+            break;
+        }
+    }
+    assert!(stable.is_subset(&seen));
+}
+
+#[test]
+fn scan_keeps_collision_groups_together() {
+    let m: HashTrie<Ck, ()> = (0..30).map(|i| (Ck(i * 3), ())).collect();
+    // All keys fall into 5 hash groups of 6 entries each.
+    let mut cursor = 0;
+    let mut batches = vec![];
+    loop {
+        let mut b = vec![];
+        cursor = m.scan(cursor, 1, |k, _| b.push(k.clone()));
+        batches.push(b);
+        if cursor == 0 {
+            break;
+        }
+    }
+    assert_eq!(batches.len(), 5);
+    assert!(batches.iter().all(|b| b.len() == 6));
+}
+
+#[test]
+fn random_entry_covers_map() {
+    let m: HashTrie<u32, u32> = (0..200).map(|i| (i, i)).collect();
+    assert!(HashTrie::<u32, u32>::new().random_entry(5).is_none());
+    let mut seen = HashSet::new();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..20_000 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        seen.insert(*m.random_entry(x).unwrap().0);
+    }
+    assert!(seen.len() > 190, "{}", seen.len());
+    assert!(m.random_entry(u64::MAX).is_some());
+}
+
+#[test]
+fn debug_extend_heap_bytes() {
+    let mut m: HashTrie<u32, u32> = HashTrie::default();
+    m.extend([(1, 2)]);
+    assert_eq!(format!("{m:?}"), "{1: 2}");
+    let m: HashTrie<u32, u32> = (0..1000).map(|i| (i, i)).collect();
+    let hb = m.heap_bytes();
+    assert!(hb > 1000 * 16 && hb < 1000 * 100, "{hb}");
+    assert_eq!(m.heap_bytes_with(|_, _| 1), hb + 1000);
+    assert_eq!(m.keys().count(), 1000);
+    assert_eq!(m.values().copied().sum::<u32>(), (0..1000).sum());
+    assert_eq!((&m).into_iter().count(), 1000);
+}
+
+// ---- model tests ----
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(u32, u32),
+    Remove(u32),
+    Get(u32),
+    GetMut(u32),
+    Snapshot,
+}
+
+fn op(key_space: u32) -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..key_space, any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
+        3 => (0..key_space).prop_map(Op::Remove),
+        1 => (0..key_space).prop_map(Op::Get),
+        1 => (0..key_space).prop_map(Op::GetMut),
+        1 => Just(Op::Snapshot),
+    ]
+}
+
+fn run_model<K, F>(ops: &[Op], mk: F)
+where
+    K: Hash + Eq + Clone + std::fmt::Debug,
+    F: Fn(u32) -> K,
+{
+    let mut m: HashTrie<K, u32> = HashTrie::new();
+    let mut model: HashMap<K, u32> = HashMap::new();
+    let mut snaps: Vec<(HashTrie<K, u32>, HashMap<K, u32>)> = vec![];
+    for o in ops {
+        match *o {
+            Op::Insert(k, v) => assert_eq!(m.insert(mk(k), v), model.insert(mk(k), v)),
+            Op::Remove(k) => assert_eq!(m.remove(&mk(k)), model.remove_entry(&mk(k))),
+            Op::Get(k) => assert_eq!(m.get(&mk(k)), model.get(&mk(k))),
+            Op::GetMut(k) => {
+                if let Some(v) = m.get_mut(&mk(k)) {
+                    *v = v.wrapping_add(1);
+                }
+                if let Some(v) = model.get_mut(&mk(k)) {
+                    *v = v.wrapping_add(1);
+                }
+            }
+            Op::Snapshot => snaps.push((m.clone(), model.clone())),
+        }
+        assert_eq!(m.len(), model.len());
+    }
+    check(&m);
+    for (k, v) in &model {
+        assert_eq!(m.get(k), Some(v));
+    }
+    assert_eq!(m.iter().count(), model.len());
+    for (s, sm) in &snaps {
+        assert_eq!(s.len(), sm.len());
+        for (k, v) in s.iter() {
+            assert_eq!(sm.get(k), Some(v));
+        }
+        check(s);
+    }
+}
+
+fn check_iter_from<K: Hash + Eq + Ord + Clone + std::fmt::Debug>(
+    m: &HashTrie<K, u32>,
+    cursors: &[u64],
+) {
+    let mut all: Vec<(u64, K)> = m.iter().map(|(k, _)| (hash_of(k), k.clone())).collect();
+    all.sort();
+    let mut cs = cursors.to_vec();
+    for (h, _) in all.iter().step_by(7) {
+        cs.extend([*h, h.wrapping_add(1), h.wrapping_sub(1)]);
+    }
+    cs.extend([0, 1, u64::MAX]);
+    for c in cs {
+        let mut got: Vec<(u64, K)> = m.iter_from(c).map(|(h, k, _)| (h, k.clone())).collect();
+        // Collision groups come out in insertion order; compare them as sets.
+        let hs: Vec<u64> = got.iter().map(|x| x.0).collect();
+        assert!(hs.windows(2).all(|w| w[0] <= w[1]));
+        got.sort();
+        let want: Vec<(u64, K)> = all.iter().filter(|x| x.0 >= c).cloned().collect();
+        assert_eq!(got, want, "cursor {c}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn model_small_keyspace(ops in proptest::collection::vec(op(64), 0..400)) {
+        run_model(&ops, |k| k);
+    }
+
+    #[test]
+    fn model_large_keyspace(ops in proptest::collection::vec(op(5000), 0..1500)) {
+        run_model(&ops, |k| k);
+    }
+
+    #[test]
+    fn model_collisions(ops in proptest::collection::vec(op(60), 0..400)) {
+        run_model(&ops, Ck);
+    }
+
+    #[test]
+    fn model_smallbytes(ops in proptest::collection::vec(op(300), 0..400)) {
+        run_model(&ops, |k| SmallBytes::from(format!("key:{k:0width$}", width = (k % 40) as usize)));
+    }
+
+    #[test]
+    fn iter_from_matches_model(
+        keys in proptest::collection::hash_set(0u32..100_000, 0..600),
+        cursors in proptest::collection::vec(any::<u64>(), 0..20),
+    ) {
+        let m: HashTrie<u32, u32> = keys.iter().map(|&k| (k, k)).collect();
+        check_iter_from(&m, &cursors);
+    }
+
+    #[test]
+    fn iter_from_with_collisions(
+        keys in proptest::collection::hash_set(0u32..300, 0..200),
+        cursors in proptest::collection::vec(any::<u64>(), 0..20),
+    ) {
+        let m: HashTrie<Ck, u32> = keys.iter().map(|&k| (Ck(k), k)).collect();
+        check_iter_from(&m, &cursors);
+    }
+
+    #[test]
+    fn removal_is_canonical(
+        keep in proptest::collection::vec(0u32..400, 0..150),
+        extra in proptest::collection::vec(0u32..400, 0..150),
+    ) {
+        let fresh: HashTrie<Ck, ()> = keep.iter().map(|&k| (Ck(k), ())).collect();
+        let mut m = fresh.clone();
+        let keep_set: HashSet<u32> = keep.iter().copied().collect();
+        for &k in &extra { m.insert(Ck(k), ()); }
+        for &k in &extra { if !keep_set.contains(&k) { m.remove(&Ck(k)); } }
+        prop_assert_eq!(shape(&m), shape(&fresh));
+        prop_assert!(m == fresh);
+    }
+}
+
+#[test]
+fn snapshots_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<HashTrie<SmallBytes, SmallBytes>>();
+    send_sync::<SmallBytes>();
+    let mut m: HashTrie<u32, u32> = (0..10_000).map(|i| (i, i)).collect();
+    let snap = m.clone();
+    let reader = std::thread::spawn(move || (0..10_000).all(|i| snap.get(&i) == Some(&i)));
+    for i in 0..10_000 {
+        m.insert(i, i + 1);
+    }
+    assert!(reader.join().unwrap());
+    assert!((0..10_000).all(|i| m.get(&i) == Some(&(i + 1))));
+}
