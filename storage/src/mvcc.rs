@@ -119,6 +119,11 @@ impl<V: Clone + Send + Sync + 'static> WriteTxn<'_, V> {
         // SAFETY: `old` is no longer reachable from the root; readers that
         // loaded it before the swap are pinned, so destruction waits for them.
         unsafe { guard.defer_destroy(old) };
+        // Hand the retired version to the global queue now: left in this
+        // thread's bag it would wait for 63 more commits, and each retired
+        // version pins every node its writes replaced (measured: 1M keys loaded
+        // in pipelined batches took 260 MB RSS without this).
+        guard.flush();
         let n = store.commits.fetch_add(1, Ordering::Relaxed) + 1;
         drop(_gil);
         n
