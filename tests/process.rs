@@ -28,15 +28,43 @@ fn spawn(args: &[&str]) -> Proc {
     Proc(child)
 }
 
-fn wait_ready(port: u16) {
+/// Waits until the child answers on `port`; false if it exited first (lost the
+/// port to another test) or if the answering server is not the child.
+fn wait_ready(p: &mut Proc, port: u16) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+        if !matches!(p.0.try_wait(), Ok(None)) {
+            return false;
+        }
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let mut c = common::Raw {
+                r: std::io::BufReader::new(s),
+            };
+            c.send(&[b"INFO", b"server"]);
+            let Some(info) = c.try_read_reply() else {
+                return false;
+            };
+            let pid = format!("process_id:{}\r\n", p.0.id());
+            return String::from_utf8_lossy(&info).contains(&pid);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("server did not start on {port}");
+}
+
+/// Starts the server on a free port (`args` builds the arguments for a port),
+/// retrying when another test grabbed the port first.
+fn start(args: impl Fn(u16) -> Vec<String>) -> (Proc, u16) {
+    for _ in 0..5 {
+        let port = common::free_port();
+        let a = args(port);
+        let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+        let mut p = spawn(&a);
+        if wait_ready(&mut p, port) {
+            return (p, port);
+        }
+    }
+    panic!("could not start the server on a free port");
 }
 
 fn wait_exit(p: &mut Proc) -> std::process::ExitStatus {
@@ -64,9 +92,14 @@ fn output(p: &mut Proc) -> String {
 #[test]
 fn banner_and_sigterm_shutdown() {
     for sig in [libc::SIGTERM, libc::SIGINT] {
-        let port = common::free_port();
-        let mut p = spawn(&["--port", &port.to_string(), "--bind", "127.0.0.1"]);
-        wait_ready(port);
+        let (mut p, port) = start(|port| {
+            vec![
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+            ]
+        });
         let mut c = common::Raw::connect(port);
         assert_eq!(c.cmd(&["SET", "k", "v"]), b"+OK\r\n");
         unsafe { libc::kill(p.0.id() as i32, sig) };
@@ -81,23 +114,23 @@ fn banner_and_sigterm_shutdown() {
 
 #[test]
 fn config_file_then_flags() {
-    let port = common::free_port();
-    let dir = std::env::temp_dir().join(format!("ferrous-conf-{port}"));
+    let dir = std::env::temp_dir().join(format!("ferrous-conf-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("redis.conf");
-    std::fs::write(
-        &conf,
-        format!("# test config\nport {port}\nbind 127.0.0.1\nmaxclients 7\ntimeout 100\n"),
-    )
-    .unwrap();
-    let mut p = spawn(&[
-        conf.to_str().unwrap(),
-        "--timeout",
-        "5",
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
-    wait_ready(port);
+    let (mut p, port) = start(|port| {
+        std::fs::write(
+            &conf,
+            format!("# test config\nport {port}\nbind 127.0.0.1\nmaxclients 7\ntimeout 100\n"),
+        )
+        .unwrap();
+        vec![
+            conf.to_str().unwrap().into(),
+            "--timeout".into(),
+            "5".into(),
+            "--dir".into(),
+            dir.to_str().unwrap().into(),
+        ]
+    });
     let mut c = common::Raw::connect(port);
     assert_eq!(
         c.cmd(&["CONFIG", "GET", "maxclients"]),

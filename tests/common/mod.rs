@@ -59,13 +59,23 @@ impl Drop for Ferrous {
     }
 }
 
-/// A free loopback port (bound and released; good enough for tests).
+/// A free loopback port, never the same one twice in this process: the kernel
+/// readily hands the port just released to the next `bind(0)`, so two tests
+/// asking at once would otherwise often get the same one.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    // Hold the listeners until a new port is found so the kernel moves on.
+    let mut held = Vec::new();
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+        held.push(l);
+    }
 }
 
 /// Whether tests run in CI, where skipping is not allowed.
