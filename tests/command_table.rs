@@ -52,6 +52,11 @@ fn table_lint() {
                 );
             }
         }
+        if first > 0 {
+            assert!(!spec.key_specs.is_empty(), "{name}: keys without key specs");
+        } else {
+            assert!(spec.key_specs.is_empty(), "{name}: key specs without keys");
+        }
         if !spec.subcommands.is_empty() {
             assert!(
                 matches!(spec.handler, ferrous::commands::Handler::Container),
@@ -242,4 +247,123 @@ fn command_count_and_list_come_from_the_table() {
     );
     let names = strings(&cat);
     assert!(names.contains(&"flushall".to_string()) && names.contains(&"client|kill".to_string()));
+}
+
+/// The end of the RESP2/RESP3 value starting at `i` in `b`.
+fn skip(b: &[u8], i: usize) -> usize {
+    let end = b[i..].windows(2).position(|w| w == b"\r\n").unwrap() + i;
+    let n = || -> i64 {
+        std::str::from_utf8(&b[i + 1..end])
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    match b[i] {
+        b'$' | b'=' | b'!' => {
+            let n = n();
+            if n < 0 {
+                end + 2
+            } else {
+                end + 2 + n as usize + 2
+            }
+        }
+        b'*' | b'~' | b'>' | b'%' => {
+            let count = n().max(0) * if b[i] == b'%' { 2 } else { 1 };
+            (0..count).fold(end + 2, |j, _| skip(b, j))
+        }
+        _ => end + 2,
+    }
+}
+
+/// `COMMAND INFO <name>` of a container without its 10th element (the
+/// subcommands, which Redis lists in a per-process random order; each is
+/// compared on its own under its full name).
+fn without_subcommands(reply: &[u8]) -> Vec<u8> {
+    // `*1\r\n*10\r\n` then the 10 fields: keep the headers and 9 fields.
+    let line_end =
+        |from: usize| reply[from..].windows(2).position(|w| w == b"\r\n").unwrap() + from + 2;
+    let mut j = line_end(line_end(0));
+    for _ in 0..9 {
+        j = skip(reply, j);
+    }
+    reply[..j].to_vec()
+}
+
+/// Every command and subcommand's `COMMAND INFO` is byte-identical to
+/// Redis's, in RESP2 and RESP3: tips and key specs included.
+#[test]
+fn command_info_bytes_match_redis() {
+    let Some(redis) = common::Redis::start(&[]) else {
+        return;
+    };
+    let f = common::Ferrous::start(&[]);
+    let mut problems = Vec::new();
+    for proto in ["2", "3"] {
+        let mut r = redis.client();
+        let mut c = f.client();
+        r.cmd(&["HELLO", proto]);
+        c.cmd(&["HELLO", proto]);
+        for (name, spec) in all() {
+            let mut want = r.cmd(&["COMMAND", "INFO", &name]);
+            let mut got = c.cmd(&["COMMAND", "INFO", &name]);
+            if !spec.subcommands.is_empty() {
+                want = without_subcommands(&want);
+                got = without_subcommands(&got);
+            }
+            if want != got {
+                problems.push(format!(
+                    "RESP{proto} {name}:\n  ferrous {}\n  redis   {}",
+                    common::show(&got),
+                    common::show(&want)
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} mismatches:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// COMMAND GETKEYS, answered from the key specs, agrees with Redis on a
+/// command line of every keyed command we have.
+#[test]
+fn getkeys_match_redis() {
+    let Some(redis) = common::Redis::start(&[]) else {
+        return;
+    };
+    let f = common::Ferrous::start(&[]);
+    let mut r = redis.client();
+    let mut c = f.client();
+    let mut problems = Vec::new();
+    for (name, spec) in all() {
+        if !spec.subcommands.is_empty() {
+            continue;
+        }
+        // Enough arguments for the arity, then some more for variadic ones.
+        let words: Vec<String> = name.split('|').map(str::to_string).collect();
+        let min = spec.arity.unsigned_abs() as usize;
+        for extra in [0usize, 1, 2, 3] {
+            if spec.arity > 0 && extra > 0 {
+                break;
+            }
+            let mut args = vec!["COMMAND".to_string(), "GETKEYS".to_string()];
+            args.extend(words.iter().cloned());
+            let n = (min + extra).saturating_sub(words.len());
+            args.extend((0..n).map(|i| format!("a{i}")));
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (want, got) = (r.cmd(&a), c.cmd(&a));
+            if want != got {
+                problems.push(format!(
+                    "{}: ferrous {} redis {}",
+                    args[2..].join(" "),
+                    common::show(&got),
+                    common::show(&want)
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "mismatches:\n{}", problems.join("\n"));
 }

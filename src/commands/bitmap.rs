@@ -7,6 +7,7 @@
 
 use ferrous_storage::{Entry, SmallBytes, Value, Version};
 
+use super::keyspec::*;
 use super::string::{get_string, lookup_string_mut, lookup_string_read, put_string};
 use super::{int_arg, is, Ctx, Handler::*};
 use crate::cmd;
@@ -16,22 +17,33 @@ use crate::errors;
 pub static COMMANDS: &[super::CommandSpec] = &[
     cmd!("setbit", 4, [WRITE, DENYOOM], (1, 1, 1), Write(setbit), "bitmap",
         "Sets or clears the bit at offset in the string value stored at key", "2.2.0", "O(1)",
-        acl: [], subs: &[]),
+        acl: [],
+        tips: [], ks: [ks_range(RW | ACCESS | UPDATE, 1, 0, 1, 0)], subs: &[]),
     cmd!("getbit", 3, [READONLY, FAST], (1, 1, 1), Read(getbit), "bitmap",
         "Returns the bit value at offset in the string value stored at key", "2.2.0", "O(1)",
-        acl: [], subs: &[]),
+        acl: [],
+        tips: [], ks: [ks_range(RO | ACCESS, 1, 0, 1, 0)], subs: &[]),
     cmd!("bitcount", -2, [READONLY], (1, 1, 1), Read(bitcount), "bitmap",
-        "Count set bits in a string", "2.6.0", "O(N)", acl: [], subs: &[]),
+        "Count set bits in a string", "2.6.0", "O(N)", acl: [],
+        tips: [], ks: [ks_range(RO | ACCESS, 1, 0, 1, 0)], subs: &[]),
     cmd!("bitpos", -3, [READONLY], (1, 1, 1), Read(bitpos), "bitmap",
-        "Find first bit set or clear in a string", "2.8.7", "O(N)", acl: [], subs: &[]),
+        "Find first bit set or clear in a string", "2.8.7", "O(N)", acl: [],
+        tips: [], ks: [ks_range(RO | ACCESS, 1, 0, 1, 0)], subs: &[]),
     cmd!("bitop", -4, [WRITE, DENYOOM], (2, -1, 1), Write(bitop), "bitmap",
-        "Perform bitwise operations between strings", "2.6.0", "O(N)", acl: [], subs: &[]),
+        "Perform bitwise operations between strings", "2.6.0", "O(N)", acl: [],
+        tips: [],
+        ks: [ks_range(OW | UPDATE, 2, 0, 1, 0),
+            ks_range(RO | ACCESS, 3, -1, 1, 0)], subs: &[]),
     cmd!("bitfield", -2, [WRITE, DENYOOM], (1, 1, 1), Write(bitfield), "bitmap",
         "Perform arbitrary bitfield integer operations on strings", "3.2.0",
-        "O(1) for each subcommand specified", acl: [], subs: &[]),
+        "O(1) for each subcommand specified", acl: [],
+        tips: [],
+        ks: [ks_range(RW | ACCESS | UPDATE | VARIABLE_FLAGS, 1, 0, 1, 0)
+            .notes("This command allows both access and modification of the key")], subs: &[]),
     cmd!("bitfield_ro", -2, [READONLY, FAST], (1, 1, 1), Read(bitfield_ro), "bitmap",
         "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
-        "6.0.0", "O(1) for each subcommand specified", acl: [], subs: &[]),
+        "6.0.0", "O(1) for each subcommand specified", acl: [],
+        tips: [], ks: [ks_range(RO | ACCESS, 1, 0, 1, 0)], subs: &[]),
 ];
 
 /// Parses a bit offset; with `hash`, `#N` means N times `bits`. Offsets

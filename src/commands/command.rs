@@ -1,38 +1,44 @@
 //! COMMAND and its subcommands, generated from the command table: nothing
-//! here lists commands by hand. Also the ACL categories derived from a spec.
+//! here lists commands by hand (tips and key specs included; COMMAND GETKEYS
+//! reads the key specs). Also the ACL categories derived from a spec.
 
 use bytes::Bytes;
 
+use super::keyspec::{self, BeginSearch, FindKeys, KeySpec};
 use super::{flags, is, table, CommandSpec, Ctx, Handler::*};
 use crate::cmd;
 use crate::errors;
+use crate::reply::ReplyBuf;
 
 /// The COMMAND command.
 pub static COMMANDS: &[CommandSpec] = &[cmd!("command", -1, [LOADING, STALE], (0, 0, 0),
     Container, "server", "Get array of Redis command details", "2.8.13",
     "O(N) where N is the total number of Redis commands", acl: ["@connection"],
-    subs: COMMAND_SUBCOMMANDS)];
+    tips: ["nondeterministic_output_order"], ks: [], subs: COMMAND_SUBCOMMANDS)];
 
 static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     cmd!("count", 2, [LOADING, STALE], (0, 0, 0), Conn(command_count), "server",
-        "Get total number of Redis commands", "2.8.13", "O(1)", acl: ["@connection"], subs: &[]),
+        "Get total number of Redis commands", "2.8.13", "O(1)", acl: ["@connection"],
+        tips: [], ks: [], subs: &[]),
     cmd!("info", -2, [LOADING, STALE], (0, 0, 0), Conn(command_info), "server",
         "Get array of specific Redis command details, or all when no argument is given.",
         "2.8.13", "O(N) where N is the number of commands to look up",
-        acl: ["@connection"], subs: &[]),
+        acl: ["@connection"], tips: ["nondeterministic_output_order"], ks: [], subs: &[]),
     cmd!("docs", -2, [LOADING, STALE], (0, 0, 0), Conn(command_docs), "server",
         "Get array of specific Redis command documentation", "7.0.0",
-        "O(N) where N is the number of commands to look up", acl: ["@connection"], subs: &[]),
+        "O(N) where N is the number of commands to look up", acl: ["@connection"],
+        tips: ["nondeterministic_output_order"], ks: [], subs: &[]),
     cmd!("list", -2, [LOADING, STALE], (0, 0, 0), Conn(command_list), "server",
         "Get an array of Redis command names", "7.0.0",
-        "O(N) where N is the total number of Redis commands", acl: ["@connection"], subs: &[]),
+        "O(N) where N is the total number of Redis commands", acl: ["@connection"],
+        tips: ["nondeterministic_output_order"], ks: [], subs: &[]),
     cmd!("getkeys", -4, [LOADING, STALE], (0, 0, 0), Conn(command_getkeys), "server",
         "Extract keys given a full Redis command", "2.8.13",
         "O(N) where N is the number of arguments to the command", acl: ["@connection"],
-        subs: &[]),
+        tips: [], ks: [], subs: &[]),
     cmd!("help", 2, [LOADING, STALE], (0, 0, 0), Conn(command_help), "server",
         "Show helpful text about the different subcommands", "5.0.0", "O(1)",
-        acl: ["@connection"], subs: &[]),
+        acl: ["@connection"], tips: [], ks: [], subs: &[]),
 ];
 
 /// ACL category names in the order Redis prints them.
@@ -186,9 +192,14 @@ fn write_info(ctx: &mut Ctx<'_>, name: &str, spec: &'static CommandSpec) {
     for c in cats {
         out.status(&format!("@{c}"));
     }
-    // Command tips and key specs are not in the table yet.
-    out.set(0);
-    out.set(0);
+    out.set(spec.tips.len());
+    for t in spec.tips {
+        out.bulk(t.as_bytes());
+    }
+    out.set(spec.key_specs.len());
+    for ks in spec.key_specs {
+        write_key_spec(out, ks);
+    }
     if spec.subcommands.is_empty() {
         out.set(0);
     } else {
@@ -196,6 +207,94 @@ fn write_info(ctx: &mut Ctx<'_>, name: &str, spec: &'static CommandSpec) {
         for s in spec.subcommands {
             write_info(ctx, &format!("{name}|{}", s.name), s);
         }
+    }
+}
+
+/// Writes one key specification as Redis lays it out in COMMAND INFO:
+/// `notes` (only when present), `flags`, `begin_search`, `find_keys`.
+fn write_key_spec(out: &mut ReplyBuf, ks: &KeySpec) {
+    out.map(3 + !ks.notes.is_empty() as usize);
+    if !ks.notes.is_empty() {
+        out.bulk(b"notes");
+        out.bulk(ks.notes.as_bytes());
+    }
+    out.bulk(b"flags");
+    let names: Vec<&str> = keyspec::NAMES
+        .iter()
+        .filter(|(f, _)| ks.flags & f != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(names.len());
+    for n in names {
+        out.status(n);
+    }
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    match ks.begin {
+        BeginSearch::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
+        BeginSearch::Index(i) => {
+            out.bulk(b"index");
+            out.bulk(b"spec");
+            out.map(1);
+            out.bulk(b"index");
+            out.int(i as i64);
+        }
+        BeginSearch::Keyword { keyword, startfrom } => {
+            out.bulk(b"keyword");
+            out.bulk(b"spec");
+            out.map(2);
+            out.bulk(b"keyword");
+            out.bulk(keyword.as_bytes());
+            out.bulk(b"startfrom");
+            out.int(startfrom as i64);
+        }
+    }
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    let (kind, fields): (&[u8], [(&[u8], i32); 3]) = match ks.find {
+        FindKeys::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+            return;
+        }
+        FindKeys::Range {
+            lastkey,
+            keystep,
+            limit,
+        } => (
+            b"range",
+            [
+                (b"lastkey", lastkey),
+                (b"keystep", keystep),
+                (b"limit", limit),
+            ],
+        ),
+        FindKeys::Keynum {
+            keynumidx,
+            firstkey,
+            keystep,
+        } => (
+            b"keynum",
+            [
+                (b"keynumidx", keynumidx),
+                (b"firstkey", firstkey),
+                (b"keystep", keystep),
+            ],
+        ),
+    };
+    out.bulk(kind);
+    out.bulk(b"spec");
+    out.map(3);
+    for (k, v) in fields {
+        out.bulk(k);
+        out.int(v as i64);
     }
 }
 
@@ -297,8 +396,8 @@ fn command_list(ctx: &mut Ctx<'_>) {
     }
 }
 
-/// Key positions of `args` (a full command line) from its legacy key
-/// positions, or Redis's error text.
+/// The keys of `args` (a full command line), found with its key
+/// specifications, or Redis's error text.
 pub fn get_keys(args: &[Bytes]) -> Result<Vec<Bytes>, &'static str> {
     let Some(resolved) = lookup_for_args(args) else {
         return Err("ERR Invalid command specified");
@@ -306,26 +405,88 @@ pub fn get_keys(args: &[Bytes]) -> Result<Vec<Bytes>, &'static str> {
     if !super::arity_ok(resolved.arity, args.len()) {
         return Err("ERR Invalid number of arguments specified for command");
     }
-    let (first, last, step) = resolved.keys;
-    if first <= 0 || step <= 0 {
-        return Err("ERR The command has no key arguments");
-    }
-    let argc = args.len() as i64;
-    let last = if last < 0 {
-        argc + last as i64
-    } else {
-        last as i64
-    };
     let mut keys = Vec::new();
-    let mut i = first as i64;
-    while i <= last && i < argc {
-        keys.push(args[i as usize].clone());
-        i += step as i64;
+    for ks in resolved.key_specs {
+        for i in key_positions(ks, args) {
+            keys.push(args[i].clone());
+        }
     }
     if keys.is_empty() {
         return Err("ERR The command has no key arguments");
     }
     Ok(keys)
+}
+
+/// The argument indexes one key spec designates in `args` (all below
+/// `args.len()`); none when the spec cannot be applied to these arguments.
+pub fn key_positions(ks: &KeySpec, args: &[Bytes]) -> Vec<usize> {
+    let argc = args.len() as i64;
+    let start = match ks.begin {
+        BeginSearch::Unknown => return Vec::new(),
+        BeginSearch::Index(i) => i as i64,
+        BeginSearch::Keyword { keyword, startfrom } => {
+            let from = startfrom as i64;
+            let found = if from >= 0 {
+                (from..argc).find(|&i| is(&args[i as usize], keyword))
+            } else {
+                (1..=argc + from)
+                    .rev()
+                    .find(|&i| is(&args[i as usize], keyword))
+            };
+            match found {
+                Some(i) => i + 1,
+                None => return Vec::new(),
+            }
+        }
+    };
+    if start <= 0 || start >= argc {
+        return Vec::new();
+    }
+    let (first, last, step) = match ks.find {
+        FindKeys::Unknown => return Vec::new(),
+        FindKeys::Range {
+            lastkey,
+            keystep,
+            limit,
+        } => {
+            let last = if lastkey >= 0 {
+                start + lastkey as i64
+            } else if limit > 1 {
+                start + (argc - start) / limit as i64 + lastkey as i64
+            } else {
+                argc + lastkey as i64
+            };
+            (start, last, keystep as i64)
+        }
+        FindKeys::Keynum {
+            keynumidx,
+            firstkey,
+            keystep,
+        } => {
+            let Some(n) = args
+                .get((start + keynumidx as i64) as usize)
+                .and_then(|a| ferrous_storage::value::parse_i64(a))
+            else {
+                return Vec::new();
+            };
+            let first = start + firstkey as i64;
+            let Some(last) = n
+                .checked_sub(1)
+                .and_then(|k| k.checked_mul(keystep as i64))
+                .and_then(|k| k.checked_add(first))
+            else {
+                return Vec::new();
+            };
+            (first, last, keystep as i64)
+        }
+    };
+    if step <= 0 || last >= argc {
+        return Vec::new();
+    }
+    (first..=last)
+        .step_by(step as usize)
+        .map(|i| i as usize)
+        .collect()
 }
 
 /// The spec a full command line runs (descending into a container).
@@ -408,5 +569,69 @@ pub fn bare_container(spec: &'static CommandSpec, ctx: &mut Ctx<'_>) {
         command_all(ctx);
     } else {
         ctx.err("ERR internal error: container command");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::keyspec::*;
+
+    fn args(line: &str) -> Vec<Bytes> {
+        line.split(' ')
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    /// The shapes no command of ours uses yet, laid out as Redis 7.0.15
+    /// lays out GEORADIUS's STORE spec and ZUNIONSTORE's keynum spec.
+    #[test]
+    fn keyword_and_keynum_layout() {
+        let keyword = ks_keyword(OW | UPDATE, "STORE", 6, 0, 1, 0);
+        let keynum = ks_keynum(RO | ACCESS, 2, 0, 1, 1);
+        let mut out = ReplyBuf::new(false);
+        write_key_spec(&mut out, &keyword);
+        write_key_spec(&mut out, &keynum);
+        let want: &[u8] = b"*6\r\n$5\r\nflags\r\n*2\r\n+OW\r\n+update\r\n$12\r\nbegin_search\r\n\
+*4\r\n$4\r\ntype\r\n$7\r\nkeyword\r\n$4\r\nspec\r\n*4\r\n$7\r\nkeyword\r\n$5\r\nSTORE\r\n\
+$9\r\nstartfrom\r\n:6\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n\
+*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n\
+*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n\
+$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n\
+$6\r\nkeynum\r\n$4\r\nspec\r\n*6\r\n$9\r\nkeynumidx\r\n:0\r\n$8\r\nfirstkey\r\n:1\r\n\
+$7\r\nkeystep\r\n:1\r\n";
+        assert_eq!(out.buf, want);
+        let unknown = ks(RO | ACCESS, BeginSearch::Unknown, FindKeys::Unknown).notes("why");
+        let mut out = ReplyBuf::new(true);
+        write_key_spec(&mut out, &unknown);
+        let want: &[u8] = b"%4\r\n$5\r\nnotes\r\n$3\r\nwhy\r\n$5\r\nflags\r\n~2\r\n+RO\r\n\
++access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$7\r\nunknown\r\n$4\r\nspec\r\n%0\r\n\
+$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$7\r\nunknown\r\n$4\r\nspec\r\n%0\r\n";
+        assert_eq!(out.buf, want);
+    }
+
+    /// Key positions of the other shapes, as Redis's COMMAND GETKEYS gives
+    /// them for ZUNIONSTORE, XREAD and EVAL.
+    #[test]
+    fn keyword_keynum_positions() {
+        let keynum = ks_keynum(RO | ACCESS, 2, 0, 1, 1);
+        let a = args("zunionstore dst 2 a b weights 1 2");
+        assert_eq!(key_positions(&keynum, &a), vec![3, 4]);
+        let streams = ks_keyword(RO | ACCESS, "STREAMS", 1, -1, 1, 2);
+        let a = args("xread count 1 streams k1 k2 0 0");
+        assert_eq!(key_positions(&streams, &a), vec![4, 5]);
+        let a = args("xread streams k1 k2 k3 0 0");
+        assert_eq!(key_positions(&streams, &a), vec![2, 3]);
+        let a = args("xread count 1");
+        assert!(key_positions(&streams, &a).is_empty());
+        let eval = ks_keynum(RW | ACCESS | UPDATE, 2, 0, 1, 1);
+        assert_eq!(key_positions(&eval, &args("eval s 2 a b c")), vec![3, 4]);
+        // A key count past the arguments or not a number finds nothing.
+        assert!(key_positions(&eval, &args("eval s 9 a")).is_empty());
+        assert!(key_positions(&eval, &args("eval s x a")).is_empty());
+        assert!(key_positions(&eval, &args("eval s -5 a")).is_empty());
+        let back = ks_keyword(RW | ACCESS | DELETE, "KEYS", -2, -1, 1, 0);
+        let a = args("migrate h p k 0 5 keys a b");
+        assert_eq!(key_positions(&back, &a), vec![7, 8]);
     }
 }

@@ -7,6 +7,7 @@
 use ferrous_storage::value::parse_i64;
 use ferrous_storage::{Value, Version};
 
+use super::keyspec::*;
 use super::longdouble::LongDouble;
 use super::string::{lookup_string_mut, put_string};
 use super::{int_arg, Ctx, Handler::*};
@@ -16,18 +17,23 @@ use crate::errors;
 /// The counter commands.
 pub static COMMANDS: &[super::CommandSpec] = &[
     cmd!("incr", 2, [WRITE, DENYOOM, FAST], (1, 1, 1), Write(incr), "string",
-        "Increment the integer value of a key by one", "1.0.0", "O(1)", acl: [], subs: &[]),
+        "Increment the integer value of a key by one", "1.0.0", "O(1)", acl: [],
+        tips: [], ks: [ks_range(RW | ACCESS | UPDATE, 1, 0, 1, 0)], subs: &[]),
     cmd!("decr", 2, [WRITE, DENYOOM, FAST], (1, 1, 1), Write(decr), "string",
-        "Decrement the integer value of a key by one", "1.0.0", "O(1)", acl: [], subs: &[]),
+        "Decrement the integer value of a key by one", "1.0.0", "O(1)", acl: [],
+        tips: [], ks: [ks_range(RW | ACCESS | UPDATE, 1, 0, 1, 0)], subs: &[]),
     cmd!("incrby", 3, [WRITE, DENYOOM, FAST], (1, 1, 1), Write(incrby), "string",
         "Increment the integer value of a key by the given amount", "1.0.0", "O(1)",
-        acl: [], subs: &[]),
+        acl: [],
+        tips: [], ks: [ks_range(RW | ACCESS | UPDATE, 1, 0, 1, 0)], subs: &[]),
     cmd!("decrby", 3, [WRITE, DENYOOM, FAST], (1, 1, 1), Write(decrby), "string",
         "Decrement the integer value of a key by the given number", "1.0.0", "O(1)",
-        acl: [], subs: &[]),
+        acl: [],
+        tips: [], ks: [ks_range(RW | ACCESS | UPDATE, 1, 0, 1, 0)], subs: &[]),
     cmd!("incrbyfloat", 3, [WRITE, DENYOOM, FAST], (1, 1, 1), Write(incrbyfloat), "string",
         "Increment the float value of a key by the given amount", "2.6.0", "O(1)",
-        acl: [], subs: &[]),
+        acl: [],
+        tips: [], ks: [ks_range(RW | ACCESS | UPDATE, 1, 0, 1, 0)], subs: &[]),
 ];
 
 /// The shared body of the integer counters: adds `by` to the value at argv[1].

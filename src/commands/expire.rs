@@ -7,6 +7,7 @@
 use ferrous_storage::Version;
 
 use super::keys::expire_if_needed;
+use super::keyspec::*;
 use super::{cut_at_nul, int_arg, is, Ctx, Handler::*};
 use crate::cmd;
 use crate::errors;
@@ -14,26 +15,35 @@ use crate::errors;
 /// The expiry commands.
 pub static COMMANDS: &[super::CommandSpec] = &[
     cmd!("expire", -3, [WRITE, FAST], (1, 1, 1), Write(expire), "generic",
-        "Set a key's time to live in seconds", "1.0.0", "O(1)", acl: [], subs: &[]),
+        "Set a key's time to live in seconds", "1.0.0", "O(1)", acl: [],
+        tips: [], ks: [ks_range(RW | UPDATE, 1, 0, 1, 0)], subs: &[]),
     cmd!("pexpire", -3, [WRITE, FAST], (1, 1, 1), Write(pexpire), "generic",
-        "Set a key's time to live in milliseconds", "2.6.0", "O(1)", acl: [], subs: &[]),
+        "Set a key's time to live in milliseconds", "2.6.0", "O(1)", acl: [],
+        tips: [], ks: [ks_range(RW | UPDATE, 1, 0, 1, 0)], subs: &[]),
     cmd!("expireat", -3, [WRITE, FAST], (1, 1, 1), Write(expireat), "generic",
         "Set the expiration for a key as a UNIX timestamp", "1.2.0", "O(1)",
-        acl: [], subs: &[]),
+        acl: [],
+        tips: [], ks: [ks_range(RW | UPDATE, 1, 0, 1, 0)], subs: &[]),
     cmd!("pexpireat", -3, [WRITE, FAST], (1, 1, 1), Write(pexpireat), "generic",
         "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0",
-        "O(1)", acl: [], subs: &[]),
+        "O(1)", acl: [],
+        tips: [], ks: [ks_range(RW | UPDATE, 1, 0, 1, 0)], subs: &[]),
     cmd!("ttl", 2, [READONLY, FAST], (1, 1, 1), Read(ttl), "generic",
-        "Get the time to live for a key in seconds", "1.0.0", "O(1)", acl: [], subs: &[]),
+        "Get the time to live for a key in seconds", "1.0.0", "O(1)", acl: [],
+        tips: ["nondeterministic_output"], ks: [ks_range(RO | ACCESS, 1, 0, 1, 0)], subs: &[]),
     cmd!("pttl", 2, [READONLY, FAST], (1, 1, 1), Read(pttl), "generic",
-        "Get the time to live for a key in milliseconds", "2.6.0", "O(1)", acl: [], subs: &[]),
+        "Get the time to live for a key in milliseconds", "2.6.0", "O(1)", acl: [],
+        tips: ["nondeterministic_output"], ks: [ks_range(RO | ACCESS, 1, 0, 1, 0)], subs: &[]),
     cmd!("expiretime", 2, [READONLY, FAST], (1, 1, 1), Read(expiretime), "generic",
-        "Get the expiration Unix timestamp for a key", "7.0.0", "O(1)", acl: [], subs: &[]),
+        "Get the expiration Unix timestamp for a key", "7.0.0", "O(1)", acl: [],
+        tips: [], ks: [ks_range(RO | ACCESS, 1, 0, 1, 0)], subs: &[]),
     cmd!("pexpiretime", 2, [READONLY, FAST], (1, 1, 1), Read(pexpiretime), "generic",
         "Get the expiration Unix timestamp for a key in milliseconds", "7.0.0", "O(1)",
-        acl: [], subs: &[]),
+        acl: [],
+        tips: [], ks: [ks_range(RO | ACCESS, 1, 0, 1, 0)], subs: &[]),
     cmd!("persist", 2, [WRITE, FAST], (1, 1, 1), Write(persist), "generic",
-        "Remove the expiration from a key", "2.2.0", "O(1)", acl: [], subs: &[]),
+        "Remove the expiration from a key", "2.2.0", "O(1)", acl: [],
+        tips: [], ks: [ks_range(RW | UPDATE, 1, 0, 1, 0)], subs: &[]),
 ];
 
 fn expire(ctx: &mut Ctx<'_>, v: &mut Version) {

@@ -73,6 +73,177 @@ pub mod flags {
     ];
 }
 
+/// Key specifications: where a command's keys are and what it does to them,
+/// as `COMMAND INFO` reports them (its 9th element).
+pub mod keyspec {
+    /// Read-only access to the key's value.
+    pub const RO: u32 = 1 << 0;
+    /// Read and write.
+    pub const RW: u32 = 1 << 1;
+    /// Overwrite: the value is replaced without being read.
+    pub const OW: u32 = 1 << 2;
+    /// The key is removed.
+    pub const RM: u32 = 1 << 3;
+    /// User data of the value is returned or used.
+    pub const ACCESS: u32 = 1 << 4;
+    /// The value is updated.
+    pub const UPDATE: u32 = 1 << 5;
+    /// Data is added to the value.
+    pub const INSERT: u32 = 1 << 6;
+    /// Data is deleted from the value.
+    pub const DELETE: u32 = 1 << 7;
+    /// The argument is not really a key (only its hash slot matters).
+    pub const NOT_KEY: u32 = 1 << 8;
+    /// The spec may miss some keys.
+    pub const INCOMPLETE: u32 = 1 << 9;
+    /// The flags depend on the arguments.
+    pub const VARIABLE_FLAGS: u32 = 1 << 10;
+
+    /// Flag names in the order Redis prints them.
+    pub const NAMES: &[(u32, &str)] = &[
+        (RO, "RO"),
+        (RW, "RW"),
+        (OW, "OW"),
+        (RM, "RM"),
+        (ACCESS, "access"),
+        (UPDATE, "update"),
+        (INSERT, "insert"),
+        (DELETE, "delete"),
+        (NOT_KEY, "not_key"),
+        (INCOMPLETE, "incomplete"),
+        (VARIABLE_FLAGS, "variable_flags"),
+    ];
+
+    /// Where the search for the keys starts.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub enum BeginSearch {
+        /// Cannot be told from the arguments.
+        Unknown,
+        /// At this argument index.
+        Index(i32),
+        /// After the first argument equal to `keyword` (case-insensitive),
+        /// searched from `startfrom` (negative: backwards from the end).
+        Keyword {
+            /// The keyword.
+            keyword: &'static str,
+            /// Where the search starts.
+            startfrom: i32,
+        },
+    }
+
+    /// How the keys are found from the start.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub enum FindKeys {
+        /// Cannot be told from the arguments.
+        Unknown,
+        /// Keys up to `lastkey` (relative to the start; negative counts from
+        /// the end of the arguments), every `keystep`; with `lastkey` -1,
+        /// a `limit` above 1 keeps only 1/limit of the remaining arguments.
+        Range {
+            /// Last key, relative to the start, or from the end when negative.
+            lastkey: i32,
+            /// Distance between keys.
+            keystep: i32,
+            /// Fraction divisor of the remaining arguments (0: none).
+            limit: i32,
+        },
+        /// The number of keys is the argument at `keynumidx` (relative to the
+        /// start); keys begin at `firstkey` (relative to the start).
+        Keynum {
+            /// Index of the key count, relative to the start.
+            keynumidx: i32,
+            /// First key, relative to the start.
+            firstkey: i32,
+            /// Distance between keys.
+            keystep: i32,
+        },
+    }
+
+    /// One key specification.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct KeySpec {
+        /// Free text shown as `notes`; empty when there is none.
+        pub notes: &'static str,
+        /// Bitwise or of the flags above.
+        pub flags: u32,
+        /// Where the search begins.
+        pub begin: BeginSearch,
+        /// How the keys are found.
+        pub find: FindKeys,
+    }
+
+    impl KeySpec {
+        /// The same spec with `notes`.
+        pub const fn notes(self, notes: &'static str) -> KeySpec {
+            KeySpec { notes, ..self }
+        }
+    }
+
+    /// A spec of any shape.
+    pub const fn ks(flags: u32, begin: BeginSearch, find: FindKeys) -> KeySpec {
+        KeySpec {
+            notes: "",
+            flags,
+            begin,
+            find,
+        }
+    }
+
+    /// The common shape: keys from argument `index` up to `lastkey`, every `step`.
+    pub const fn ks_range(flags: u32, index: i32, lastkey: i32, step: i32, limit: i32) -> KeySpec {
+        ks(
+            flags,
+            BeginSearch::Index(index),
+            FindKeys::Range {
+                lastkey,
+                keystep: step,
+                limit,
+            },
+        )
+    }
+
+    /// Keys after `keyword` (searched from `startfrom`), up to `lastkey`.
+    pub const fn ks_keyword(
+        flags: u32,
+        keyword: &'static str,
+        startfrom: i32,
+        lastkey: i32,
+        step: i32,
+        limit: i32,
+    ) -> KeySpec {
+        ks(
+            flags,
+            BeginSearch::Keyword { keyword, startfrom },
+            FindKeys::Range {
+                lastkey,
+                keystep: step,
+                limit,
+            },
+        )
+    }
+
+    /// A key count at `index + keynumidx`, keys from `index + firstkey`.
+    pub const fn ks_keynum(
+        flags: u32,
+        index: i32,
+        keynumidx: i32,
+        firstkey: i32,
+        step: i32,
+    ) -> KeySpec {
+        ks(
+            flags,
+            BeginSearch::Index(index),
+            FindKeys::Keynum {
+                keynumidx,
+                firstkey,
+                keystep: step,
+            },
+        )
+    }
+}
+
+pub use keyspec::KeySpec;
+
 /// What a command does after its synchronous part, handled by the connection.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -181,6 +352,11 @@ pub struct CommandSpec {
     /// ACL categories beyond those derived from group and flags, e.g.
     /// `@dangerous`; `-@cat` removes a derived one (see `command::acl_categories`).
     pub acl: &'static [&'static str],
+    /// Command tips (`nondeterministic_output`, `request_policy:…`), in
+    /// Redis's order.
+    pub tips: &'static [&'static str],
+    /// Key specifications, in Redis's order.
+    pub key_specs: &'static [KeySpec],
     /// Subcommands of a container command.
     pub subcommands: &'static [CommandSpec],
 }
@@ -198,7 +374,8 @@ impl CommandSpec {
 macro_rules! cmd {
     ($name:literal, $arity:expr, [$($flag:ident),*], ($f:expr, $l:expr, $s:expr), $handler:expr,
      $group:literal, $summary:literal, $since:literal, $complexity:literal,
-     acl: [$($acl:literal),*], subs: $subs:expr) => {
+     acl: [$($acl:literal),*], tips: [$($tip:literal),*], ks: [$($ks:expr),*],
+     subs: $subs:expr) => {
         $crate::commands::CommandSpec {
             name: $name,
             arity: $arity,
@@ -210,6 +387,8 @@ macro_rules! cmd {
             since: $since,
             complexity: $complexity,
             acl: &[$($acl),*],
+            tips: &[$($tip),*],
+            key_specs: &[$($ks),*],
             subcommands: $subs,
         }
     };
