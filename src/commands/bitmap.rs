@@ -105,15 +105,7 @@ fn setbit(ctx: &mut Ctx<'_>, v: &mut Version) {
     let mask = 1u8 << (7 - (offset % 8));
     let byte = &mut b[(offset / 8) as usize];
     *byte = (*byte & !mask) | (on * mask);
-    put_string(
-        ctx,
-        v,
-        key,
-        Value::Str {
-            bytes: b.into(),
-            raw: true,
-        },
-    );
+    put_string(ctx, v, key, Value::raw_string(b));
     ctx.out.int(old as i64);
 }
 
@@ -315,10 +307,7 @@ fn bitop(ctx: &mut Ctx<'_>, v: &mut Version) {
             ctx.dirty += 1;
         }
     } else {
-        let value = Value::Str {
-            bytes: out.into(),
-            raw: true,
-        };
+        let value = Value::raw_string(out);
         db.insert(SmallBytes::from(&dest[..]), Entry::new(value));
         ctx.dirty += 1;
     }
@@ -546,15 +535,7 @@ fn bitfield(ctx: &mut Ctx<'_>, v: &mut Version) {
     // Redis grows (or creates) the string before running the operations,
     // so even a write refused by OVERFLOW FAIL leaves it grown.
     if changed || before != Some(b.len()) {
-        put_string(
-            ctx,
-            v,
-            key,
-            Value::Str {
-                bytes: b.into(),
-                raw: true,
-            },
-        );
+        put_string(ctx, v, key, Value::raw_string(b));
     }
 }
 

@@ -464,10 +464,7 @@ fn append(ctx: &mut Ctx<'_>, v: &mut Version) {
             let mut b = Vec::with_capacity(old.len() + add.len());
             b.extend_from_slice(old);
             b.extend_from_slice(add);
-            Value::Str {
-                bytes: b.into(),
-                raw: true,
-            }
+            Value::raw_string(b)
         }
     };
     let Value::Str { bytes, .. } = &value;
@@ -539,15 +536,7 @@ fn setrange(ctx: &mut Ctx<'_>, v: &mut Version) {
     }
     b[offset..end].copy_from_slice(patch);
     let len = b.len() as i64;
-    put_string(
-        ctx,
-        v,
-        key,
-        Value::Str {
-            bytes: b.into(),
-            raw: true,
-        },
-    );
+    put_string(ctx, v, key, Value::raw_string(b));
     ctx.out.int(len);
 }
 

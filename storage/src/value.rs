@@ -20,6 +20,15 @@ impl Value {
         }
     }
 
+    /// A string modified in place (APPEND, SETRANGE, SETBIT…), which Redis
+    /// reports with the `raw` encoding.
+    pub fn raw_string(bytes: impl Into<SmallBytes>) -> Value {
+        Value::Str {
+            bytes: bytes.into(),
+            raw: true,
+        }
+    }
+
     /// The type name reported by TYPE.
     pub fn type_name(&self) -> &'static str {
         match self {
