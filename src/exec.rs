@@ -72,6 +72,7 @@ pub fn run_batch(
         };
         let Some(resolved) = commands::resolve(args, out) else {
             srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            count_rejected(srv, args);
             if skip_reply {
                 out.truncate(mark);
             }
@@ -81,6 +82,7 @@ pub fn run_batch(
         if !client.authed && !spec.has(flags::NO_AUTH) {
             out.error(errors::NOAUTH);
             srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            srv.cmdstats.rejected(spec);
             continue;
         }
         if paused_for(srv, spec) {
@@ -124,7 +126,9 @@ pub fn run_batch(
             .last_cmd
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = (resolved.parent.map(|p| p.name), spec.name);
+        let started = std::time::Instant::now();
         run_one(spec, &mut ctx, &mut txn);
+        let usec = started.elapsed().as_micros() as u64;
         let Ctx {
             dirty,
             action,
@@ -138,6 +142,7 @@ pub fn run_batch(
         if errs > 0 {
             srv.stats.error_replies.fetch_add(errs, Ordering::Relaxed);
         }
+        srv.cmdstats.call(spec, usec, errs > 0);
         // CLIENT REPLY ON answers even though replies were off until now.
         if skip_reply && !(spec.name == "reply" && client.reply_mode == ReplyMode::On) {
             out.truncate(mark);
@@ -158,7 +163,21 @@ pub fn run_batch(
         srv.gil_released();
     }
     flush_stats(srv, &mut processed, &mut dirty_total, &mut lookups);
+    for code in out.error_codes.drain(..) {
+        srv.cmdstats.error(&code);
+    }
     stop
+}
+
+/// Counts a call refused by `resolve` (wrong arity) against its command.
+fn count_rejected(srv: &Server, args: &[Bytes]) {
+    let Some(spec) = commands::table().get(&args[0]) else {
+        return;
+    };
+    match args.get(1).and_then(|a| commands::subcommand(spec, a)) {
+        Some(sub) if matches!(spec.handler, Handler::Container) => srv.cmdstats.rejected(sub),
+        _ => srv.cmdstats.rejected(spec),
+    }
 }
 
 /// Adds a batch's counters to the server statistics and zeroes them.

@@ -394,7 +394,9 @@ fn section(srv: &Server, name: &str, out: &mut String) {
                 out.push_str("\r\n");
             }
         }
-        // modules, commandstats, errorstats, latencystats: nothing tracked.
+        "commandstats" => srv.cmdstats.write_commandstats(out),
+        "errorstats" => srv.cmdstats.write_errorstats(out),
+        // modules and latencystats: nothing tracked.
         _ => {}
     }
 }

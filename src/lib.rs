@@ -4,6 +4,7 @@
 //! and calls [`server::start`]; tests start the same server in-process.
 
 pub mod client;
+pub mod cmdstats;
 pub mod commands;
 pub mod config;
 pub mod connection;

@@ -13,6 +13,8 @@ pub struct ReplyBuf {
     pub resp3: bool,
     /// Error replies written so far (for INFO stats).
     pub errors: u64,
+    /// Codes of the error replies written since last drained (INFO errorstats).
+    pub error_codes: Vec<String>,
 }
 
 impl ReplyBuf {
@@ -22,6 +24,7 @@ impl ReplyBuf {
             buf: Vec::with_capacity(16 * 1024),
             resp3,
             errors: 0,
+            error_codes: Vec::new(),
         }
     }
 
@@ -48,6 +51,8 @@ impl ReplyBuf {
     /// Newlines are replaced by spaces, as Redis does, so the protocol holds.
     pub fn error(&mut self, msg: &str) {
         self.errors += 1;
+        self.error_codes
+            .push(msg.split(' ').next().unwrap_or("ERR").to_string());
         self.buf.push(b'-');
         let start = self.buf.len();
         self.buf.extend_from_slice(msg.as_bytes());

@@ -39,6 +39,8 @@ pub struct Server {
     pub clients: Registry,
     /// Counters.
     pub stats: Stats,
+    /// Per-command and per-error counters (INFO commandstats / errorstats).
+    pub cmdstats: crate::cmdstats::CommandStats,
     /// Start time, ms since the epoch.
     pub start_ms: Millis,
     /// 40 hex characters, new each start.
@@ -105,6 +107,7 @@ impl Server {
             config,
             clients: Registry::default(),
             stats: Stats::default(),
+            cmdstats: Default::default(),
             start_ms: now_ms(),
             run_id,
             port: AtomicUsize::new(0),

@@ -214,6 +214,7 @@ fn config_set(ctx: &mut Ctx<'_>) {
 }
 
 fn config_resetstat(ctx: &mut Ctx<'_>) {
+    ctx.srv.cmdstats.reset();
     let st = &ctx.srv.stats;
     for a in [
         &st.connections_received,
