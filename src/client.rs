@@ -40,8 +40,9 @@ pub struct ClientInfo {
     pub db: AtomicUsize,
     /// Protocol version (2 or 3).
     pub resp: AtomicU8,
-    /// Last command: container name (for a subcommand) and name.
-    pub last_cmd: Mutex<(Option<&'static str>, &'static str)>,
+    /// Last command: its slot in the command table plus one (0: none yet);
+    /// the full name is `commands::table().named[slot].0`.
+    pub last_cmd: AtomicUsize,
     /// Set by CLIENT KILL; the connection closes on the next wake-up.
     pub killed: AtomicBool,
     /// Wakes the connection when killed.

@@ -1,17 +1,19 @@
 //! Per-command and per-error statistics for `INFO commandstats` and
 //! `INFO errorstats`, in Redis's formats.
 //!
-//! Every command and subcommand of the table gets a slot (by the address of
-//! its static spec), so counting a call is a few relaxed atomic adds on that
-//! command's own counters, with no lock on the hot path. Error codes are rare
+//! Every command and subcommand of the table has a slot ([`Table::slot`]), so
+//! counting a call is a few relaxed atomic adds on that command's own
+//! counters, with no lock on the hot path.
+//!
+//! [`Table::slot`]: crate::commands::Table::slot Error codes are rare
 //! and go into a small locked map.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
-use crate::commands::{self, CommandSpec};
+use crate::commands::{table, CommandSpec};
 
 /// Counters of one command.
 #[derive(Default)]
@@ -22,41 +24,20 @@ pub struct Counters {
     failed: AtomicU64,
 }
 
-/// The statistics of all commands and error codes.
+/// The statistics of all commands and error codes; `slots` follows
+/// [`crate::commands::Table::named`].
 pub struct CommandStats {
     slots: Vec<(String, Counters)>,
     errors: Mutex<BTreeMap<String, u64>>,
 }
 
-/// Slot index of each spec, by address (table specs are statics).
-fn index() -> &'static HashMap<usize, usize> {
-    static I: OnceLock<HashMap<usize, usize>> = OnceLock::new();
-    I.get_or_init(|| {
-        let mut m = HashMap::new();
-        for (i, (_, spec)) in specs().iter().enumerate() {
-            m.insert(*spec as *const CommandSpec as usize, i);
-        }
-        m
-    })
-}
-
-fn specs() -> Vec<(String, &'static CommandSpec)> {
-    let mut v = Vec::new();
-    for c in &commands::table().all {
-        v.push((c.name.to_string(), *c));
-        for s in c.subcommands {
-            v.push((format!("{}|{}", c.name, s.name), s));
-        }
-    }
-    v
-}
-
 impl Default for CommandStats {
     fn default() -> Self {
         CommandStats {
-            slots: specs()
-                .into_iter()
-                .map(|(n, _)| (n, Counters::default()))
+            slots: table()
+                .named
+                .iter()
+                .map(|(n, _)| (n.clone(), Counters::default()))
                 .collect(),
             errors: Mutex::new(BTreeMap::new()),
         }
@@ -65,13 +46,13 @@ impl Default for CommandStats {
 
 impl CommandStats {
     fn slot(&self, spec: &'static CommandSpec) -> Option<&Counters> {
-        let i = index().get(&(spec as *const CommandSpec as usize))?;
-        self.slots.get(*i).map(|(_, c)| c)
+        self.slots.get(table().slot(spec)?).map(|(_, c)| c)
     }
 
-    /// Counts one executed call that took `usec` and whether it replied an error.
-    pub fn call(&self, spec: &'static CommandSpec, usec: u64, failed: bool) {
-        if let Some(c) = self.slot(spec) {
+    /// Counts one executed call of the command in table slot `slot` that
+    /// took `usec`, and whether it replied an error.
+    pub fn call(&self, slot: usize, usec: u64, failed: bool) {
+        if let Some((_, c)) = self.slots.get(slot) {
             c.calls.fetch_add(1, Relaxed);
             c.usec.fetch_add(usec, Relaxed);
             if failed {

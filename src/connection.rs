@@ -62,7 +62,7 @@ pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, peer: SocketAddr) {
         name: Mutex::new(None),
         db: AtomicUsize::new(0),
         resp: AtomicU8::new(2),
-        last_cmd: Mutex::new((None, "NULL")),
+        last_cmd: AtomicUsize::new(0),
         killed: AtomicBool::new(false),
         kill_notify: Notify::new(),
         monitor: AtomicBool::new(false),
@@ -158,7 +158,6 @@ async fn run(
                 }
             }
             cmds.clear();
-            out.resp3_sync(&client.info);
         }
         if let Some(e) = proto_error {
             out.error(&format!("ERR Protocol error: {e}"));
@@ -243,12 +242,4 @@ async fn flush(
         }
     }
     Ok(())
-}
-
-impl ReplyBuf {
-    /// Publishes the protocol version for CLIENT LIST.
-    fn resp3_sync(&self, info: &ClientInfo) {
-        info.resp
-            .store(if self.resp3 { 3 } else { 2 }, Ordering::Relaxed);
-    }
 }

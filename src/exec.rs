@@ -70,7 +70,7 @@ pub fn run_batch(
             ReplyMode::Off => true,
             ReplyMode::On => false,
         };
-        let Some(resolved) = commands::resolve(args, out) else {
+        let Some(spec) = commands::resolve(args, out) else {
             srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
             count_rejected(srv, args);
             if skip_reply {
@@ -78,7 +78,6 @@ pub fn run_batch(
             }
             continue;
         };
-        let spec = resolved.spec;
         if !client.authed && !spec.has(flags::NO_AUTH) {
             out.error(errors::NOAUTH);
             srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
@@ -121,11 +120,11 @@ pub fn run_batch(
             action: None,
             lookups,
         };
-        *ctx.client
+        let slot = commands::table().slot(spec);
+        ctx.client
             .info
             .last_cmd
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = (resolved.parent.map(|p| p.name), spec.name);
+            .store(slot.map_or(0, |s| s + 1), Ordering::Relaxed);
         let started = std::time::Instant::now();
         run_one(spec, &mut ctx, &mut txn);
         let usec = started.elapsed().as_micros() as u64;
@@ -142,7 +141,9 @@ pub fn run_batch(
         if errs > 0 {
             srv.stats.error_replies.fetch_add(errs, Ordering::Relaxed);
         }
-        srv.cmdstats.call(spec, usec, errs > 0);
+        if let Some(slot) = slot {
+            srv.cmdstats.call(slot, usec, errs > 0);
+        }
         // CLIENT REPLY ON answers even though replies were off until now.
         if skip_reply && !(spec.name == "reply" && client.reply_mode == ReplyMode::On) {
             out.truncate(mark);

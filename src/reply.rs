@@ -76,13 +76,6 @@ impl ReplyBuf {
         self.buf.extend_from_slice(b"\r\n");
     }
 
-    /// A bulk string holding the decimal form of `n`.
-    pub fn bulk_int(&mut self, n: i64) {
-        let mut b = itoa_buf();
-        let s = fmt_i64(&mut b, n).to_vec();
-        self.bulk(&s);
-    }
-
     /// A null bulk (`$-1` / `_`).
     pub fn null(&mut self) {
         if self.resp3 {

@@ -140,8 +140,7 @@ impl Server {
         let notified = self.gil_free.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let busy = self.store.try_begin().map(|t| t.abort()).is_none();
-        if busy {
+        if self.store.gil_busy() {
             // The timeout is a safety net only; the notify is the real wake-up.
             let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
         }

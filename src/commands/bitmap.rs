@@ -59,8 +59,7 @@ fn bit_offset(ctx: &Ctx<'_>, arg: &[u8], hash: bool, bits: u32) -> Result<u64, &
         // then judged like any other offset.
         n = n.wrapping_mul(bits as i64);
     }
-    let max = ctx.srv.config.get_i64("proto-max-bulk-len").max(0);
-    if n < 0 || (n >> 3) >= max {
+    if n < 0 || (n >> 3) as u64 >= ctx.max_bulk_len() {
         return Err(errors::BIT_OFFSET);
     }
     Ok(n as u64)

@@ -65,10 +65,12 @@ pub fn describe(c: &ClientInfo) -> String {
     if flags.is_empty() {
         flags.push('N');
     }
-    let (parent, cmd) = *c.last_cmd.lock().unwrap_or_else(|e| e.into_inner());
-    let cmd = match parent {
-        Some(p) => format!("{p}|{cmd}"),
-        None => cmd.to_string(),
+    let cmd = match c.last_cmd.load(Ordering::Relaxed).checked_sub(1) {
+        Some(slot) => crate::commands::table()
+            .named
+            .get(slot)
+            .map_or("NULL", |(n, _)| n.as_str()),
+        None => "NULL",
     };
     format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \

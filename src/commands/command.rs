@@ -140,18 +140,6 @@ pub fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
         .collect()
 }
 
-/// Every spec with its full name, subcommands after their container.
-fn all_with_names() -> Vec<(String, &'static CommandSpec)> {
-    let mut v = Vec::new();
-    for c in &table().all {
-        v.push((c.name.to_string(), *c));
-        for s in c.subcommands {
-            v.push((format!("{}|{}", c.name, s.name), s));
-        }
-    }
-    v
-}
-
 /// Looks up `name` or `container|sub`, case-insensitively.
 fn lookup(name: &[u8]) -> Option<(String, &'static CommandSpec)> {
     let lower = name.to_ascii_lowercase();
@@ -365,9 +353,9 @@ fn command_docs(ctx: &mut Ctx<'_>) {
 
 fn command_list(ctx: &mut Ctx<'_>) {
     let args = ctx.args;
-    let all = all_with_names();
-    let names: Vec<String> = match args.len() {
-        2 => all.into_iter().map(|(n, _)| n).collect(),
+    let all = &table().named;
+    let names: Vec<&str> = match args.len() {
+        2 => all.iter().map(|(n, _)| n.as_str()).collect(),
         5 if is(&args[2], "filterby") => {
             let val = &args[4];
             if is(&args[3], "module") {
@@ -375,14 +363,14 @@ fn command_list(ctx: &mut Ctx<'_>) {
                 Vec::new()
             } else if is(&args[3], "aclcat") {
                 let cat = String::from_utf8_lossy(val).to_ascii_lowercase();
-                all.into_iter()
+                all.iter()
                     .filter(|(_, s)| acl_categories(s).contains(&cat.as_str()))
-                    .map(|(n, _)| n)
+                    .map(|(n, _)| n.as_str())
                     .collect()
             } else if is(&args[3], "pattern") {
-                all.into_iter()
+                all.iter()
                     .filter(|(n, _)| crate::glob::matches(val, n.as_bytes(), true))
-                    .map(|(n, _)| n)
+                    .map(|(n, _)| n.as_str())
                     .collect()
             } else {
                 return ctx.err(errors::SYNTAX);

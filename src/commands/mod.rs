@@ -292,6 +292,16 @@ impl Ctx<'_> {
     pub fn db(&self) -> usize {
         self.client.db
     }
+    /// `proto-max-bulk-len`: the largest string a command may build.
+    pub fn max_bulk_len(&self) -> u64 {
+        self.srv
+            .config
+            .hot
+            .proto_max_bulk_len
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(0) as u64
+    }
+
     /// Counts a key lookup in the keyspace hit/miss statistics.
     #[inline]
     pub fn lookup(&self, found: bool) {
@@ -425,6 +435,11 @@ pub struct Table {
     by_name: NameMap,
     /// All top-level commands, in declaration order.
     pub all: Vec<&'static CommandSpec>,
+    /// Every command and subcommand with its full name (`get`,
+    /// `client|list`), subcommands after their container. A spec's position
+    /// here is its slot (see [`Table::slot`]).
+    pub named: Vec<(String, &'static CommandSpec)>,
+    slots: HashMap<usize, usize>,
 }
 
 /// The command table.
@@ -443,11 +458,36 @@ pub fn table() -> &'static Table {
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
         let by_name = all.iter().map(|c| (c.name, *c)).collect();
-        Table { by_name, all }
+        let mut named = Vec::new();
+        for c in &all {
+            named.push((c.name.to_string(), *c));
+            for s in c.subcommands {
+                named.push((format!("{}|{}", c.name, s.name), s));
+            }
+        }
+        let slots = named
+            .iter()
+            .enumerate()
+            .map(|(i, (_, s))| (*s as *const CommandSpec as usize, i))
+            .collect();
+        Table {
+            by_name,
+            all,
+            named,
+            slots,
+        }
     })
 }
 
 impl Table {
+    /// The position of `spec` in [`Table::named`] (table specs are statics,
+    /// so their address identifies them).
+    pub fn slot(&self, spec: &'static CommandSpec) -> Option<usize> {
+        self.slots
+            .get(&(spec as *const CommandSpec as usize))
+            .copied()
+    }
+
     /// Looks a command up by name, case-insensitively.
     pub fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         let mut buf = [0u8; 32];
@@ -468,14 +508,6 @@ pub fn subcommand(parent: &'static CommandSpec, name: &[u8]) -> Option<&'static 
         .subcommands
         .iter()
         .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
-}
-
-/// The full name Redis uses in messages: `get`, `client|list`.
-pub fn full_name(parent: Option<&CommandSpec>, spec: &CommandSpec) -> String {
-    match parent {
-        Some(p) => format!("{}|{}", p.name, spec.name),
-        None => spec.name.to_string(),
-    }
 }
 
 /// Whether `argc` satisfies `arity`.
@@ -515,25 +547,9 @@ pub fn cut_at_nul(b: &[u8]) -> &[u8] {
     }
 }
 
-/// A command resolved from its arguments.
-#[derive(Clone, Copy)]
-pub struct Resolved {
-    /// The container, for a subcommand.
-    pub parent: Option<&'static CommandSpec>,
-    /// The spec to run.
-    pub spec: &'static CommandSpec,
-}
-
-impl Resolved {
-    /// The name Redis uses in messages and CLIENT LIST: `get`, `client|list`.
-    pub fn full_name(&self) -> String {
-        full_name(self.parent, self.spec)
-    }
-}
-
 /// Resolves `args` to the spec to run (descending into subcommands), or
 /// writes the error Redis gives and returns `None`.
-pub fn resolve(args: &[Bytes], out: &mut ReplyBuf) -> Option<Resolved> {
+pub fn resolve(args: &[Bytes], out: &mut ReplyBuf) -> Option<&'static CommandSpec> {
     let Some(spec) = table().get(&args[0]) else {
         out.error(&unknown_command_error(args));
         return None;
@@ -548,7 +564,7 @@ pub fn resolve(args: &[Bytes], out: &mut ReplyBuf) -> Option<Resolved> {
     if let Handler::Container = spec.handler {
         // Bare COMMAND (the only container of arity -1) runs the container.
         let Some(sub_name) = args.get(1) else {
-            return Some(Resolved { parent: None, spec });
+            return Some(spec);
         };
         let Some(sub) = subcommand(spec, sub_name) else {
             let s = String::from_utf8_lossy(cut_at_nul(&args[1]));
@@ -567,21 +583,9 @@ pub fn resolve(args: &[Bytes], out: &mut ReplyBuf) -> Option<Resolved> {
             ));
             return None;
         }
-        return Some(Resolved {
-            parent: Some(spec),
-            spec: sub,
-        });
+        return Some(sub);
     }
-    Some(Resolved { parent: None, spec })
-}
-
-/// Finds the parent of a subcommand spec (for full names in COMMAND output).
-pub fn parent_of(sub: &'static CommandSpec) -> Option<&'static CommandSpec> {
-    table()
-        .all
-        .iter()
-        .find(|c| c.subcommands.iter().any(|s| std::ptr::eq(s, sub)))
-        .copied()
+    Some(spec)
 }
 
 /// Parses an integer argument like Redis's `getLongLongFromObject`.

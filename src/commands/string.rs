@@ -124,8 +124,7 @@ pub fn put_string(ctx: &mut Ctx<'_>, v: &mut Version, key: &[u8], value: Value) 
 
 /// Whether a string of `len` bytes fits under `proto-max-bulk-len`.
 pub fn check_string_len(ctx: &Ctx<'_>, len: u64) -> Result<(), &'static str> {
-    let max = ctx.srv.config.get_i64("proto-max-bulk-len");
-    if len > max.max(0) as u64 {
+    if len > ctx.max_bulk_len() {
         Err(errors::STRING_TOO_LONG)
     } else {
         Ok(())
@@ -581,7 +580,7 @@ fn lcs(ctx: &mut Ctx<'_>, v: &Version) {
     }
     let [a, b] = texts;
     let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
-    let max = ctx.srv.config.get_i64("proto-max-bulk-len").max(0) as u64;
+    let max = ctx.max_bulk_len();
     if a.len() as u64 >= u32::MAX as u64 - 1 || b.len() as u64 >= u32::MAX as u64 - 1 {
         return ctx.err("ERR String too long for LCS");
     }

@@ -76,6 +76,14 @@ impl<V: Clone + Send + Sync + 'static> Store<V> {
         })
     }
 
+    /// Whether a writer holds the GIL right now (a hint: it may change at once).
+    pub fn gil_busy(&self) -> bool {
+        matches!(
+            self.gil.try_lock(),
+            Err(std::sync::TryLockError::WouldBlock)
+        )
+    }
+
     /// Number of commits published so far.
     pub fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
@@ -131,12 +139,6 @@ impl<V: Clone + Send + Sync + 'static> WriteTxn<'_, V> {
 
     /// Drops the private version; the committed root was never touched.
     pub fn abort(self) {}
-
-    /// The committed version this transaction started from is not kept; this
-    /// re-reads the current root (identical while the GIL is held).
-    pub fn committed<R>(&self, f: impl FnOnce(&V) -> R) -> R {
-        self.store.read(f)
-    }
 }
 
 impl<V: Clone + Send + Sync + 'static> std::ops::Deref for WriteTxn<'_, V> {
