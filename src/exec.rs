@@ -119,6 +119,7 @@ pub fn run_batch(
             dirty: 0,
             action: None,
             lookups,
+            no_block: false,
         };
         let slot = commands::table().slot(spec);
         ctx.client

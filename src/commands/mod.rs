@@ -244,6 +244,33 @@ pub mod keyspec {
 
 pub use keyspec::KeySpec;
 
+/// Keyspace event classes: the letters of `notify-keyspace-events` a command
+/// passes to [`Ctx::notify`] (`K`/`E` choose the channels, `A` is an alias).
+pub mod events {
+    /// `g`: generic commands (DEL, EXPIRE, RENAME, …).
+    pub const GENERIC: u32 = 1 << 0;
+    /// `$`: string commands.
+    pub const STRING: u32 = 1 << 1;
+    /// `l`: list commands.
+    pub const LIST: u32 = 1 << 2;
+    /// `s`: set commands.
+    pub const SET: u32 = 1 << 3;
+    /// `h`: hash commands.
+    pub const HASH: u32 = 1 << 4;
+    /// `z`: sorted set commands.
+    pub const ZSET: u32 = 1 << 5;
+    /// `x`: expired events.
+    pub const EXPIRED: u32 = 1 << 6;
+    /// `e`: evicted events.
+    pub const EVICTED: u32 = 1 << 7;
+    /// `t`: stream commands.
+    pub const STREAM: u32 = 1 << 8;
+    /// `m`: key miss events.
+    pub const KEY_MISS: u32 = 1 << 9;
+    /// `n`: new key events.
+    pub const NEW: u32 = 1 << 10;
+}
+
 /// What a command does after its synchronous part, handled by the connection.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -274,6 +301,9 @@ pub struct Ctx<'a> {
     /// Keyspace hits and misses counted by this command, added to the
     /// server's statistics once per batch (no shared cache line per command).
     pub lookups: Lookups,
+    /// Set inside MULTI/EXEC and scripts: blocking commands must not block
+    /// and answer as if their timeout had expired at once.
+    pub no_block: bool,
 }
 
 /// Keyspace lookup counters of a batch (cells, so read paths holding `&Ctx`
@@ -312,6 +342,28 @@ impl Ctx<'_> {
         };
         c.set(c.get() + 1);
     }
+    /// Announces keyspace event `event` of class `class` (see [`events`])
+    /// for `key` in the current database. Write commands call it after each
+    /// change, with Redis's event names (`set`, `lpush`, `del`, `expire`, …).
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        let db = self.db();
+        self.notify_db(class, event, key, db);
+    }
+
+    /// [`Ctx::notify`] for a key of database `db` (MOVE, SWAPDB, …).
+    pub fn notify_db(&mut self, class: u32, event: &'static str, key: &[u8], db: usize) {
+        // Delivered by the pub/sub and keyspace-notification work.
+        let _ = (class, event, key, db);
+    }
+
+    /// Marks `key` of the current database as possibly able to serve
+    /// clients blocked on it (a push to a list, ZADD, XADD, a RENAME or
+    /// MOVE onto it, …). Blocked clients are served after the command.
+    pub fn key_ready(&mut self, key: &[u8]) {
+        // Delivered by the blocking-commands work.
+        let _ = key;
+    }
+
     /// Writes an error reply.
     pub fn err(&mut self, msg: &str) {
         self.out.error(msg);

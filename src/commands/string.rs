@@ -466,8 +466,10 @@ fn append(ctx: &mut Ctx<'_>, v: &mut Version) {
             Value::raw_string(b)
         }
     };
-    let Value::Str { bytes, .. } = &value;
-    let len = bytes.len() as i64;
+    let len = match &value {
+        Value::Str { bytes, .. } => bytes.len() as i64,
+        _ => 0,
+    };
     put_string(ctx, v, key, value);
     ctx.out.int(len);
 }

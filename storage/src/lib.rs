@@ -6,11 +6,16 @@
 //! commits it with one atomic swap or drops it. See `docs/architecture.md`.
 
 pub mod hamt;
+pub mod hash;
+pub mod list;
 pub mod mvcc;
+pub mod set;
 pub mod smallbytes;
+pub mod stream;
 pub mod sync;
 pub mod value;
 pub mod version;
+pub mod zset;
 
 pub use hamt::HashTrie;
 pub use mvcc::{Store, WriteTxn};

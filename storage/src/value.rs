@@ -2,14 +2,27 @@
 
 use crate::{Millis, SmallBytes};
 
-/// A value of one of Redis's types. Collections join in the collections issue;
-/// each of them is a persistent structure so cloning a version never copies one.
+/// A value of one of Redis's types (HyperLogLogs are strings, geo sets are
+/// sorted sets, as in Redis). Each collection is a persistent structure so cloning a version never copies one.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// A string. `raw` records that it was modified in place (APPEND,
     /// SETRANGE, SETBIT…), which makes Redis report the `raw` encoding.
     Str { bytes: SmallBytes, raw: bool },
+    /// A list.
+    List(crate::list::List),
+    /// A hash.
+    Hash(crate::hash::Hash),
+    /// A set.
+    Set(crate::set::Set),
+    /// A sorted set.
+    ZSet(crate::zset::ZSet),
+    /// A stream.
+    Stream(crate::stream::Stream),
 }
+
+// Values sit inside every trie entry: keep them small.
+const _: () = assert!(std::mem::size_of::<Value>() <= 32);
 
 impl Value {
     /// A string value as SET would create it.
@@ -33,6 +46,11 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str { .. } => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -48,6 +66,11 @@ impl Value {
                     "embstr"
                 }
             }
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
+            Value::Stream(s) => s.encoding(),
         }
     }
 }
