@@ -395,6 +395,13 @@ pub fn get_keys(args: &[Bytes]) -> Result<Vec<Bytes>, &'static str> {
     }
     let mut keys = Vec::new();
     for ks in resolved.key_specs {
+        // A spec starting past the arguments (PFMERGE dst: its sources)
+        // makes Redis reject the whole call.
+        if let BeginSearch::Index(i) = ks.begin {
+            if i as usize >= args.len() && ks.flags & keyspec::INCOMPLETE == 0 {
+                return Err("ERR Invalid arguments specified for command");
+            }
+        }
         for i in key_positions(ks, args) {
             keys.push(args[i].clone());
         }

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod counter;
 pub mod debug;
 pub mod expire;
+pub mod hll;
 pub mod keys;
 mod longdouble;
 pub mod server;
@@ -503,6 +504,7 @@ pub fn table() -> &'static Table {
             string::COMMANDS,
             counter::COMMANDS,
             bitmap::COMMANDS,
+            hll::COMMANDS,
             keys::COMMANDS,
             expire::COMMANDS,
             server::COMMANDS,
