@@ -407,7 +407,13 @@ pub fn get_keys(args: &[Bytes]) -> Result<Vec<Bytes>, &'static str> {
         }
     }
     if keys.is_empty() {
-        return Err("ERR The command has no key arguments");
+        if resolved.key_specs.is_empty() {
+            return Err("ERR The command has no key arguments");
+        }
+        if !resolved.has(flags::NO_MANDATORY_KEYS) {
+            // Key specs that find nothing here (XREAD without STREAMS).
+            return Err("ERR Invalid arguments specified for command");
+        }
     }
     Ok(keys)
 }

@@ -16,6 +16,9 @@ pub mod hll;
 pub mod keys;
 mod longdouble;
 pub mod server;
+pub mod stream;
+pub mod stream_group;
+pub mod stream_info;
 pub mod string;
 
 use std::collections::HashMap;
@@ -505,6 +508,9 @@ pub fn table() -> &'static Table {
             counter::COMMANDS,
             bitmap::COMMANDS,
             hll::COMMANDS,
+            stream::COMMANDS,
+            stream_group::COMMANDS,
+            stream_info::COMMANDS,
             keys::COMMANDS,
             expire::COMMANDS,
             server::COMMANDS,

@@ -1,0 +1,854 @@
+//! Consumer group commands: XGROUP (CREATE, SETID, DESTROY,
+//! CREATECONSUMER, DELCONSUMER, HELP), XREADGROUP, XACK, XPENDING, XCLAIM
+//! and XAUTOCLAIM.
+
+use std::sync::Arc;
+
+use ferrous_storage::stream::{Consumer, Group, Pending, StreamData, StreamId};
+use ferrous_storage::{Millis, SmallBytes, Version};
+
+use super::keyspec::*;
+use super::stream::{
+    create_stream, interval_end, interval_start, parse_id_ext, parse_read_args, parse_strict_id,
+    stream_mut, stream_read, write_entry, write_id, write_served, Served,
+};
+use super::{events, int_arg, is, Ctx, Handler::*};
+use crate::cmd;
+use crate::errors;
+
+/// The consumer group commands.
+pub static COMMANDS: &[super::CommandSpec] = &[
+    cmd!("xgroup", -2, [], (0, 0, 0), Container, "stream",
+        "A container for consumer groups commands", "5.0.0", "Depends on subcommand.",
+        acl: [], tips: [], ks: [], subs: XGROUP_SUBCOMMANDS),
+    cmd!("xreadgroup", -7, [WRITE, BLOCKING, MOVABLEKEYS], (0, 0, 0), Write(xreadgroup), "stream",
+        "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.", "5.0.0",
+        "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data.",
+        acl: [], tips: [], ks: [ks_keyword(RO | ACCESS, "STREAMS", 4, -1, 1, 2)], subs: &[]),
+    cmd!("xack", -4, [WRITE, FAST], (1, 1, 1), Write(xack), "stream",
+        "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.", "5.0.0",
+        "O(1) for each message ID processed.",
+        acl: [], tips: [], ks: [ks_range(RW | UPDATE, 1, 0, 1, 0)], subs: &[]),
+    cmd!("xpending", -3, [READONLY], (1, 1, 1), Read(xpending), "stream",
+        "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.", "5.0.0",
+        "O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer.",
+        acl: [], tips: ["nondeterministic_output"], ks: [ks_range(RO | ACCESS, 1, 0, 1, 0)], subs: &[]),
+    cmd!("xclaim", -6, [WRITE, FAST], (1, 1, 1), Write(xclaim), "stream",
+        "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.", "5.0.0",
+        "O(log N) with N being the number of messages in the PEL of the consumer group.",
+        acl: [], tips: ["nondeterministic_output"], ks: [ks_range(RW | UPDATE, 1, 0, 1, 0)], subs: &[]),
+    cmd!("xautoclaim", -6, [WRITE, FAST], (1, 1, 1), Write(xautoclaim), "stream",
+        "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.", "6.2.0",
+        "O(1) if COUNT is small.",
+        acl: [], tips: ["nondeterministic_output"], ks: [ks_range(RW | DELETE, 1, 0, 1, 0)], subs: &[]),
+];
+
+static XGROUP_SUBCOMMANDS: &[super::CommandSpec] = &[
+    cmd!("delconsumer", 5, [WRITE], (2, 2, 1), Write(xgroup), "stream",
+        "Delete a consumer from a consumer group.", "5.0.0", "O(1)",
+        acl: [], tips: [], ks: [ks_range(RW | DELETE, 2, 0, 1, 0)], subs: &[]),
+    cmd!("destroy", 4, [WRITE], (2, 2, 1), Write(xgroup), "stream",
+        "Destroy a consumer group.", "5.0.0",
+        "O(N) where N is the number of entries in the group's pending entries list (PEL).",
+        acl: [], tips: [], ks: [ks_range(RW | DELETE, 2, 0, 1, 0)], subs: &[]),
+    cmd!("create", -5, [WRITE, DENYOOM], (2, 2, 1), Write(xgroup), "stream",
+        "Create a consumer group.", "5.0.0", "O(1)",
+        acl: [], tips: [], ks: [ks_range(RW | INSERT, 2, 0, 1, 0)], subs: &[]),
+    cmd!("help", 2, [LOADING, STALE], (0, 0, 0), Conn(xgroup_help), "stream",
+        "Show helpful text about the different subcommands", "5.0.0", "O(1)",
+        acl: [], tips: [], ks: [], subs: &[]),
+    cmd!("createconsumer", 5, [WRITE, DENYOOM], (2, 2, 1), Write(xgroup), "stream",
+        "Create a consumer in a consumer group.", "6.2.0", "O(1)",
+        acl: [], tips: [], ks: [ks_range(RW | INSERT, 2, 0, 1, 0)], subs: &[]),
+    cmd!("setid", -5, [WRITE], (2, 2, 1), Write(xgroup), "stream",
+        "Set a consumer group to an arbitrary last delivered ID value.", "5.0.0", "O(1)",
+        acl: [], tips: [], ks: [ks_range(RW | UPDATE, 2, 0, 1, 0)], subs: &[]),
+];
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(super::cut_at_nul(b)).into_owned()
+}
+
+/// `NOGROUP No such key '<key>' or consumer group '<group>'`.
+fn nogroup(key: &[u8], group: &[u8]) -> String {
+    format!(
+        "NOGROUP No such key '{}' or consumer group '{}'",
+        lossy(key),
+        lossy(group)
+    )
+}
+
+/// Creates consumer `name` in `g` if missing (announcing it); returns
+/// whether it was created.
+fn ensure_consumer(ctx: &mut Ctx<'_>, g: &mut Group, name: &[u8], key: &[u8]) -> bool {
+    if g.consumers.contains_key(name) {
+        return false;
+    }
+    g.consumers.insert(
+        SmallBytes::from(name),
+        Consumer {
+            seen_time: ctx.now,
+            ..Consumer::default()
+        },
+    );
+    ctx.notify(events::STREAM, "xgroup-createconsumer", key);
+    true
+}
+
+/// Removes `id` from the group's PEL and from its owner's.
+fn drop_pending(g: &mut Group, id: StreamId) -> bool {
+    let Some(p) = g.pel.remove(&id) else {
+        return false;
+    };
+    if let Some(c) = g.consumers.get_mut(&p.consumer) {
+        c.pel.remove(&id);
+    }
+    true
+}
+
+/// Makes `consumer` the owner of pending entry `id` (which must exist).
+fn reassign(g: &mut Group, id: StreamId, consumer: &[u8]) {
+    let Some(p) = g.pel.get_mut(&id) else { return };
+    if p.consumer[..] != *consumer {
+        let old = std::mem::replace(&mut p.consumer, SmallBytes::from(consumer));
+        if let Some(c) = g.consumers.get_mut(&old) {
+            c.pel.remove(&id);
+        }
+    }
+    if let Some(c) = g.consumers.get_mut(consumer) {
+        c.pel.insert(id);
+    }
+}
+
+fn xgroup_help(ctx: &mut Ctx<'_>) {
+    super::command::help_reply(
+        ctx,
+        "XGROUP",
+        &[
+            "CREATE <key> <groupname> <id|$> [option]",
+            "    Create a new consumer group. Options are:",
+            "    * MKSTREAM",
+            "      Create the empty stream if it does not exist.",
+            "    * ENTRIESREAD entries_read",
+            "      Set the group's entries_read counter (internal use).",
+            "CREATECONSUMER <key> <groupname> <consumer>",
+            "    Create a new consumer in the specified group.",
+            "DELCONSUMER <key> <groupname> <consumer>",
+            "    Remove the specified consumer.",
+            "DESTROY <key> <groupname>",
+            "    Remove the specified group.",
+            "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+            "    Set the current group ID and entries_read counter.",
+        ],
+    );
+}
+
+fn parse_entries_read(a: &[u8]) -> Result<i64, &'static str> {
+    let n = int_arg(a)?;
+    if n < 0 && n != -1 {
+        return Err("ERR value for ENTRIESREAD must be positive or -1");
+    }
+    Ok(n)
+}
+
+/// XGROUP CREATE / SETID / DESTROY / CREATECONSUMER / DELCONSUMER.
+fn xgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
+    let args = ctx.args;
+    let sub = args[1].to_ascii_lowercase();
+    let (key, gname) = (args[2].clone(), args[3].clone());
+    let mut mkstream = false;
+    let mut entries_read: i64 = -1;
+    if sub == b"create" {
+        let mut i = 5;
+        while i < args.len() {
+            if is(&args[i], "mkstream") {
+                mkstream = true;
+            } else if is(&args[i], "entriesread") && i + 1 < args.len() {
+                match parse_entries_read(&args[i + 1]) {
+                    Ok(n) => entries_read = n,
+                    Err(e) => return ctx.err(e),
+                }
+                i += 1;
+            } else {
+                return ctx.err(errors::SYNTAX);
+            }
+            i += 1;
+        }
+    } else if sub == b"setid" && args.len() != 5 {
+        if args.len() == 7 && is(&args[5], "entriesread") {
+            match parse_entries_read(&args[6]) {
+                Ok(n) => entries_read = n,
+                Err(e) => return ctx.err(e),
+            }
+        } else {
+            return ctx.err(errors::SYNTAX);
+        }
+    }
+    let exists = match stream_mut(ctx, v, &key) {
+        Err(e) => return ctx.err(e),
+        Ok(s) => s.is_some(),
+    };
+    if !exists && !mkstream {
+        return ctx.err("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.");
+    }
+    if sub == b"create" {
+        let last = match stream_mut(ctx, v, &key) {
+            Ok(Some(s)) => s.last_id,
+            _ => StreamId::MIN,
+        };
+        let id = if &args[4][..] == b"$" {
+            last
+        } else {
+            match parse_strict_id(&args[4]) {
+                Ok(id) => id,
+                Err(e) => return ctx.err(e),
+            }
+        };
+        let s: &mut StreamData = match stream_mut(ctx, v, &key) {
+            Ok(Some(s)) => s,
+            _ => create_stream(ctx, v, &key),
+        };
+        if s.groups.contains_key(&gname[..]) {
+            return ctx.err("BUSYGROUP Consumer Group name already exists");
+        }
+        s.groups.insert(
+            SmallBytes::from(&gname[..]),
+            Group {
+                last_id: id,
+                entries_read,
+                ..Group::default()
+            },
+        );
+        ctx.dirty += 1;
+        ctx.notify(events::STREAM, "xgroup-create", &key);
+        return ctx.out.ok();
+    }
+    let Ok(Some(s)) = stream_mut(ctx, v, &key) else {
+        return ctx.err(errors::NO_SUCH_KEY);
+    };
+    let last = s.last_id;
+    let has_group = s.groups.contains_key(&gname[..]);
+    if !has_group && sub != b"destroy" {
+        return ctx.err(&format!(
+            "NOGROUP No such consumer group '{}' for key name '{}'",
+            lossy(&gname),
+            lossy(&key)
+        ));
+    }
+    match &sub[..] {
+        b"setid" => {
+            let id = if &args[4][..] == b"$" {
+                last
+            } else {
+                match parse_id_ext(&args[4], 0, false, false) {
+                    Ok((id, _)) => id,
+                    Err(e) => return ctx.err(e),
+                }
+            };
+            if let Some(g) = s.groups.get_mut(&gname[..]) {
+                g.last_id = id;
+                g.entries_read = entries_read;
+            }
+            ctx.dirty += 1;
+            ctx.notify(events::STREAM, "xgroup-setid", &key);
+            ctx.out.ok();
+        }
+        b"destroy" => {
+            if s.groups.remove(&gname[..]).is_some() {
+                ctx.dirty += 1;
+                ctx.notify(events::STREAM, "xgroup-destroy", &key);
+                ctx.key_ready(&key);
+                ctx.out.int(1);
+            } else {
+                ctx.out.int(0);
+            }
+        }
+        b"createconsumer" => {
+            let cname = args[4].clone();
+            let mut g = s.groups.get(&gname[..]).cloned().unwrap_or_default();
+            let created = ensure_consumer(ctx, &mut g, &cname, &key);
+            if created {
+                if let Ok(Some(s)) = stream_mut(ctx, v, &key) {
+                    s.groups.insert(SmallBytes::from(&gname[..]), g);
+                }
+                ctx.dirty += 1;
+            }
+            ctx.out.int(created as i64);
+        }
+        _ => {
+            // delconsumer
+            let mut pending = 0;
+            if let Some(g) = s.groups.get_mut(&gname[..]) {
+                if let Some(c) = g.consumers.remove(&args[4][..]) {
+                    pending = c.pel.len();
+                    for id in c.pel.iter() {
+                        g.pel.remove(id);
+                    }
+                    ctx.dirty += 1;
+                    ctx.notify(events::STREAM, "xgroup-delconsumer", &key);
+                }
+            }
+            ctx.out.int(pending as i64);
+        }
+    }
+}
+
+fn xreadgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
+    let r = match parse_read_args(ctx, true) {
+        Ok(r) => r,
+        Err(e) => return ctx.err(&e),
+    };
+    let args = ctx.args;
+    let Some((gname, cname)) = r.group.clone() else {
+        return;
+    };
+    // Validate every stream, group and id before changing anything.
+    let mut ids = Vec::with_capacity(r.nstreams);
+    for i in 0..r.nstreams {
+        let key = &args[r.streams_at + i];
+        let s = match stream_read(ctx, v, key) {
+            Ok(s) => s,
+            Err(e) => return ctx.err(e),
+        };
+        if s.is_none_or(|s| !s.groups.contains_key(&gname[..])) {
+            return ctx.err(&format!(
+                "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+                lossy(key),
+                lossy(&gname)
+            ));
+        }
+        let a = &args[r.streams_at + r.nstreams + i];
+        if &a[..] == b"$" {
+            return ctx.err("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.");
+        } else if &a[..] == b">" {
+            ids.push(None);
+        } else {
+            match parse_strict_id(a) {
+                Ok(id) => ids.push(Some(id)),
+                Err(e) => return ctx.err(e),
+            }
+        }
+    }
+    let now = ctx.now;
+    let mut served: Vec<Served> = Vec::new();
+    for (i, want) in ids.into_iter().enumerate() {
+        let key = args[r.streams_at + i].clone();
+        let Ok(Some(s)) = stream_mut(ctx, v, &key) else {
+            continue;
+        };
+        let Some(mut g) = s.groups.get(&gname[..]).cloned() else {
+            continue;
+        };
+        let data: &StreamData = s;
+        let top = data.last_entry().map(|(id, _)| *id);
+        let (history, start) = match want {
+            Some(id) => (true, id),
+            None => match top {
+                Some(t) if t > g.last_id => (false, g.last_id),
+                _ => (false, StreamId::MAX),
+            },
+        };
+        let serve = history || start != StreamId::MAX;
+        let mut items = Vec::new();
+        if serve {
+            let limit = if r.count == 0 { usize::MAX } else { r.count };
+            let from = start.incr();
+            if history {
+                let c = g.consumers.get(&cname[..]);
+                let pel: Vec<StreamId> = match (c, from) {
+                    (Some(c), Some(from)) => c.pel.range(from..).take(limit).copied().collect(),
+                    _ => Vec::new(),
+                };
+                for id in pel {
+                    match data.entries.get(&id) {
+                        Some(f) => {
+                            items.push((id, Some(Arc::clone(f))));
+                            if let Some(p) = g.pel.get_mut(&id) {
+                                p.delivery_time = now;
+                                p.delivery_count += 1;
+                            }
+                        }
+                        None => items.push((id, None)),
+                    }
+                }
+            } else if let Some(from) = from {
+                for (id, f) in data.range(from, StreamId::MAX, false).take(limit) {
+                    items.push((*id, Some(Arc::clone(f))));
+                }
+            }
+        }
+        // Delivering new entries moves the group forward and fills the PELs.
+        let mut new_group = g.clone();
+        let created = ensure_consumer(ctx, &mut new_group, &cname, &key);
+        g = new_group;
+        if let Some(c) = g.consumers.get_mut(&cname[..]) {
+            c.seen_time = now;
+        }
+        let Ok(Some(s)) = stream_mut(ctx, v, &key) else {
+            continue;
+        };
+        if !history {
+            for (id, _) in &items {
+                if *id > g.last_id {
+                    if g.entries_read != -1 && !s.has_tombstones_from(*id) {
+                        g.entries_read += 1;
+                    } else if s.entries_added != 0 {
+                        g.entries_read = s
+                            .distance_from_first_ever(*id)
+                            .map(|n| n as i64)
+                            .unwrap_or(-1);
+                    }
+                    g.last_id = *id;
+                }
+                if !r.noack {
+                    if g.pel.contains_key(id) {
+                        if let Some(p) = g.pel.get_mut(id) {
+                            p.delivery_time = now;
+                            p.delivery_count = 1;
+                        }
+                        reassign(&mut g, *id, &cname);
+                    } else {
+                        g.pel.insert(
+                            *id,
+                            Pending {
+                                delivery_time: now,
+                                delivery_count: 1,
+                                consumer: SmallBytes::from(&cname[..]),
+                            },
+                        );
+                        if let Some(c) = g.consumers.get_mut(&cname[..]) {
+                            c.pel.insert(*id);
+                        }
+                    }
+                }
+            }
+        }
+        s.groups.insert(SmallBytes::from(&gname[..]), g);
+        if serve {
+            ctx.dirty += 1;
+            served.push((i, items));
+        } else if created {
+            ctx.dirty += 1;
+        }
+    }
+    if served.is_empty() {
+        return ctx.out.null_array();
+    }
+    write_served(ctx, r.streams_at, &served);
+}
+
+fn xack(ctx: &mut Ctx<'_>, v: &mut Version) {
+    let args = ctx.args;
+    let key = args[1].clone();
+    let exists = match stream_mut(ctx, v, &key) {
+        Err(e) => return ctx.err(e),
+        Ok(s) => s.is_some_and(|s| s.groups.contains_key(&args[2][..])),
+    };
+    let mut ids = Vec::with_capacity(args.len() - 3);
+    for a in &args[3..] {
+        match parse_strict_id(a) {
+            Ok(id) => ids.push(id),
+            Err(e) => return ctx.err(e),
+        }
+    }
+    if !exists {
+        return ctx.out.int(0);
+    }
+    let mut acked = 0;
+    if let Ok(Some(s)) = stream_mut(ctx, v, &key) {
+        if let Some(g) = s.groups.get_mut(&args[2][..]) {
+            for id in ids {
+                if drop_pending(g, id) {
+                    acked += 1;
+                }
+            }
+        }
+    }
+    ctx.dirty += acked;
+    ctx.out.int(acked as i64);
+}
+
+fn xpending(ctx: &mut Ctx<'_>, v: &Version) {
+    let args = ctx.args;
+    let justinfo = args.len() == 3;
+    if args.len() != 3 && (args.len() < 6 || args.len() > 9) {
+        return ctx.err(errors::SYNTAX);
+    }
+    let (mut minidle, mut count, mut start, mut end, mut consumer) =
+        (0i64, 0i64, StreamId::MIN, StreamId::MAX, None);
+    if args.len() >= 6 {
+        let mut at = 3;
+        if is(&args[3], "idle") {
+            match int_arg(&args[4]) {
+                Ok(n) => minidle = n,
+                Err(e) => return ctx.err(e),
+            }
+            if args.len() < 8 {
+                return ctx.err(errors::SYNTAX);
+            }
+            at += 2;
+        }
+        match int_arg(&args[at + 2]) {
+            Ok(n) => count = n.max(0),
+            Err(e) => return ctx.err(e),
+        }
+        match interval_start(&args[at]) {
+            Ok(id) => start = id,
+            Err(e) => return ctx.err(e),
+        }
+        match interval_end(&args[at + 1]) {
+            Ok(id) => end = id,
+            Err(e) => return ctx.err(e),
+        }
+        consumer = args.get(at + 3);
+    }
+    let s = match stream_read(ctx, v, &args[1]) {
+        Err(e) => return ctx.err(e),
+        Ok(s) => s,
+    };
+    let Some(g) = s.and_then(|s| s.groups.get(&args[2][..])) else {
+        return ctx.err(&nogroup(&args[1], &args[2]));
+    };
+    if justinfo {
+        ctx.out.array(4);
+        ctx.out.int(g.pel.len() as i64);
+        let (Some((first, _)), Some((last, _))) = (g.pel.get_min(), g.pel.get_max()) else {
+            ctx.out.null();
+            ctx.out.null();
+            ctx.out.null_array();
+            return;
+        };
+        write_id(ctx.out, *first);
+        write_id(ctx.out, *last);
+        let owners: Vec<_> = g
+            .consumers
+            .iter()
+            .filter(|(_, c)| !c.pel.is_empty())
+            .collect();
+        ctx.out.array(owners.len());
+        for (name, c) in owners {
+            ctx.out.array(2);
+            ctx.out.bulk(name);
+            ctx.out.bulk(c.pel.len().to_string().as_bytes());
+        }
+        return;
+    }
+    let ids: Vec<StreamId> = match consumer {
+        Some(name) => match g.consumers.get(&name[..]) {
+            None => return ctx.out.array(0),
+            Some(c) if start <= end => c.pel.range(start..=end).copied().collect(),
+            Some(_) => Vec::new(),
+        },
+        None if start <= end => g.pel.range(start..=end).map(|(id, _)| *id).collect(),
+        None => Vec::new(),
+    };
+    let now = ctx.now as i64;
+    let mut rows = Vec::new();
+    for id in ids {
+        if count == 0 {
+            break;
+        }
+        let Some(p) = g.pel.get(&id) else { continue };
+        let idle = now - p.delivery_time as i64;
+        if minidle != 0 && idle < minidle {
+            continue;
+        }
+        count -= 1;
+        rows.push((id, p, idle.max(0)));
+    }
+    ctx.out.array(rows.len());
+    for (id, p, idle) in rows {
+        ctx.out.array(4);
+        write_id(ctx.out, id);
+        ctx.out.bulk(&p.consumer);
+        ctx.out.int(idle);
+        ctx.out.int(p.delivery_count as i64);
+    }
+}
+
+/// The entry `id` of a claim reply, or just its id.
+fn claimed(ctx: &mut Ctx<'_>, s: &StreamData, id: StreamId, justid: bool) {
+    if justid {
+        write_id(ctx.out, id);
+    } else if let Some(f) = s.entries.get(&id) {
+        write_entry(ctx.out, id, f);
+    }
+}
+
+fn xclaim(ctx: &mut Ctx<'_>, v: &mut Version) {
+    let args = ctx.args;
+    let key = args[1].clone();
+    let gname = args[2].clone();
+    let cname = args[3].clone();
+    let ok = match stream_mut(ctx, v, &key) {
+        Err(e) => return ctx.err(e),
+        Ok(s) => s.is_some_and(|s| s.groups.contains_key(&gname[..])),
+    };
+    if !ok {
+        return ctx.err(&nogroup(&key, &gname));
+    }
+    let minidle = match int_arg(&args[4]) {
+        Ok(n) => n.max(0),
+        Err(_) => return ctx.err("ERR Invalid min-idle-time argument for XCLAIM"),
+    };
+    let mut ids = Vec::new();
+    let mut j = 5;
+    while j < args.len() {
+        match parse_strict_id(&args[j]) {
+            Ok(id) => ids.push(id),
+            Err(_) => break,
+        }
+        j += 1;
+    }
+    let now = ctx.now as i64;
+    let (mut force, mut justid) = (false, false);
+    let mut retrycount: i64 = -1;
+    let mut delivery: i64 = -1;
+    let mut last_id = StreamId::MIN;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        let opt = &args[j];
+        if is(opt, "force") {
+            force = true;
+        } else if is(opt, "justid") {
+            justid = true;
+        } else if is(opt, "idle") && more > 0 {
+            j += 1;
+            match int_arg(&args[j]) {
+                Ok(n) => delivery = now.wrapping_sub(n),
+                Err(_) => return ctx.err("ERR Invalid IDLE option argument for XCLAIM"),
+            }
+        } else if is(opt, "time") && more > 0 {
+            j += 1;
+            match int_arg(&args[j]) {
+                Ok(n) => delivery = n,
+                Err(_) => return ctx.err("ERR Invalid TIME option argument for XCLAIM"),
+            }
+        } else if is(opt, "retrycount") && more > 0 {
+            j += 1;
+            match int_arg(&args[j]) {
+                Ok(n) => retrycount = n,
+                Err(_) => return ctx.err("ERR Invalid RETRYCOUNT option argument for XCLAIM"),
+            }
+        } else if is(opt, "lastid") && more > 0 {
+            j += 1;
+            match parse_strict_id(&args[j]) {
+                Ok(id) => last_id = id,
+                Err(e) => return ctx.err(e),
+            }
+        } else {
+            return ctx.err(&format!("ERR Unrecognized XCLAIM option '{}'", lossy(opt)));
+        }
+        j += 1;
+    }
+    if delivery < 0 || delivery > now {
+        delivery = now;
+    }
+    let Ok(Some(s)) = stream_mut(ctx, v, &key) else {
+        return;
+    };
+    let Some(mut g) = s.groups.get(&gname[..]).cloned() else {
+        return;
+    };
+    if last_id > g.last_id {
+        g.last_id = last_id;
+        ctx.dirty += 1;
+    }
+    let mut out_ids = Vec::new();
+    let mut consumer_ready = false;
+    let mut created = false;
+    for id in ids {
+        if !s.entries.contains_key(&id) {
+            if drop_pending(&mut g, id) {
+                ctx.dirty += 1;
+            }
+            continue;
+        }
+        let mut fresh = false;
+        if force && !g.pel.contains_key(&id) {
+            g.pel.insert(
+                id,
+                Pending {
+                    delivery_time: ctx.now,
+                    delivery_count: 1,
+                    consumer: SmallBytes::default(),
+                },
+            );
+            fresh = true;
+        }
+        let Some(p) = g.pel.get(&id) else { continue };
+        if !fresh && minidle != 0 && now - (p.delivery_time as i64) < minidle {
+            continue;
+        }
+        if !consumer_ready {
+            if !g.consumers.contains_key(&cname[..]) {
+                g.consumers.insert(
+                    SmallBytes::from(&cname[..]),
+                    Consumer {
+                        seen_time: ctx.now,
+                        ..Consumer::default()
+                    },
+                );
+                created = true;
+            }
+            consumer_ready = true;
+        }
+        if let Some(p) = g.pel.get_mut(&id) {
+            p.delivery_time = delivery as Millis;
+            if retrycount >= 0 {
+                p.delivery_count = retrycount as u64;
+            } else if !justid {
+                p.delivery_count += 1;
+            }
+        }
+        reassign(&mut g, id, &cname);
+        if let Some(c) = g.consumers.get_mut(&cname[..]) {
+            c.seen_time = ctx.now;
+        }
+        out_ids.push(id);
+        ctx.dirty += 1;
+    }
+    s.groups.insert(SmallBytes::from(&gname[..]), g);
+    if created {
+        ctx.notify(events::STREAM, "xgroup-createconsumer", &key);
+    }
+    let Ok(Some(s)) = stream_mut(ctx, v, &key) else {
+        return;
+    };
+    let s: &StreamData = s;
+    let s = s.clone();
+    ctx.out.array(out_ids.len());
+    for id in out_ids {
+        claimed(ctx, &s, id, justid);
+    }
+}
+
+fn xautoclaim(ctx: &mut Ctx<'_>, v: &mut Version) {
+    let args = ctx.args;
+    let key = args[1].clone();
+    let gname = args[2].clone();
+    let cname = args[3].clone();
+    let ok = match stream_mut(ctx, v, &key) {
+        Err(e) => return ctx.err(e),
+        Ok(s) => s.is_some_and(|s| s.groups.contains_key(&gname[..])),
+    };
+    let minidle = match int_arg(&args[4]) {
+        Ok(n) => n.max(0),
+        Err(_) => return ctx.err("ERR Invalid min-idle-time argument for XAUTOCLAIM"),
+    };
+    let start = match interval_start(&args[5]) {
+        Ok(id) => id,
+        Err(e) => return ctx.err(e),
+    };
+    let mut count: i64 = 100;
+    let mut justid = false;
+    let mut j = 6;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        if is(&args[j], "count") && more > 0 {
+            // Redis bounds COUNT so that COUNT * 10 attempts cannot overflow.
+            match int_arg(&args[j + 1]) {
+                Ok(n) if (1..=i64::MAX / 16).contains(&n) => count = n,
+                _ => return ctx.err("ERR COUNT must be > 0"),
+            }
+            j += 1;
+        } else if is(&args[j], "justid") {
+            justid = true;
+        } else {
+            return ctx.err(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    if !ok {
+        return ctx.err(&nogroup(&key, &gname));
+    }
+    let Ok(Some(s)) = stream_mut(ctx, v, &key) else {
+        return;
+    };
+    let Some(mut g) = s.groups.get(&gname[..]).cloned() else {
+        return;
+    };
+    let now = ctx.now;
+    let mut attempts = count.saturating_mul(10);
+    let mut claimed_ids = Vec::new();
+    let mut deleted = Vec::new();
+    let mut created = false;
+    let mut cursor = Some(start);
+    let mut exhausted = false;
+    let mut consumer_ready = false;
+    loop {
+        if attempts == 0 || count == 0 {
+            break;
+        }
+        attempts -= 1;
+        let next = cursor.and_then(|c| {
+            g.pel
+                .range(c..)
+                .next()
+                .map(|(id, p)| (*id, p.delivery_time))
+        });
+        let Some((id, dt)) = next else {
+            exhausted = true;
+            break;
+        };
+        cursor = id.incr();
+        if !s.entries.contains_key(&id) {
+            drop_pending(&mut g, id);
+            deleted.push(id);
+            ctx.dirty += 1;
+            count -= 1;
+            continue;
+        }
+        if minidle != 0 && (now as i64 - dt as i64) < minidle {
+            continue;
+        }
+        if !consumer_ready {
+            if !g.consumers.contains_key(&cname[..]) {
+                g.consumers.insert(
+                    SmallBytes::from(&cname[..]),
+                    Consumer {
+                        seen_time: now,
+                        ..Consumer::default()
+                    },
+                );
+                created = true;
+            }
+            consumer_ready = true;
+        }
+        if let Some(p) = g.pel.get_mut(&id) {
+            p.delivery_time = now;
+            if !justid {
+                p.delivery_count += 1;
+            }
+        }
+        reassign(&mut g, id, &cname);
+        if let Some(c) = g.consumers.get_mut(&cname[..]) {
+            c.seen_time = now;
+        }
+        claimed_ids.push(id);
+        count -= 1;
+        ctx.dirty += 1;
+    }
+    let next_cursor = if exhausted {
+        StreamId::MIN
+    } else {
+        cursor
+            .and_then(|c| g.pel.range(c..).next().map(|(id, _)| *id))
+            .unwrap_or(StreamId::MIN)
+    };
+    s.groups.insert(SmallBytes::from(&gname[..]), g);
+    let snapshot: StreamData = s.clone();
+    if created {
+        ctx.notify(events::STREAM, "xgroup-createconsumer", &key);
+    }
+    ctx.out.array(3);
+    write_id(ctx.out, next_cursor);
+    ctx.out.array(claimed_ids.len());
+    for id in claimed_ids {
+        claimed(ctx, &snapshot, id, justid);
+    }
+    ctx.out.array(deleted.len());
+    for id in deleted {
+        write_id(ctx.out, id);
+    }
+}
