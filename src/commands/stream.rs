@@ -537,10 +537,6 @@ fn xsetid(ctx: &mut Ctx<'_>, v: &mut Version) {
         Ok(None) => return ctx.err(errors::NO_SUCH_KEY),
         Ok(Some(s)) => s,
     };
-    if id < s.max_deleted {
-        return ctx
-            .err("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
-    }
     if let Some((top, _)) = s.last_entry() {
         if id < *top {
             return ctx

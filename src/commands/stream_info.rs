@@ -76,17 +76,22 @@ fn lag(ctx: &mut Ctx<'_>, s: &StreamData, g: &Group) {
 }
 
 fn xinfo_stream(ctx: &mut Ctx<'_>, v: &Version) {
+    let Some(s) = lookup(ctx, v) else { return };
     let args = ctx.args;
     let mut full = false;
     let mut count: i64 = 10;
+    let bad = format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try XINFO HELP.",
+        String::from_utf8_lossy(super::cut_at_nul(&args[1]))
+    );
     if args.len() > 3 {
         if !is(&args[3], "full") {
-            return ctx.err(errors::SYNTAX);
+            return ctx.err(&bad);
         }
         full = true;
         if args.len() > 4 {
             if args.len() != 6 || !is(&args[4], "count") {
-                return ctx.err(errors::SYNTAX);
+                return ctx.err(&bad);
             }
             match int_arg(&args[5]) {
                 Ok(n) => count = if n < 0 { 10 } else { n },
@@ -94,7 +99,6 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, v: &Version) {
             }
         }
     }
-    let Some(s) = lookup(ctx, v) else { return };
     ctx.out.map(if full { 9 } else { 10 });
     ctx.out.bulk(b"length");
     ctx.out.int(s.len() as i64);
