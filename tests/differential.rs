@@ -36,4 +36,5 @@ diff_files!(
     bitmap_bitfield,
     hll,
     stream_basic,
+    stream_group,
 );

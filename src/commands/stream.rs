@@ -606,14 +606,7 @@ pub fn parse_read_args(ctx: &Ctx<'_>, group_cmd: bool) -> Result<ReadArgs, Strin
             r.streams_at = i + 1;
             let n = args.len() - r.streams_at;
             if n % 2 != 0 {
-                let (name, sym) = if group_cmd {
-                    ("xreadgroup", '>')
-                } else {
-                    ("xread", '$')
-                };
-                return Err(format!(
-                    "ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{sym}' must be specified."
-                ));
+                return Err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.".into());
             }
             r.nstreams = n / 2;
             break;

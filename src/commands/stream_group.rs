@@ -143,6 +143,14 @@ fn xgroup_help(ctx: &mut Ctx<'_>) {
     );
 }
 
+/// Redis's reply to bad arguments of an XGROUP subcommand.
+fn sub_syntax(sub: &[u8]) -> String {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try XGROUP HELP.",
+        lossy(sub)
+    )
+}
+
 fn parse_entries_read(a: &[u8]) -> Result<i64, &'static str> {
     let n = int_arg(a)?;
     if n < 0 && n != -1 {
@@ -170,7 +178,7 @@ fn xgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
                 }
                 i += 1;
             } else {
-                return ctx.err(errors::SYNTAX);
+                return ctx.err(&sub_syntax(&args[1]));
             }
             i += 1;
         }
@@ -181,7 +189,7 @@ fn xgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
                 Err(e) => return ctx.err(e),
             }
         } else {
-            return ctx.err(errors::SYNTAX);
+            return ctx.err(&sub_syntax(&args[1]));
         }
     }
     let exists = match stream_mut(ctx, v, &key) {
