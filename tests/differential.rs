@@ -37,4 +37,5 @@ diff_files!(
     hll,
     stream_basic,
     stream_group,
+    stream_read,
 );

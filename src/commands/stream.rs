@@ -317,7 +317,7 @@ fn xadd(ctx: &mut Ctx<'_>, v: &mut Version) {
     };
     let field_pos = idpos + 1;
     let nfields = ctx.args.len().saturating_sub(field_pos);
-    if nfields < 2 || nfields % 2 == 1 {
+    if nfields < 2 || !nfields.is_multiple_of(2) {
         return ctx.err("ERR wrong number of arguments for 'xadd' command");
     }
     if let Some((id, true)) = a.id {
@@ -605,7 +605,7 @@ pub fn parse_read_args(ctx: &Ctx<'_>, group_cmd: bool) -> Result<ReadArgs, Strin
         } else if is(o, "streams") && more > 0 {
             r.streams_at = i + 1;
             let n = args.len() - r.streams_at;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 return Err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.".into());
             }
             r.nstreams = n / 2;

@@ -262,8 +262,9 @@ impl StreamData {
         let fh = fields_hash(&fields);
         let last = self.nodes.get_max().map(|(k, n)| (*k, *n));
         let fits = last.is_some_and(|(_, n)| {
-            !(limits.max_bytes != 0 && n.bytes + total >= limits.max_bytes)
-                && !(limits.max_entries != 0 && n.live + n.deleted >= limits.max_entries)
+            let full_bytes = limits.max_bytes != 0 && n.bytes + total >= limits.max_bytes;
+            let full_count = limits.max_entries != 0 && n.live + n.deleted >= limits.max_entries;
+            !(full_bytes || full_count)
         });
         match last {
             Some((master, mut n)) if fits => {
