@@ -400,7 +400,16 @@ pub fn get_keys(args: &[Bytes]) -> Result<Vec<Bytes>, &'static str> {
         }
     }
     if keys.is_empty() {
-        return Err("ERR The command has no key arguments");
+        // Redis: "no key arguments" only for commands without key specs;
+        // a keyed command whose arguments name none (LMPOP with a bad
+        // numkeys) has invalid arguments.
+        if resolved.key_specs.is_empty() {
+            return Err("ERR The command has no key arguments");
+        }
+        if resolved.has(super::flags::NO_MANDATORY_KEYS) {
+            return Ok(keys);
+        }
+        return Err("ERR Invalid arguments specified for command");
     }
     Ok(keys)
 }

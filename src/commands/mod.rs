@@ -13,7 +13,8 @@ pub mod counter;
 pub mod debug;
 pub mod expire;
 pub mod keys;
-mod longdouble;
+pub mod list;
+pub(crate) mod longdouble;
 pub mod server;
 pub mod string;
 
@@ -280,6 +281,9 @@ pub enum Action {
     Sleep(std::time::Duration),
     /// Shut the server down.
     Shutdown,
+    /// The command blocked the client (see `crate::blocking`): wait for its
+    /// reply before running the client's next command.
+    Block,
 }
 
 /// Everything a handler may touch besides the keyspace.
@@ -360,8 +364,8 @@ impl Ctx<'_> {
     /// clients blocked on it (a push to a list, ZADD, XADD, a RENAME or
     /// MOVE onto it, …). Blocked clients are served after the command.
     pub fn key_ready(&mut self, key: &[u8]) {
-        // Delivered by the blocking-commands work.
-        let _ = key;
+        let db = self.db();
+        self.srv.blocking.signal(db, key);
     }
 
     /// Writes an error reply.
@@ -504,6 +508,7 @@ pub fn table() -> &'static Table {
             counter::COMMANDS,
             bitmap::COMMANDS,
             keys::COMMANDS,
+            list::COMMANDS,
             expire::COMMANDS,
             server::COMMANDS,
             command::COMMANDS,
