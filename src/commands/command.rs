@@ -407,13 +407,16 @@ pub fn get_keys(args: &[Bytes]) -> Result<Vec<Bytes>, &'static str> {
         }
     }
     if keys.is_empty() {
+        // Redis: "no key arguments" only for commands without key specs;
+        // a keyed command whose arguments name none (LMPOP with a bad
+        // numkeys) has invalid arguments.
         if resolved.key_specs.is_empty() {
             return Err("ERR The command has no key arguments");
         }
-        if !resolved.has(flags::NO_MANDATORY_KEYS) {
-            // Key specs that find nothing here (XREAD without STREAMS).
-            return Err("ERR Invalid arguments specified for command");
+        if resolved.has(super::flags::NO_MANDATORY_KEYS) {
+            return Ok(keys);
         }
+        return Err("ERR Invalid arguments specified for command");
     }
     Ok(keys)
 }

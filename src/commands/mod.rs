@@ -14,7 +14,8 @@ pub mod debug;
 pub mod expire;
 pub mod hll;
 pub mod keys;
-mod longdouble;
+pub mod list;
+pub(crate) mod longdouble;
 pub mod server;
 pub mod stream;
 pub mod stream_group;
@@ -284,6 +285,9 @@ pub enum Action {
     Sleep(std::time::Duration),
     /// Shut the server down.
     Shutdown,
+    /// The command blocked the client (see `crate::blocking`): wait for its
+    /// reply before running the client's next command.
+    Block,
 }
 
 /// Everything a handler may touch besides the keyspace.
@@ -364,8 +368,8 @@ impl Ctx<'_> {
     /// clients blocked on it (a push to a list, ZADD, XADD, a RENAME or
     /// MOVE onto it, …). Blocked clients are served after the command.
     pub fn key_ready(&mut self, key: &[u8]) {
-        // Delivered by the blocking-commands work.
-        let _ = key;
+        let db = self.db();
+        self.srv.blocking.signal(db, key);
     }
 
     /// Writes an error reply.
@@ -512,6 +516,7 @@ pub fn table() -> &'static Table {
             stream_group::COMMANDS,
             stream_info::COMMANDS,
             keys::COMMANDS,
+            list::COMMANDS,
             expire::COMMANDS,
             server::COMMANDS,
             command::COMMANDS,
