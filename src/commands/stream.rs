@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferrous_storage::stream::{Fields, NodeLimits, Stream, StreamData, StreamId, TrimTo};
-use ferrous_storage::{Entry, SmallBytes, Value, Version};
+use ferrous_storage::{Entry, Millis, SmallBytes, Value, Version};
 
 use super::keyspec::*;
 use super::{events, int_arg, is, Ctx, Handler::*};
@@ -46,7 +46,7 @@ pub static COMMANDS: &[super::CommandSpec] = &[
         "O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.",
         acl: [], tips: ["nondeterministic_output"],
         ks: [ks_range(RW | DELETE, 1, 0, 1, 0)], subs: &[]),
-    cmd!("xread", -4, [READONLY, BLOCKING, MOVABLEKEYS], (0, 0, 0), Read(xread), "stream",
+    cmd!("xread", -4, [READONLY, BLOCKING, MOVABLEKEYS], (0, 0, 0), Write(xread), "stream",
         "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", "5.0.0",
         "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.",
         acl: [], tips: [], ks: [ks_keyword(RO | ACCESS, "STREAMS", 1, -1, 1, 2)], subs: &[]),
@@ -564,8 +564,8 @@ fn xsetid(ctx: &mut Ctx<'_>, v: &mut Version) {
 pub struct ReadArgs {
     /// COUNT (0: unlimited).
     pub count: usize,
-    /// BLOCK timeout in ms, if given.
-    pub block: Option<i64>,
+    /// BLOCK deadline (absolute ms, 0 = forever), if given.
+    pub block: Option<Millis>,
     /// Index of the first key.
     pub streams_at: usize,
     /// Number of streams.
@@ -593,12 +593,7 @@ pub fn parse_read_args(ctx: &Ctx<'_>, group_cmd: bool) -> Result<ReadArgs, Strin
         let o = &args[i][..];
         if is(o, "block") && more > 0 {
             i += 1;
-            let t =
-                int_arg(&args[i]).map_err(|_| "ERR timeout is not an integer or out of range")?;
-            if t < 0 {
-                return Err("ERR timeout is negative".into());
-            }
-            r.block = Some(t);
+            r.block = Some(crate::blocking::parse_timeout_ms(&args[i], ctx.now)?);
         } else if is(o, "count") && more > 0 {
             i += 1;
             r.count = int_arg(&args[i])?.max(0) as usize;
@@ -641,17 +636,23 @@ pub fn parse_read_args(ctx: &Ctx<'_>, group_cmd: bool) -> Result<ReadArgs, Strin
     Ok(r)
 }
 
-fn xread(ctx: &mut Ctx<'_>, v: &Version) {
+/// XREAD is a write-handler command only so that it can block (the
+/// blocking framework registers waiters under the GIL); it never writes.
+fn xread(ctx: &mut Ctx<'_>, v: &mut Version) {
+    let v: &Version = v;
     let r = match parse_read_args(ctx, false) {
         Ok(r) => r,
         Err(e) => return ctx.err(&e),
     };
     let args = ctx.args;
+    let rerun = crate::blocking::is_rerun(ctx);
     let mut ids = Vec::with_capacity(r.nstreams);
     for i in 0..r.nstreams {
         let key = &args[r.streams_at + i];
         let s = match stream_read(ctx, v, key) {
             Ok(s) => s,
+            // A waiter whose key changed type stays blocked, as in Redis.
+            Err(_) if rerun => None,
             Err(e) => return ctx.err(e),
         };
         let a = &args[r.streams_at + r.nstreams + i];
@@ -688,9 +689,22 @@ fn xread(ctx: &mut Ctx<'_>, v: &Version) {
         served.push((i, items));
     }
     if served.is_empty() {
-        // Blocking is served by the blocking framework when present; without
-        // it (and always inside MULTI or scripts) an unserved read times out.
-        return ctx.out.null_array();
+        let Some(deadline) = r.block else {
+            return ctx.out.null_array();
+        };
+        // Block with `$` resolved: later entries are what the client waits for.
+        let mut stored = args.to_vec();
+        for (i, id) in ids.iter().enumerate() {
+            stored[r.streams_at + r.nstreams + i] = Bytes::from(id.to_text());
+        }
+        let keys = &args[r.streams_at..r.streams_at + r.nstreams];
+        return crate::blocking::block_with_args(
+            ctx,
+            keys,
+            deadline,
+            crate::blocking::OnTimeout::NullArray,
+            stored,
+        );
     }
     write_served(ctx, r.streams_at, &served);
 }

@@ -311,13 +311,23 @@ fn xreadgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
         return;
     };
     // Validate every stream, group and id before changing anything.
+    let rerun = crate::blocking::is_rerun(ctx);
     let mut ids = Vec::with_capacity(r.nstreams);
     for i in 0..r.nstreams {
         let key = &args[r.streams_at + i];
         let s = match stream_read(ctx, v, key) {
+            Ok(Some(s)) => Some(s),
+            // A blocked client whose stream went away (or changed type).
+            Ok(None) | Err(_) if rerun => {
+                return ctx.err("UNBLOCKED the stream key no longer exists")
+            }
             Ok(s) => s,
             Err(e) => return ctx.err(e),
         };
+        if rerun && s.is_some_and(|s| !s.groups.contains_key(&gname[..])) {
+            return ctx
+                .err("NOGROUP the consumer group this client was blocked on no longer exists");
+        }
         if s.is_none_or(|s| !s.groups.contains_key(&gname[..])) {
             return ctx.err(&format!(
                 "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
@@ -440,7 +450,11 @@ fn xreadgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
         }
     }
     if served.is_empty() {
-        return ctx.out.null_array();
+        let Some(deadline) = r.block else {
+            return ctx.out.null_array();
+        };
+        let keys = &args[r.streams_at..r.streams_at + r.nstreams];
+        return crate::blocking::block(ctx, keys, deadline, crate::blocking::OnTimeout::NullArray);
     }
     write_served(ctx, r.streams_at, &served);
 }
