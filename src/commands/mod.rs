@@ -18,6 +18,7 @@ pub mod list;
 pub(crate) mod longdouble;
 pub mod server;
 pub mod stream;
+pub mod stream_claim;
 pub mod stream_group;
 pub mod stream_info;
 pub mod string;
@@ -514,6 +515,7 @@ pub fn table() -> &'static Table {
             hll::COMMANDS,
             stream::COMMANDS,
             stream_group::COMMANDS,
+            stream_claim::COMMANDS,
             stream_info::COMMANDS,
             keys::COMMANDS,
             list::COMMANDS,

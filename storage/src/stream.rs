@@ -378,7 +378,7 @@ impl StreamData {
                 None => self.entries.range(master..).map(|(k, _)| *k).collect(),
             };
             let whole = match to {
-                TrimTo::MaxLen(max) => self.len() as u64 - entries >= max,
+                TrimTo::MaxLen(max) => (self.len() as u64).saturating_sub(entries) >= max,
                 TrimTo::MinId(min) => in_node.last().is_some_and(|l| *l < min),
             };
             if whole {
@@ -402,7 +402,7 @@ impl StreamData {
                 }
                 self.entries.remove(&id);
                 if let Some(n) = self.nodes.get_mut(&master) {
-                    n.live -= 1;
+                    n.live = n.live.saturating_sub(1);
                     n.deleted += 1;
                 }
                 removed += 1;
@@ -520,5 +520,81 @@ impl StreamData {
             return 1;
         }
         count(&keys, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(v: &str) -> Fields {
+        vec![SmallBytes::from("f"), SmallBytes::from(v)].into()
+    }
+
+    const TEN: NodeLimits = NodeLimits {
+        max_entries: 10,
+        max_bytes: 4096,
+    };
+
+    fn stream_of(n: u64) -> StreamData {
+        let mut s = StreamData::default();
+        for i in 1..=n {
+            s.append(StreamId::new(i, 0), fields("v"), TEN);
+        }
+        s
+    }
+
+    #[test]
+    fn ids_step_across_parts() {
+        assert_eq!(StreamId::new(1, u64::MAX).incr(), Some(StreamId::new(2, 0)));
+        assert_eq!(StreamId::new(2, 0).decr(), Some(StreamId::new(1, u64::MAX)));
+        assert_eq!(StreamId::MAX.incr(), None);
+        assert_eq!(StreamId::MIN.decr(), None);
+    }
+
+    #[test]
+    fn nodes_fill_up_to_the_entry_limit() {
+        let s = stream_of(25);
+        assert_eq!(s.nodes.len(), 3);
+        // Root prefix, a branch on the 8th byte, then prefix and leaf per key.
+        assert_eq!(s.radix_tree_nodes(), 8);
+        assert_eq!(StreamData::default().radix_tree_nodes(), 1);
+    }
+
+    #[test]
+    fn approximate_trim_drops_whole_nodes_only() {
+        let mut s = stream_of(25);
+        assert_eq!(s.trim(TrimTo::MaxLen(20), true, 0), 0);
+        assert_eq!(s.trim(TrimTo::MaxLen(12), true, 0), 10);
+        assert_eq!(s.len(), 15);
+        assert_eq!(s.first_id, StreamId::new(11, 0));
+        // LIMIT stops before a node that would exceed it.
+        assert_eq!(s.trim(TrimTo::MaxLen(0), true, 5), 0);
+        assert_eq!(s.trim(TrimTo::MaxLen(3), false, 0), 12);
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn deleting_a_whole_node_removes_it() {
+        let mut s = stream_of(12);
+        for i in 1..=10 {
+            assert!(s.delete(StreamId::new(i, 0)));
+        }
+        assert!(!s.delete(StreamId::new(1, 0)));
+        assert_eq!(s.nodes.len(), 1);
+        assert_eq!(s.first_id, StreamId::new(11, 0));
+    }
+
+    #[test]
+    fn distance_needs_an_unfragmented_stream() {
+        let mut s = stream_of(5);
+        assert_eq!(s.distance_from_first_ever(StreamId::new(5, 0)), Some(5));
+        assert_eq!(s.distance_from_first_ever(StreamId::new(0, 1)), Some(0));
+        assert_eq!(s.distance_from_first_ever(StreamId::new(9, 0)), None);
+        s.delete(StreamId::new(3, 0));
+        s.max_deleted = StreamId::new(3, 0);
+        assert_eq!(s.distance_from_first_ever(StreamId::new(2, 0)), None);
+        assert!(s.has_tombstones_from(StreamId::new(2, 0)));
+        assert!(!s.has_tombstones_from(StreamId::new(4, 0)));
     }
 }
