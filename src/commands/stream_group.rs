@@ -384,10 +384,12 @@ fn xreadgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
                 }
             }
         }
+        if !serve {
+            // Redis creates the consumer only when it serves it.
+            continue;
+        }
         // Delivering new entries moves the group forward and fills the PELs.
-        let mut new_group = g.clone();
-        let created = ensure_consumer(ctx, &mut new_group, &cname, &key);
-        g = new_group;
+        ensure_consumer(ctx, &mut g, &cname, &key);
         if let Some(c) = g.consumers.get_mut(&cname[..]) {
             c.seen_time = now;
         }
@@ -431,12 +433,8 @@ fn xreadgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
             }
         }
         s.groups.insert(SmallBytes::from(&gname[..]), g);
-        if serve {
-            ctx.dirty += 1;
-            served.push((i, items));
-        } else if created {
-            ctx.dirty += 1;
-        }
+        ctx.dirty += 1;
+        served.push((i, items));
     }
     if served.is_empty() {
         let Some(deadline) = r.block else {

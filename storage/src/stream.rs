@@ -459,9 +459,13 @@ impl StreamData {
         None
     }
 
-    /// Whether a deletion may have left a gap at or after `start`.
+    /// Whether a deletion may have left a gap at or after `start` (the last
+    /// deletion is at or after `start` and not before the first entry).
     pub fn has_tombstones_from(&self, start: StreamId) -> bool {
-        !self.is_empty() && self.max_deleted != StreamId::MIN && start <= self.max_deleted
+        !self.is_empty()
+            && self.max_deleted != StreamId::MIN
+            && self.first_id <= self.max_deleted
+            && start <= self.max_deleted
     }
 
     /// A group's lag: entries added but not yet read by it, when known.
