@@ -1,7 +1,7 @@
 //! Randomised differential test of consumer groups: seeded random XADD,
-//! XDEL, XTRIM, XREADGROUP (new and history), XACK, XCLAIM … JUSTID,
-//! XAUTOCLAIM … JUSTID, XGROUP SETID/CREATECONSUMER/DELCONSUMER and
-//! XSETID against a real redis-server and Ferrous. Replies that carry no
+//! XDEL, XTRIM, XREADGROUP (new and history), XACK, XCLAIM (FORCE,
+//! RETRYCOUNT, LASTID, JUSTID), XAUTOCLAIM, XGROUP SETID/CREATE/DESTROY/
+//! CREATECONSUMER/DELCONSUMER against a real redis-server and Ferrous. Replies that carry no
 //! time (everything but idle and delivery times) must be byte-identical,
 //! in particular XINFO GROUPS (entries-read, lag) and XPENDING summaries.
 
@@ -90,16 +90,28 @@ fn run(seed: u64) {
                 ),
             },
             9 | 10 => format!("XACK s {grp} {}-0 {}-1", back(&mut g, ms), back(&mut g, ms)),
-            11 => format!(
-                "XCLAIM s {grp} {who} 0 {}-0 {}-1 JUSTID",
-                back(&mut g, ms),
-                back(&mut g, ms)
-            ),
-            12 => format!(
-                "XAUTOCLAIM s {grp} {who} 0 {}-0 COUNT {} JUSTID",
-                back(&mut g, ms),
-                1 + g.below(5)
-            ),
+            11 => {
+                let opts = match g.below(5) {
+                    0 => String::new(),
+                    1 => " FORCE".to_string(),
+                    2 => format!(" RETRYCOUNT {}", g.below(9)),
+                    3 => format!(" LASTID {}-0", ms + g.below(3)),
+                    _ => " FORCE JUSTID".to_string(),
+                };
+                format!(
+                    "XCLAIM s {grp} {who} 0 {}-0 {}-1{opts}",
+                    back(&mut g, ms),
+                    back(&mut g, ms)
+                )
+            }
+            12 => {
+                let justid = if g.below(2) == 0 { " JUSTID" } else { "" };
+                format!(
+                    "XAUTOCLAIM s {grp} {who} 0 {}-0 COUNT {}{justid}",
+                    back(&mut g, ms),
+                    1 + g.below(5)
+                )
+            }
             13 => match g.below(4) {
                 0 => format!("XGROUP SETID s {grp} {}", back(&mut g, ms)),
                 1 => format!(
@@ -110,6 +122,14 @@ fn run(seed: u64) {
                 2 => format!("XGROUP CREATECONSUMER s {grp} {who}"),
                 _ => format!("XGROUP DELCONSUMER s {grp} {who}"),
             },
+            14 if g.below(8) == 0 => {
+                both(&mut r, &mut f, &format!("XGROUP DESTROY s {grp}"));
+                format!(
+                    "XGROUP CREATE s {grp} {} ENTRIESREAD {}",
+                    back(&mut g, ms),
+                    g.below(20)
+                )
+            }
             14 => format!("XPENDING s {grp}"),
             _ => "XINFO GROUPS s".to_string(),
         };
