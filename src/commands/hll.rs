@@ -114,6 +114,8 @@ fn pfcount(ctx: &mut Ctx<'_>, v: &mut Version) {
         return ctx.out.int(hll::count_registers(&max) as i64);
     }
     let key = ctx.args[1].clone();
+    // Counted in the keyspace statistics like a read, as Redis does.
+    let _ = lookup_string_read(ctx, v, &key);
     let mut b = match hll_mut(ctx, v, &key) {
         Err(e) => return ctx.err(e),
         Ok(None) => return ctx.out.int(0),

@@ -141,7 +141,7 @@ fn xclaim(ctx: &mut Ctx<'_>, v: &mut Version) {
     let key = args[1].clone();
     let gname = args[2].clone();
     let cname = args[3].clone();
-    let ok = match stream_mut(ctx, v, &key) {
+    let ok = match stream_read(ctx, v, &key) {
         Err(e) => return ctx.err(e),
         Ok(s) => s.is_some_and(|s| s.groups.contains_key(&gname[..])),
     };
@@ -289,7 +289,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, v: &mut Version) {
     let key = args[1].clone();
     let gname = args[2].clone();
     let cname = args[3].clone();
-    let ok = match stream_mut(ctx, v, &key) {
+    let ok = match stream_read(ctx, v, &key) {
         Err(e) => return ctx.err(e),
         Ok(s) => s.is_some_and(|s| s.groups.contains_key(&gname[..])),
     };

@@ -340,6 +340,8 @@ fn xreadgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
     let mut served: Vec<Served> = Vec::new();
     for (i, want) in ids.into_iter().enumerate() {
         let key = args[r.streams_at + i].clone();
+        // Redis looks each key up a second time here (keyspace statistics).
+        let _ = stream_read(ctx, v, &key);
         let Ok(Some(s)) = stream_mut(ctx, v, &key) else {
             continue;
         };
@@ -449,7 +451,7 @@ fn xreadgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
 fn xack(ctx: &mut Ctx<'_>, v: &mut Version) {
     let args = ctx.args;
     let key = args[1].clone();
-    let exists = match stream_mut(ctx, v, &key) {
+    let exists = match stream_read(ctx, v, &key) {
         Err(e) => return ctx.err(e),
         Ok(s) => s.is_some_and(|s| s.groups.contains_key(&args[2][..])),
     };
