@@ -60,6 +60,25 @@ fn hll_mut(ctx: &Ctx<'_>, v: &Version, key: &[u8]) -> Result<Option<Vec<u8>>, &'
     }
 }
 
+/// Marks the string at `key` `raw` (no change counted): every HLL command
+/// but PFCOUNT of several keys makes Redis unshare the value it looked at.
+fn unshare(ctx: &Ctx<'_>, v: &mut Version, key: &[u8]) {
+    let shared = matches!(
+        v.db(ctx.db()).get(key, ctx.now),
+        Some(ferrous_storage::Entry {
+            value: Value::Str { raw: false, .. },
+            ..
+        })
+    );
+    if shared {
+        if let Some(e) = v.db_mut(ctx.db()).get_mut(key, ctx.now) {
+            if let Value::Str { raw, .. } = &mut e.value {
+                *raw = true;
+            }
+        }
+    }
+}
+
 /// Stores an HLL (Redis keeps every HLL it touched as a `raw` string).
 fn store(ctx: &mut Ctx<'_>, v: &mut Version, key: &[u8], b: Vec<u8>) {
     put_string(ctx, v, key, Value::raw_string(b));
@@ -69,7 +88,10 @@ fn pfadd(ctx: &mut Ctx<'_>, v: &mut Version) {
     let key = ctx.args[1].clone();
     let (mut b, mut updated) = match hll_mut(ctx, v, &key) {
         Err(e) => return ctx.err(e),
-        Ok(Some(b)) => (b, 0u64),
+        Ok(Some(b)) => {
+            unshare(ctx, v, &key);
+            (b, 0u64)
+        }
         Ok(None) => (hll::new_sparse(), 1),
     };
     let max = sparse_max(ctx);
@@ -121,6 +143,7 @@ fn pfcount(ctx: &mut Ctx<'_>, v: &mut Version) {
         Ok(None) => return ctx.out.int(0),
         Ok(Some(b)) => b,
     };
+    unshare(ctx, v, &key);
     if let Some(card) = hll::cached(&b) {
         return ctx.out.int(card as i64);
     }
@@ -180,6 +203,7 @@ fn pfdebug(ctx: &mut Ctx<'_>, v: &mut Version) {
         Ok(None) => return ctx.err("ERR The specified key does not exist"),
         Ok(Some(b)) => b,
     };
+    unshare(ctx, v, &key);
     let sub = ctx.args[1].clone();
     if is(&sub, "getreg") {
         if hll::is_sparse(&b) {
