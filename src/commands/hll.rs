@@ -137,16 +137,22 @@ fn pfcount(ctx: &mut Ctx<'_>, v: &mut Version) {
     }
     let key = ctx.args[1].clone();
     // Counted in the keyspace statistics like a read, as Redis does.
-    let _ = lookup_string_read(ctx, v, &key);
+    let cached = match lookup_string_read(ctx, v, &key) {
+        Err(e) => return ctx.err(e),
+        Ok(None) => return ctx.out.int(0),
+        Ok(Some(b)) if hll::validate(b).is_err() => return ctx.err(NOT_HLL),
+        Ok(Some(b)) => hll::cached(b),
+    };
+    unshare(ctx, v, &key);
+    if let Some(card) = cached {
+        // The common case copies nothing.
+        return ctx.out.int(card as i64);
+    }
     let mut b = match hll_mut(ctx, v, &key) {
         Err(e) => return ctx.err(e),
         Ok(None) => return ctx.out.int(0),
         Ok(Some(b)) => b,
     };
-    unshare(ctx, v, &key);
-    if let Some(card) = hll::cached(&b) {
-        return ctx.out.int(card as i64);
-    }
     match hll::count(&b) {
         Ok(card) => {
             hll::set_cache(&mut b, card);
