@@ -3,7 +3,8 @@
 //! a real redis-server and on Ferrous; after every step the replies, XINFO
 //! STREAM (radix tree counts, first/last ids, entries added, max deleted
 //! id) and XLEN must be byte-identical. Field values of varied sizes make
-//! `stream-node-max-bytes` cut nodes too.
+//! `stream-node-max-bytes` cut nodes too. A last test throws awkward
+//! arguments at every stream and HyperLogLog command (no panic, no drop).
 
 mod common;
 
@@ -183,4 +184,121 @@ fn trimming_byte_limited_nodes_matches_redis() {
 #[test]
 fn trimming_many_small_nodes_matches_redis() {
     run(0x57ae_a444, "7", "300", false, 3);
+}
+
+/// Awkward arguments for the stream and HyperLogLog commands (no BLOCK, so
+/// nothing waits): ids at the limits, options in any order, other types.
+const POOL: &[&str] = &[
+    "s",
+    "h",
+    "str",
+    "g",
+    "c",
+    "nokey",
+    "0",
+    "1",
+    "-1",
+    "5",
+    "99999999",
+    "18446744073709551615",
+    "18446744073709551616",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "1-1",
+    "1-*",
+    "(1",
+    "(0-0",
+    "-",
+    "+",
+    "$",
+    ">",
+    "*",
+    "18446744073709551615-18446744073709551615",
+    "(18446744073709551615-18446744073709551615",
+    "",
+    "\x00",
+    "MAXLEN",
+    "MINID",
+    "LIMIT",
+    "~",
+    "=",
+    "NOMKSTREAM",
+    "COUNT",
+    "STREAMS",
+    "GROUP",
+    "NOACK",
+    "IDLE",
+    "TIME",
+    "RETRYCOUNT",
+    "FORCE",
+    "JUSTID",
+    "LASTID",
+    "ENTRIESREAD",
+    "ENTRIESADDED",
+    "MAXDELETEDID",
+    "MKSTREAM",
+    "FULL",
+    "GETREG",
+    "DECODE",
+    "ENCODING",
+    "TODENSE",
+    "f",
+    "v",
+];
+
+#[test]
+fn awkward_arguments_never_drop_the_connection() {
+    let ferrous = Ferrous::start(&[]);
+    let mut c = ferrous.client();
+    let mut g = Rng(0xa3c1_d0e5);
+    let cmds: &[&[&str]] = &[
+        &["XADD"],
+        &["XTRIM"],
+        &["XDEL"],
+        &["XRANGE"],
+        &["XREVRANGE"],
+        &["XLEN"],
+        &["XREAD"],
+        &["XREADGROUP"],
+        &["XACK"],
+        &["XPENDING"],
+        &["XCLAIM"],
+        &["XAUTOCLAIM"],
+        &["XSETID"],
+        &["XGROUP", "CREATE"],
+        &["XGROUP", "SETID"],
+        &["XGROUP", "DESTROY"],
+        &["XGROUP", "CREATECONSUMER"],
+        &["XGROUP", "DELCONSUMER"],
+        &["XINFO", "STREAM"],
+        &["XINFO", "GROUPS"],
+        &["XINFO", "CONSUMERS"],
+        &["PFADD"],
+        &["PFCOUNT"],
+        &["PFMERGE"],
+        &["PFDEBUG"],
+    ];
+    for round in 0..6000 {
+        if round % 300 == 0 {
+            c.cmd(&["FLUSHALL"]);
+            c.cmd(&["XADD", "s", "1-1", "f", "v"]);
+            c.cmd(&["XADD", "s", "2-1", "f", "v"]);
+            c.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
+            c.cmd(&["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"]);
+            c.cmd(&["PFADD", "h", "a", "b"]);
+            c.cmd(&["SET", "str", "x"]);
+        }
+        let cmd = cmds[g.below(cmds.len() as u64) as usize];
+        let mut args: Vec<&str> = cmd.to_vec();
+        for _ in 0..g.below(9) {
+            args.push(POOL[g.below(POOL.len() as u64) as usize]);
+        }
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        c.send(&a);
+        assert!(
+            c.try_read_reply().is_some(),
+            "connection dropped after {args:?}"
+        );
+    }
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
 }
