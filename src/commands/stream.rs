@@ -470,6 +470,13 @@ fn range_generic(ctx: &mut Ctx<'_>, v: &Version, rev: bool) {
 }
 
 fn xdel(ctx: &mut Ctx<'_>, v: &mut Version) {
+    // Redis 7.0 looks the key up before parsing the ids.
+    let key = ctx.args[1].clone();
+    match stream_mut(ctx, v, &key) {
+        Err(e) => return ctx.err(e),
+        Ok(None) => return ctx.out.int(0),
+        Ok(Some(_)) => {}
+    }
     let mut ids = Vec::with_capacity(ctx.args.len() - 2);
     for a in &ctx.args[2..] {
         match parse_strict_id(a) {
@@ -477,11 +484,8 @@ fn xdel(ctx: &mut Ctx<'_>, v: &mut Version) {
             Err(e) => return ctx.err(e),
         }
     }
-    let key = ctx.args[1].clone();
-    let s = match stream_mut(ctx, v, &key) {
-        Err(e) => return ctx.err(e),
-        Ok(None) => return ctx.out.int(0),
-        Ok(Some(s)) => s,
+    let Ok(Some(s)) = stream_mut(ctx, v, &key) else {
+        return;
     };
     let mut deleted = 0;
     for id in ids {

@@ -289,10 +289,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, v: &mut Version) {
     let key = args[1].clone();
     let gname = args[2].clone();
     let cname = args[3].clone();
-    let ok = match stream_read(ctx, v, &key) {
-        Err(e) => return ctx.err(e),
-        Ok(s) => s.is_some_and(|s| s.groups.contains_key(&gname[..])),
-    };
+    // Redis 7.0 parses every argument before looking the key up.
     let minidle = match int_arg(&args[4]) {
         Ok(n) => n.max(0),
         Err(_) => return ctx.err("ERR Invalid min-idle-time argument for XAUTOCLAIM"),
@@ -320,6 +317,10 @@ fn xautoclaim(ctx: &mut Ctx<'_>, v: &mut Version) {
         }
         j += 1;
     }
+    let ok = match stream_read(ctx, v, &key) {
+        Err(e) => return ctx.err(e),
+        Ok(s) => s.is_some_and(|s| s.groups.contains_key(&gname[..])),
+    };
     if !ok {
         return ctx.err(&nogroup(&key, &gname));
     }

@@ -155,10 +155,10 @@ fn xgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
     let (key, gname) = (args[2].clone(), args[3].clone());
     let mut mkstream = false;
     let mut entries_read: i64 = -1;
-    if sub == b"create" {
+    if sub == b"create" || sub == b"setid" {
         let mut i = 5;
         while i < args.len() {
-            if is(&args[i], "mkstream") {
+            if sub == b"create" && is(&args[i], "mkstream") {
                 mkstream = true;
             } else if is(&args[i], "entriesread") && i + 1 < args.len() {
                 match parse_entries_read(&args[i + 1]) {
@@ -171,15 +171,6 @@ fn xgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
             }
             i += 1;
         }
-    } else if sub == b"setid" && args.len() != 5 {
-        if args.len() == 7 && is(&args[5], "entriesread") {
-            match parse_entries_read(&args[6]) {
-                Ok(n) => entries_read = n,
-                Err(e) => return ctx.err(e),
-            }
-        } else {
-            return ctx.err(&sub_syntax(&args[1]));
-        }
     }
     let exists = match stream_mut(ctx, v, &key) {
         Err(e) => return ctx.err(e),
@@ -187,6 +178,11 @@ fn xgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
     };
     if !exists && !mkstream {
         return ctx.err("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.");
+    }
+    // Redis checks the argument count only once the key is known to exist.
+    let n = args.len();
+    if (sub == b"create" && !(5..=8).contains(&n)) || (sub == b"setid" && n != 5 && n != 7) {
+        return ctx.err(&sub_syntax(&args[1]));
     }
     if sub == b"create" {
         let last = match stream_mut(ctx, v, &key) {
@@ -455,15 +451,16 @@ fn xack(ctx: &mut Ctx<'_>, v: &mut Version) {
         Err(e) => return ctx.err(e),
         Ok(s) => s.is_some_and(|s| s.groups.contains_key(&args[2][..])),
     };
+    // Redis 7.0 answers 0 for a missing key or group before parsing ids.
+    if !exists {
+        return ctx.out.int(0);
+    }
     let mut ids = Vec::with_capacity(args.len() - 3);
     for a in &args[3..] {
         match parse_strict_id(a) {
             Ok(id) => ids.push(id),
             Err(e) => return ctx.err(e),
         }
-    }
-    if !exists {
-        return ctx.out.int(0);
     }
     let mut acked = 0;
     if let Ok(Some(s)) = stream_mut(ctx, v, &key) {
