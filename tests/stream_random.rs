@@ -371,6 +371,7 @@ fn awkward_against_redis(seed: u64) {
         &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"],
         &["PFADD", "h", "a", "b"],
         &["SET", "str", "x"],
+        &["RPUSH", "l", "x"],
     ];
     for round in 0..5000 {
         if round % 250 == 0 {
