@@ -8,7 +8,7 @@ use super::keyspec::*;
 use super::stream::{
     interval_end, interval_start, parse_strict_id, stream_mut, stream_read, write_entry, write_id,
 };
-use super::stream_group::{drop_pending, lossy, nogroup, reassign};
+use super::stream_group::{lossy, nogroup};
 use super::{events, int_arg, is, Ctx, Handler::*};
 use crate::cmd;
 use crate::errors;
@@ -220,7 +220,7 @@ fn xclaim(ctx: &mut Ctx<'_>, v: &mut Version) {
     let mut created = false;
     for id in ids {
         if !s.entries.contains_key(&id) {
-            if drop_pending(&mut g, id) {
+            if g.ack(id) {
                 ctx.dirty += 1;
             }
             continue;
@@ -262,7 +262,7 @@ fn xclaim(ctx: &mut Ctx<'_>, v: &mut Version) {
                 p.delivery_count += 1;
             }
         }
-        reassign(&mut g, id, &cname);
+        g.reassign(id, &cname);
         if let Some(c) = g.consumers.get_mut(&cname[..]) {
             c.seen_time = ctx.now;
         }
@@ -355,7 +355,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, v: &mut Version) {
         };
         cursor = id.incr();
         if !s.entries.contains_key(&id) {
-            drop_pending(&mut g, id);
+            g.ack(id);
             deleted.push(id);
             ctx.dirty += 1;
             count -= 1;
@@ -383,7 +383,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, v: &mut Version) {
                 p.delivery_count += 1;
             }
         }
-        reassign(&mut g, id, &cname);
+        g.reassign(id, &cname);
         if let Some(c) = g.consumers.get_mut(&cname[..]) {
             c.seen_time = now;
         }

@@ -84,31 +84,6 @@ fn ensure_consumer(ctx: &mut Ctx<'_>, g: &mut Group, name: &[u8], key: &[u8]) ->
     true
 }
 
-/// Removes `id` from the group's PEL and from its owner's.
-pub(super) fn drop_pending(g: &mut Group, id: StreamId) -> bool {
-    let Some(p) = g.pel.remove(&id) else {
-        return false;
-    };
-    if let Some(c) = g.consumers.get_mut(&p.consumer) {
-        c.pel.remove(&id);
-    }
-    true
-}
-
-/// Makes `consumer` the owner of pending entry `id` (which must exist).
-pub(super) fn reassign(g: &mut Group, id: StreamId, consumer: &[u8]) {
-    let Some(p) = g.pel.get_mut(&id) else { return };
-    if p.consumer[..] != *consumer {
-        let old = std::mem::replace(&mut p.consumer, SmallBytes::from(consumer));
-        if let Some(c) = g.consumers.get_mut(&old) {
-            c.pel.remove(&id);
-        }
-    }
-    if let Some(c) = g.consumers.get_mut(consumer) {
-        c.pel.insert(id);
-    }
-}
-
 fn xgroup_help(ctx: &mut Ctx<'_>) {
     super::command::help_reply(
         ctx,
@@ -413,7 +388,7 @@ fn xreadgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
                             p.delivery_time = now;
                             p.delivery_count = 1;
                         }
-                        reassign(&mut g, *id, &cname);
+                        g.reassign(*id, &cname);
                     } else {
                         g.pel.insert(
                             *id,
@@ -466,7 +441,7 @@ fn xack(ctx: &mut Ctx<'_>, v: &mut Version) {
     if let Ok(Some(s)) = stream_mut(ctx, v, &key) {
         if let Some(g) = s.groups.get_mut(&args[2][..]) {
             for id in ids {
-                if drop_pending(g, id) {
+                if g.ack(id) {
                     acked += 1;
                 }
             }

@@ -110,6 +110,36 @@ pub struct Group {
     pub consumers: OrdMap<SmallBytes, Consumer>,
 }
 
+impl Group {
+    /// Removes pending entry `id` from the group's PEL and its owner's
+    /// (XACK); returns whether it was pending.
+    pub fn ack(&mut self, id: StreamId) -> bool {
+        let Some(p) = self.pel.remove(&id) else {
+            return false;
+        };
+        if let Some(c) = self.consumers.get_mut(&p.consumer) {
+            c.pel.remove(&id);
+        }
+        true
+    }
+
+    /// Makes existing consumer `consumer` the owner of pending entry `id`.
+    pub fn reassign(&mut self, id: StreamId, consumer: &[u8]) {
+        let Some(p) = self.pel.get_mut(&id) else {
+            return;
+        };
+        if p.consumer[..] != *consumer {
+            let old = std::mem::replace(&mut p.consumer, SmallBytes::from(consumer));
+            if let Some(c) = self.consumers.get_mut(&old) {
+                c.pel.remove(&id);
+            }
+        }
+        if let Some(c) = self.consumers.get_mut(consumer) {
+            c.pel.insert(id);
+        }
+    }
+}
+
 /// One emulated macro node.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct Node {
