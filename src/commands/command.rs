@@ -399,6 +399,10 @@ pub fn get_keys(args: &[Bytes]) -> Result<Vec<Bytes>, &'static str> {
             keys.push(args[i].clone());
         }
     }
+    if keys.is_empty() && resolved.has(super::flags::MOVABLEKEYS) {
+        // A key count that designates no keys (SINTERCARD 0 …, a non-number, too big).
+        return Err("ERR Invalid arguments specified for command");
+    }
     if keys.is_empty() {
         return Err("ERR The command has no key arguments");
     }

@@ -12,9 +12,11 @@ pub mod connection;
 pub mod counter;
 pub mod debug;
 pub mod expire;
+pub mod hash;
 pub mod keys;
 mod longdouble;
 pub mod server;
+pub mod set;
 pub mod string;
 
 use std::collections::HashMap;
@@ -507,6 +509,8 @@ pub fn table() -> &'static Table {
             expire::COMMANDS,
             server::COMMANDS,
             command::COMMANDS,
+            hash::COMMANDS,
+            set::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
         let by_name = all.iter().map(|c| (c.name, *c)).collect();

@@ -178,15 +178,18 @@ impl Hash {
                 let (f, val) = &v[(i % v.len() as u64) as usize];
                 Some((f.as_slice(), val.as_slice()))
             }
-            Repr::Table(t) => t
-                .random_entry(i)
-                .map(|(f, v)| (f.as_slice(), v.as_slice())),
+            Repr::Table(t) => t.random_entry(i).map(|(f, v)| (f.as_slice(), v.as_slice())),
         }
     }
 
     /// One step of HSCAN: a listpack hash is returned whole with next cursor 0, as Redis
     /// does; a hashtable one is scanned by hash position (see [`HashTrie::scan`]).
-    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(&'a [u8], &'a [u8])) -> u64 {
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut f: impl FnMut(&'a [u8], &'a [u8]),
+    ) -> u64 {
         match &self.0 {
             Repr::Listpack(v) => {
                 for (k, val) in v.iter() {

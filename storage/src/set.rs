@@ -224,7 +224,10 @@ mod tests {
             s.add(m.as_bytes(), 512);
         }
         let got: Vec<SmallBytes> = s.iter().map(|m| m.to_bytes()).collect();
-        assert_eq!(got, vec!["-3".into(), "5".into(), "10".into()] as Vec<SmallBytes>);
+        assert_eq!(
+            got,
+            vec!["-3".into(), "5".into(), "10".into()] as Vec<SmallBytes>
+        );
         assert_eq!(s.encoding(), "intset");
         assert!(!s.contains(b"05"));
         s.add(b"05", 512);
@@ -234,10 +237,7 @@ mod tests {
         t.add(b"1", 1);
         t.add(b"2", 1);
         assert_eq!(t.encoding(), "hashtable");
-        assert_eq!(
-            fmt_i64(&mut [0; 20], i64::MIN),
-            b"-9223372036854775808"
-        );
+        assert_eq!(fmt_i64(&mut [0; 20], i64::MIN), b"-9223372036854775808");
     }
 
     #[derive(Debug, Clone)]
