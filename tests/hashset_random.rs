@@ -1,0 +1,176 @@
+//! Randomised differential tests for hashes and sets: random sequences of
+//! writes and reads over a few keys, with small encoding thresholds so that
+//! listpack→hashtable and intset→hashtable conversions happen often. After
+//! every write the encodings must agree; full reads must be byte-identical
+//! while Redis's order is defined (listpack, intset) and equal as sorted
+//! multisets otherwise.
+
+mod common;
+
+use common::{show, sorted_reply, Ferrous, Raw, Redis};
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+/// Sends `args` to both servers and returns both replies.
+fn send(r: &mut Raw, f: &mut Raw, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+    r.send(&a);
+    f.send(&a);
+    (r.read_reply(), f.read_reply())
+}
+
+fn exact(r: &mut Raw, f: &mut Raw, args: &[&str]) {
+    let (want, got) = send(r, f, args);
+    assert_eq!(show(&want), show(&got), "command: {}", args.join(" "));
+}
+
+/// Compares a full read exactly when `key`'s encoding defines the order
+/// (as Redis reports it), as sorted multisets otherwise.
+fn full_read(r: &mut Raw, f: &mut Raw, key: &str, args: &[&str]) {
+    let (enc, enc_f) = send(r, f, &["OBJECT", "ENCODING", key]);
+    assert_eq!(
+        show(&enc),
+        show(&enc_f),
+        "encoding of {key} before {}",
+        args.join(" ")
+    );
+    let ordered = enc.windows(7).any(|w| w == b"istpack" || w == b"\nintset");
+    let (want, got) = send(r, f, args);
+    if ordered {
+        assert_eq!(show(&want), show(&got), "command: {}", args.join(" "));
+    } else {
+        assert_eq!(
+            show(&sorted_reply(&want)),
+            show(&sorted_reply(&got)),
+            "command (unordered): {}",
+            args.join(" ")
+        );
+    }
+}
+
+fn servers() -> Option<(Redis, Ferrous)> {
+    let redis = Redis::start(&[])?;
+    Some((redis, Ferrous::start(&[])))
+}
+
+const LONG: &str = "a-field-or-value-long-enough-to-leave-the-listpack-encoding-behind!!";
+
+#[test]
+fn hashes_match_redis() {
+    let Some((redis, ferrous)) = servers() else {
+        return;
+    };
+    let (mut r, mut f) = (redis.client(), ferrous.client());
+    exact(
+        &mut r,
+        &mut f,
+        &["CONFIG", "SET", "hash-max-listpack-entries", "6"],
+    );
+    let keys = ["h1", "h2", "h3"];
+    let fields = ["a", "b", "c", "d", "e", "f", "g", "1", "", LONG];
+    let values = ["1", "-7", "x", "", "2.5", "9223372036854775807", LONG];
+    let mut g = Rng(0x5eed_0f_0a5e);
+    for i in 0..3000 {
+        let k = g.pick(&keys);
+        let (fa, fb) = (g.pick(&fields), g.pick(&fields));
+        let (va, vb) = (g.pick(&values), g.pick(&values));
+        match g.below(10) {
+            0 | 1 => exact(&mut r, &mut f, &["HSET", k, fa, va, fb, vb]),
+            2 => exact(&mut r, &mut f, &["HSETNX", k, fa, va]),
+            3 => exact(&mut r, &mut f, &["HDEL", k, fa, fb]),
+            4 => exact(&mut r, &mut f, &["HINCRBY", k, fa, "3"]),
+            5 => exact(&mut r, &mut f, &["HINCRBYFLOAT", k, fa, "0.25"]),
+            6 => exact(&mut r, &mut f, &["HMGET", k, fa, fb]),
+            7 => exact(&mut r, &mut f, &["HSTRLEN", k, fa]),
+            8 => exact(&mut r, &mut f, &["HLEN", k]),
+            _ => exact(&mut r, &mut f, &["HEXISTS", k, fa]),
+        }
+        if i % 7 == 0 {
+            let which = g.pick(&["HGETALL", "HKEYS", "HVALS"]);
+            full_read(&mut r, &mut f, k, &[which, k]);
+            full_read(&mut r, &mut f, k, &["HRANDFIELD", k, "100", "WITHVALUES"]);
+        }
+        if i % 500 == 499 {
+            // Start over now and then so small hashes are exercised again.
+            exact(&mut r, &mut f, &["DEL", "h1", "h2", "h3"]);
+        }
+    }
+}
+
+#[test]
+fn sets_match_redis() {
+    let Some((redis, ferrous)) = servers() else {
+        return;
+    };
+    let (mut r, mut f) = (redis.client(), ferrous.client());
+    exact(
+        &mut r,
+        &mut f,
+        &["CONFIG", "SET", "set-max-intset-entries", "6"],
+    );
+    let keys = ["s1", "s2", "s3"];
+    let members = [
+        "1",
+        "2",
+        "3",
+        "-5",
+        "10",
+        "07",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "x",
+        "y",
+        "",
+        "18446744073709551616",
+    ];
+    let ints = ["1", "2", "3", "-5", "10", "0", "4", "5", "6", "7", "8"];
+    let mut g = Rng(0x0123_4567_89ab_cdef);
+    for i in 0..3000 {
+        let (k, k2) = (g.pick(&keys), g.pick(&keys));
+        // Mostly integers, so that intsets live long enough to matter.
+        let src: &[&str] = if g.below(4) == 0 { &members } else { &ints };
+        let (ma, mb) = (g.pick(src), g.pick(src));
+        match g.below(10) {
+            0..=2 => exact(&mut r, &mut f, &["SADD", k, ma, mb]),
+            3 | 4 => exact(&mut r, &mut f, &["SREM", k, ma, mb]),
+            5 => exact(&mut r, &mut f, &["SMOVE", k, k2, ma]),
+            6 => exact(&mut r, &mut f, &["SMISMEMBER", k, ma, mb]),
+            7 => exact(&mut r, &mut f, &["SCARD", k]),
+            8 => {
+                let op = g.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]);
+                exact(&mut r, &mut f, &[op, "dst", k, k2]);
+                full_read(&mut r, &mut f, "dst", &["SMEMBERS", "dst"]);
+            }
+            _ => exact(&mut r, &mut f, &["SINTERCARD", "2", k, k2]),
+        }
+        if i % 5 == 0 {
+            full_read(&mut r, &mut f, k, &["SMEMBERS", k]);
+            let op = g.pick(&["SINTER", "SUNION", "SDIFF"]);
+            let (want, got) = send(&mut r, &mut f, &[op, k, k2]);
+            assert_eq!(
+                show(&sorted_reply(&want)),
+                show(&sorted_reply(&got)),
+                "{op} {k} {k2}"
+            );
+        }
+        if i % 400 == 399 {
+            exact(&mut r, &mut f, &["DEL", "s1", "s2", "s3"]);
+        }
+    }
+}
