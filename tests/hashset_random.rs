@@ -85,7 +85,7 @@ fn hashes_match_redis() {
     let keys = ["h1", "h2", "h3"];
     let fields = ["a", "b", "c", "d", "e", "f", "g", "1", "", LONG];
     let values = ["1", "-7", "x", "", "2.5", "9223372036854775807", LONG];
-    let mut g = Rng(0x5eed_0f_0a5e);
+    let mut g = Rng(0x005e_ed0f_0a5e);
     for i in 0..3000 {
         let k = g.pick(&keys);
         let (fa, fb) = (g.pick(&fields), g.pick(&fields));
