@@ -174,3 +174,68 @@ fn sets_match_redis() {
         }
     }
 }
+
+/// The bulk strings of a flat array (or set) reply.
+fn bulks(reply: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut i = reply
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(reply.len(), |p| p + 1);
+    while i < reply.len() {
+        let nl = i + reply[i..].iter().position(|&b| b == b'\n').unwrap_or(0);
+        let n: usize = std::str::from_utf8(&reply[i + 1..nl - 1])
+            .unwrap()
+            .parse()
+            .unwrap();
+        out.push(reply[nl + 1..nl + 1 + n].to_vec());
+        i = nl + 1 + n + 2;
+    }
+    out
+}
+
+/// Random picks with a positive count are distinct members; with a negative
+/// count, exactly that many members; SPOP removes what it returns.
+#[test]
+fn random_picks_are_members() {
+    use std::collections::HashSet;
+    let ferrous = Ferrous::start(&[]);
+    let mut c = ferrous.client();
+    for batch in 0..10 {
+        let mut sadd = vec!["SADD".to_string(), "s".into()];
+        let mut hset = vec!["HSET".to_string(), "h".into()];
+        for i in 0..100 {
+            sadd.push(format!("m{}", batch * 100 + i));
+            hset.push(format!("f{}", batch * 100 + i));
+            hset.push(format!("v{}", batch * 100 + i));
+        }
+        c.cmd(&sadd.iter().map(String::as_str).collect::<Vec<_>>());
+        c.cmd(&hset.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    for n in [1usize, 10, 333, 334, 999, 1000] {
+        let got = bulks(&c.cmd(&["SRANDMEMBER", "s", &n.to_string()]));
+        assert_eq!(got.len(), n);
+        let distinct: HashSet<_> = got.iter().collect();
+        assert_eq!(distinct.len(), n, "SRANDMEMBER {n} repeats");
+        assert!(got.iter().all(|m| m.starts_with(b"m")));
+        let got = bulks(&c.cmd(&["HRANDFIELD", "h", &n.to_string(), "WITHVALUES"]));
+        assert_eq!(got.len(), 2 * n);
+        let fields: HashSet<_> = got.chunks(2).map(|p| p[0].clone()).collect();
+        assert_eq!(fields.len(), n, "HRANDFIELD {n} repeats");
+        for p in got.chunks(2) {
+            assert_eq!(p[1][1..], p[0][1..], "value does not belong to its field");
+        }
+    }
+    let got = bulks(&c.cmd(&["SRANDMEMBER", "s", "-2000"]));
+    assert_eq!(got.len(), 2000);
+    let popped = bulks(&c.cmd(&["SPOP", "s", "300"]));
+    assert_eq!(popped.iter().collect::<HashSet<_>>().len(), 300);
+    assert_eq!(c.cmd(&["SCARD", "s"]), b":700\r\n");
+    for m in &popped {
+        let m = String::from_utf8(m.clone()).unwrap();
+        assert_eq!(c.cmd(&["SISMEMBER", "s", &m]), b":0\r\n");
+    }
+    let rest = bulks(&c.cmd(&["SPOP", "s", "700"]));
+    assert_eq!(rest.iter().collect::<HashSet<_>>().len(), 700);
+    assert_eq!(c.cmd(&["EXISTS", "s"]), b":0\r\n");
+}

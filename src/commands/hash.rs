@@ -496,17 +496,52 @@ fn hrandfield(ctx: &mut Ctx<'_>, v: &Version) {
         }
         return;
     }
-    let picks = distinct_indexes(len, count);
+    let picks = sample_distinct(len, count, !h.is_listpack(), |r| h.pick(r), h.iter());
     header(ctx.out, picks.len());
-    // Distinct positions in iteration order (as Redis returns a listpack sample).
+    for (f, val) in picks {
+        emit(ctx.out, f, val);
+    }
+}
+
+/// `count` distinct elements (count < len) chosen at random. With `sparse`
+/// (a hashtable, whose `pick` is O(log n)) and a small count, by repeated
+/// picks; otherwise by choosing positions and walking `all` once, which
+/// keeps iteration order (as Redis returns a listpack sample).
+pub(super) fn sample_distinct<T: Copy + Eq + std::hash::Hash>(
+    len: u64,
+    count: u64,
+    sparse: bool,
+    pick: impl Fn(u64) -> Option<T>,
+    all: impl Iterator<Item = T>,
+) -> Vec<T> {
+    if sparse && count.saturating_mul(3) <= len {
+        let mut seen = std::collections::HashSet::with_capacity(count as usize);
+        let mut out = Vec::with_capacity(count as usize);
+        // `pick` is not quite uniform; give up on the (unlikely) long tail.
+        let mut tries = count.saturating_mul(16).saturating_add(64);
+        while (out.len() as u64) < count && tries > 0 {
+            tries -= 1;
+            if let Some(x) = pick(crate::server::rand_u64()) {
+                if seen.insert(x) {
+                    out.push(x);
+                }
+            }
+        }
+        if out.len() as u64 == count {
+            return out;
+        }
+    }
+    let picks = distinct_indexes(len, count);
     let mut next = picks.iter().peekable();
-    for (i, (f, val)) in h.iter().enumerate() {
+    let mut out = Vec::with_capacity(picks.len());
+    for (i, x) in all.enumerate() {
         let Some(&&p) = next.peek() else { break };
         if p == i as u64 {
-            emit(ctx.out, f, val);
+            out.push(x);
             next.next();
         }
     }
+    out
 }
 
 /// Parsed `[MATCH pattern] [COUNT count]` options of HSCAN, SSCAN and ZSCAN.

@@ -6,7 +6,7 @@
 use ferrous_storage::set::{Member, Set};
 use ferrous_storage::{Entry, SmallBytes, Value, Version};
 
-use super::hash::{delete_if_empty, distinct_indexes, scan_header, scan_opts, MAX_RANDOM_REPLY};
+use super::hash::{delete_if_empty, sample_distinct, scan_header, scan_opts, MAX_RANDOM_REPLY};
 use super::keys::{expire_if_needed, parse_cursor};
 use super::keyspec::*;
 use super::{events, int_arg, is, Ctx, Handler::*};
@@ -302,17 +302,16 @@ fn spop(ctx: &mut Ctx<'_>, v: &mut Version) {
 
 /// `count` distinct members of `s` (count < len) chosen at random.
 fn pick_distinct(s: &Set, count: u64) -> Vec<SmallBytes> {
-    let picks = distinct_indexes(s.len() as u64, count);
-    let mut next = picks.iter().peekable();
-    let mut out = Vec::with_capacity(picks.len());
-    for (i, m) in s.iter().enumerate() {
-        let Some(&&p) = next.peek() else { break };
-        if p == i as u64 {
-            out.push(m.to_bytes());
-            next.next();
-        }
-    }
-    out
+    sample_distinct(
+        s.len() as u64,
+        count,
+        !s.is_intset(),
+        |r| s.pick(r),
+        s.iter(),
+    )
+    .into_iter()
+    .map(|m| m.to_bytes())
+    .collect()
 }
 
 fn srandmember(ctx: &mut Ctx<'_>, v: &Version) {

@@ -27,7 +27,7 @@ pub struct Set(Repr);
 const _: () = assert!(std::mem::size_of::<Set>() <= 24);
 
 /// One member as stored: an intset holds integers, not their text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Member<'a> {
     /// A member of an intset.
     Int(i64),
