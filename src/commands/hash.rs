@@ -339,7 +339,7 @@ fn store_counter(ctx: &mut Ctx<'_>, v: &mut Version, text: &[u8], event: &'stati
             return false;
         }
     };
-    h.convert_for_lengths([&args[2][..]], lim);
+    h.convert_for_lengths([&args[2][..], text], lim);
     h.set(&args[2], text, lim);
     ctx.notify(events::HASH, event, &args[1]);
     ctx.dirty += 1;
