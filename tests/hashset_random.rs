@@ -239,3 +239,45 @@ fn random_picks_are_members() {
     assert_eq!(rest.iter().collect::<HashSet<_>>().len(), 700);
     assert_eq!(c.cmd(&["EXISTS", "s"]), b":0\r\n");
 }
+
+/// Random picks from small hashtable-encoded sets and hashes are uniform
+/// (Redis's test suite checks SRANDMEMBER/HRANDFIELD histograms).
+#[test]
+fn random_picks_are_uniform_on_small_tables() {
+    use std::collections::HashMap;
+    let ferrous = Ferrous::start(&[]);
+    let mut c = ferrous.client();
+    let mut sadd = vec!["SADD".to_string(), "s".into()];
+    let mut hset = vec!["HSET".to_string(), "h".into(), LONG.into(), "x".into()];
+    for i in 0..50 {
+        sadd.push(format!("member-{i}"));
+        hset.push(format!("field-{i}"));
+        hset.push("v".into());
+    }
+    c.cmd(&sadd.iter().map(String::as_str).collect::<Vec<_>>());
+    c.cmd(&hset.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "s"]), b"$9\r\nhashtable\r\n");
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "h"]), b"$9\r\nhashtable\r\n");
+    for cmd in [
+        ["SRANDMEMBER", "s", "-50000"],
+        ["HRANDFIELD", "h", "-51000"],
+    ] {
+        let mut hist: HashMap<Vec<u8>, usize> = HashMap::new();
+        for m in bulks(&c.cmd(&cmd)) {
+            *hist.entry(m).or_default() += 1;
+        }
+        // 1000 expected per element, standard deviation ~31.
+        assert!(hist.len() >= 50, "{cmd:?}: {} distinct", hist.len());
+        assert!(
+            hist.values().all(|&n| (800..=1200).contains(&n)),
+            "{cmd:?}: {hist:?}"
+        );
+    }
+    let mut hist: HashMap<Vec<u8>, usize> = HashMap::new();
+    for _ in 0..5000 {
+        let r = c.cmd(&["SRANDMEMBER", "s"]);
+        *hist.entry(r).or_default() += 1;
+    }
+    // 100 expected per member, standard deviation ~10.
+    assert!(hist.values().all(|&n| (50..=150).contains(&n)), "{hist:?}");
+}

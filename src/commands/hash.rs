@@ -4,7 +4,7 @@
 //! arguments and formats replies. SCAN-option parsing and random sampling
 //! shared with the set commands live here too.
 
-use ferrous_storage::hash::{Hash, HashLimits};
+use ferrous_storage::hash::{Hash, HashLimits, UNIFORM_PICK_MAX};
 use ferrous_storage::value::parse_i64;
 use ferrous_storage::{Entry, SmallBytes, Value, Version};
 
@@ -481,8 +481,19 @@ fn hrandfield(ctx: &mut Ctx<'_>, v: &Version) {
             return ctx.err("ERR value is out of range");
         }
         header(ctx.out, n as usize);
+        let small: Vec<(&[u8], &[u8])> = if len as usize <= UNIFORM_PICK_MAX {
+            h.iter().collect()
+        } else {
+            Vec::new()
+        };
         for _ in 0..n {
-            if let Some((f, val)) = h.pick(crate::server::rand_u64()) {
+            let r = crate::server::rand_u64();
+            let pair = if small.is_empty() {
+                h.pick(r)
+            } else {
+                small.get((r % len) as usize).copied()
+            };
+            if let Some((f, val)) = pair {
                 emit(ctx.out, f, val);
             }
         }
@@ -496,7 +507,8 @@ fn hrandfield(ctx: &mut Ctx<'_>, v: &Version) {
         }
         return;
     }
-    let picks = sample_distinct(len, count, !h.is_listpack(), |r| h.pick(r), h.iter());
+    let sparse = !h.is_listpack() && len as usize > UNIFORM_PICK_MAX;
+    let picks = sample_distinct(len, count, sparse, |r| h.pick(r), h.iter());
     header(ctx.out, picks.len());
     for (f, val) in picks {
         emit(ctx.out, f, val);

@@ -3,6 +3,7 @@
 //! SINTERCARD, SUNION, SDIFF and their STORE forms) and SSCAN. The value
 //! representation lives in `ferrous_storage::set`.
 
+use ferrous_storage::hash::UNIFORM_PICK_MAX;
 use ferrous_storage::set::{Member, Set};
 use ferrous_storage::{Entry, SmallBytes, Value, Version};
 
@@ -345,8 +346,20 @@ fn srandmember(ctx: &mut Ctx<'_>, v: &Version) {
             return ctx.err("ERR value is out of range");
         }
         ctx.out.array(n as usize);
+        let len = s.len() as u64;
+        let small: Vec<Member<'_>> = if s.len() <= UNIFORM_PICK_MAX {
+            s.iter().collect()
+        } else {
+            Vec::new()
+        };
         for _ in 0..n {
-            if let Some(m) = s.pick(crate::server::rand_u64()) {
+            let r = crate::server::rand_u64();
+            let m = if small.is_empty() {
+                s.pick(r)
+            } else {
+                small.get((r % len) as usize).copied()
+            };
+            if let Some(m) = m {
                 bulk_member(ctx.out, m);
             }
         }

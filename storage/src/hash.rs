@@ -25,6 +25,10 @@ pub struct HashLimits {
     pub max_value: usize,
 }
 
+/// Up to this size a hashtable-encoded hash or set picks random elements uniformly (by
+/// position, O(n)); above it, in O(log n) with the bias of [`HashTrie::random_entry`].
+pub const UNIFORM_PICK_MAX: usize = 1024;
+
 /// Most pairs in one chunk of a listpack-encoded hash.
 pub const CHUNK: usize = 32;
 
@@ -225,8 +229,10 @@ impl Hash {
         }
     }
 
-    /// The `i`-th pair in [`Hash::iter`] order of a listpack hash (O(1)); for a hashtable,
-    /// a pseudo-random pair chosen by `i` (see [`HashTrie::random_entry`]).
+    /// The pair at position `i` (modulo the size) in [`Hash::iter`] order: O(chunks) for a
+    /// listpack, O(n) for a hashtable of at most [`UNIFORM_PICK_MAX`] fields. For a bigger
+    /// hashtable, a pseudo-random pair chosen by `i` in O(log n), not quite uniformly
+    /// (see [`HashTrie::random_entry`]).
     pub fn pick(&self, i: u64) -> Option<(&[u8], &[u8])> {
         match &self.0 {
             Repr::Listpack(v) => {
@@ -235,6 +241,10 @@ impl Hash {
                 }
                 let (f, val) = v.nth((i % v.len as u64) as usize)?;
                 Some((f.as_slice(), val.as_slice()))
+            }
+            Repr::Table(t) if t.len() <= UNIFORM_PICK_MAX => {
+                let n = (i % t.len().max(1) as u64) as usize;
+                t.iter().nth(n).map(|(f, v)| (f.as_slice(), v.as_slice()))
             }
             Repr::Table(t) => t.random_entry(i).map(|(f, v)| (f.as_slice(), v.as_slice())),
         }

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use crate::hash::UNIFORM_PICK_MAX;
 use crate::value::parse_i64;
 use crate::{HashTrie, SmallBytes};
 
@@ -182,8 +183,10 @@ impl Set {
         }
     }
 
-    /// The `i`-th member of an intset (modulo its size, O(1)); for a hashtable, a
-    /// pseudo-random member chosen by `i` (see [`HashTrie::random_entry`]).
+    /// The member at position `i` (modulo the size) in [`Set::iter`] order: O(1) for an
+    /// intset, O(n) for a hashtable of at most [`UNIFORM_PICK_MAX`] members. For a bigger
+    /// hashtable, a pseudo-random member chosen by `i` in O(log n), not quite uniformly
+    /// (see [`HashTrie::random_entry`]).
     pub fn pick(&self, i: u64) -> Option<Member<'_>> {
         match &self.0 {
             Repr::Intset(v) => {
@@ -191,6 +194,10 @@ impl Set {
                     return None;
                 }
                 Some(Member::Int(v[(i % v.len() as u64) as usize]))
+            }
+            Repr::Table(t) if t.len() <= UNIFORM_PICK_MAX => {
+                let n = (i % t.len().max(1) as u64) as usize;
+                t.keys().nth(n).map(|k| Member::Bytes(k.as_slice()))
             }
             Repr::Table(t) => t.random_entry(i).map(|(k, _)| Member::Bytes(k.as_slice())),
         }
