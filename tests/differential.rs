@@ -34,4 +34,12 @@ diff_files!(
     strings_range,
     bitmap_basic,
     bitmap_bitfield,
+    hash_basic,
+    hash_counter,
+    hash_random,
+    hash_encoding,
+    set_basic,
+    set_algebra,
+    set_encoding,
+    set_random,
 );
