@@ -38,4 +38,12 @@ diff_files!(
     stream_basic,
     stream_group,
     stream_read,
+    hash_basic,
+    hash_counter,
+    hash_random,
+    hash_encoding,
+    set_basic,
+    set_algebra,
+    set_encoding,
+    set_random,
 );

@@ -12,11 +12,13 @@ pub mod connection;
 pub mod counter;
 pub mod debug;
 pub mod expire;
+pub mod hash;
 pub mod hll;
 pub mod keys;
 pub mod list;
 pub(crate) mod longdouble;
 pub mod server;
+pub mod set;
 pub mod stream;
 pub mod stream_claim;
 pub mod stream_group;
@@ -522,6 +524,8 @@ pub fn table() -> &'static Table {
             expire::COMMANDS,
             server::COMMANDS,
             command::COMMANDS,
+            hash::COMMANDS,
+            set::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
         let by_name = all.iter().map(|c| (c.name, *c)).collect();
