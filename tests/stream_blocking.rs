@@ -114,6 +114,7 @@ fn xreadgroup_block_served_by_xadd() {
         ASend("XREADGROUP GROUP g bob BLOCK 200 STREAMS s >"),
         Sleep(400),
         ARead,
+        B("XINFO GROUPS s"),
     ]);
 }
 
