@@ -200,17 +200,21 @@ pub fn stream_mut<'v>(
     }
 }
 
-/// Creates an empty stream at `key` and returns it.
-pub fn create_stream<'v>(ctx: &Ctx<'_>, v: &'v mut Version, key: &[u8]) -> &'v mut StreamData {
+/// Creates an empty stream at `key` and returns it (`None` cannot happen:
+/// the key was just inserted; callers simply stop then).
+pub fn create_stream<'v>(
+    ctx: &Ctx<'_>,
+    v: &'v mut Version,
+    key: &[u8],
+) -> Option<&'v mut StreamData> {
     let db = v.db_mut(ctx.db());
     db.insert(
         SmallBytes::from(key),
         Entry::new(Value::Stream(Stream::default())),
     );
     match db.get_mut(key, ctx.now).map(|e| &mut e.value) {
-        Some(Value::Stream(s)) => s.data_mut(),
-        // Just inserted as a stream.
-        _ => unreachable!("stream just created"),
+        Some(Value::Stream(s)) => Some(s.data_mut()),
+        _ => None,
     }
 }
 
@@ -332,7 +336,10 @@ fn xadd(ctx: &mut Ctx<'_>, v: &mut Version) {
         Err(e) => return ctx.err(e),
         Ok(Some(s)) => s,
         Ok(None) if a.nomkstream => return ctx.out.null(),
-        Ok(None) => create_stream(ctx, v, &key),
+        Ok(None) => match create_stream(ctx, v, &key) {
+            Some(s) => s,
+            None => return,
+        },
     };
     if s.last_id == StreamId::MAX {
         return ctx

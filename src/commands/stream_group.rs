@@ -174,7 +174,10 @@ fn xgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
         };
         let s: &mut StreamData = match stream_mut(ctx, v, &key) {
             Ok(Some(s)) => s,
-            _ => create_stream(ctx, v, &key),
+            _ => match create_stream(ctx, v, &key) {
+                Some(s) => s,
+                None => return,
+            },
         };
         if s.groups.contains_key(&gname[..]) {
             return ctx.err("BUSYGROUP Consumer Group name already exists");
@@ -373,7 +376,7 @@ fn xreadgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
             for (id, _) in &items {
                 if *id > g.last_id {
                     if g.entries_read != -1 && !s.has_tombstones_from(*id) {
-                        g.entries_read += 1;
+                        g.entries_read = g.entries_read.saturating_add(1);
                     } else if s.entries_added != 0 {
                         g.entries_read = s
                             .distance_from_first_ever(*id)

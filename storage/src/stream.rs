@@ -478,12 +478,12 @@ impl StreamData {
             return None;
         }
         if self.max_deleted == StreamId::MIN || self.max_deleted < self.first_id {
-            let before = self.entries_added - self.len() as u64;
+            let before = self.entries_added.saturating_sub(self.len() as u64);
             if id < self.first_id {
                 return Some(before);
             }
             if id == self.first_id {
-                return Some(before + 1);
+                return Some(before.saturating_add(1));
             }
         }
         None
