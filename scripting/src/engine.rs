@@ -1,0 +1,499 @@
+//! The Lua VM: creation and sandbox, compiling scripts by SHA1, running one
+//! with KEYS/ARGV against a [`Host`], and turning its result or error into a
+//! [`Reply`] or a Redis-formatted error message.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use mlua::{
+    chunk::ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value,
+    VmState,
+};
+
+use crate::convert::{lua_to_reply, reply_to_lua};
+use crate::reply::Reply;
+
+/// What a script may ask of the server. The server implements it on top of
+/// its command table and the script's private version.
+pub trait Host {
+    /// Runs one command (`args[0]` is its name). `resp3`: encode the reply as
+    /// for a RESP3 client (the script called `redis.setresp(3)`). Refusals
+    /// (unknown command, wrong arity, not allowed from scripts, writes from
+    /// a read-only script) are returned as `Reply::Error` with Redis's text.
+    fn call(&mut self, args: &[&[u8]], resp3: bool) -> Reply;
+    /// `redis.log(level, msg)`; `level` is 0 (debug) to 3 (warning).
+    fn log(&mut self, level: i64, msg: &[u8]);
+    /// `redis.acl_check_cmd`: `Ok(allowed)`, or `Err(message)` when the
+    /// command is unknown or the arguments are wrong.
+    fn acl_check(&mut self, args: &[&[u8]]) -> Result<bool, String>;
+}
+
+/// Switches shared between a running script and other threads.
+#[derive(Default, Debug)]
+pub struct Control {
+    /// Set by SCRIPT KILL (or shutdown): the script dies at its next hook.
+    pub kill: AtomicBool,
+}
+
+/// How a script run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// It returned: the reply to send (possibly an error reply the script
+    /// returned as a value). Its writes are committed.
+    Return(Reply),
+    /// It raised (runtime error, failed `redis.call`, kill, out of memory):
+    /// the full error text to send. Its writes are dropped.
+    Raise(String),
+}
+
+/// Options of one run.
+pub struct RunOpts<'a> {
+    /// SHA1 of the body, for error messages and the compiled-function cache.
+    pub sha: &'a str,
+    /// The script source (shebang line included).
+    pub body: &'a [u8],
+    /// KEYS.
+    pub keys: &'a [&'a [u8]],
+    /// ARGV.
+    pub argv: &'a [&'a [u8]],
+    /// The calling client speaks RESP3 (affects booleans, maps, … in the
+    /// final reply conversion).
+    pub client_resp3: bool,
+}
+
+/// The per-run state the Rust primitives reach through the VM's app data.
+struct RunState {
+    host: Option<HostPtr>,
+    resp3: bool,
+    err_line: Option<usize>,
+}
+
+struct HostPtr(*mut (dyn Host + 'static));
+// SAFETY: the pointer is only dereferenced on the thread running the script,
+// while `Engine::run` (which borrowed the host) is on the stack.
+unsafe impl Send for HostPtr {}
+
+/// How many VM instructions run between two checks of the kill switch.
+const HOOK_EVERY: u32 = 1000;
+
+/// One Lua VM with the sandbox and a cache of compiled scripts.
+pub struct Engine {
+    lua: Lua,
+    globals: Table,
+    runner: Function,
+    compiled: HashMap<String, Function>,
+    ctl: Arc<Control>,
+    generation: u64,
+}
+
+/// Lua's "5.1.5" as Redis reports its own version in scripts.
+fn version_num(v: &str) -> i64 {
+    let mut n = 0;
+    for p in v.split('.').take(3) {
+        n = n * 256 + p.parse::<i64>().unwrap_or(0);
+    }
+    n
+}
+
+impl Engine {
+    /// A fresh VM. `redis_version` is what `redis.REDIS_VERSION` shows;
+    /// `memory_limit` caps the VM's heap in bytes (0: none).
+    pub fn new(redis_version: &str, memory_limit: usize) -> mlua::Result<Engine> {
+        let lua = Lua::new_with(
+            StdLib::STRING | StdLib::TABLE | StdLib::MATH,
+            LuaOptions::new(),
+        )?;
+        let ctl = Arc::new(Control::default());
+        lua.set_app_data(RunState {
+            host: None,
+            resp3: false,
+            err_line: None,
+        });
+        let p = lua.create_table()?;
+        p.set("call", lua.create_function(api_call)?)?;
+        p.set("setresp", lua.create_function(api_setresp)?)?;
+        p.set("sha1hex", lua.create_function(api_sha1hex)?)?;
+        p.set("log", lua.create_function(api_log)?)?;
+        p.set("set_repl", lua.create_function(api_set_repl)?)?;
+        p.set("acl_check_cmd", lua.create_function(api_acl_check)?)?;
+        p.set("where", lua.create_function(api_where)?)?;
+        let c = ctl.clone();
+        p.set(
+            "killed",
+            lua.create_function(move |_, ()| Ok(c.kill.load(Ordering::Relaxed)))?,
+        )?;
+        p.set("version", redis_version)?;
+        p.set("version_num", version_num(redis_version))?;
+        p.set("bit", crate::libs::bit::open(&lua)?)?;
+        p.set("cjson", crate::libs::cjson::open(&lua)?)?;
+        p.set("struct", crate::libs::structlib::open(&lua)?)?;
+        p.set("cmsgpack", crate::libs::msgpack::open(&lua)?)?;
+        let (globals, runner): (Table, Function) = lua
+            .load(include_str!("sandbox.lua"))
+            .set_name("=sandbox")
+            .call(p)?;
+        let c = ctl.clone();
+        lua.set_global_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |_, _| {
+                if c.kill.load(Ordering::Relaxed) {
+                    Err(mlua::Error::runtime(
+                        "Script killed by user with SCRIPT KILL...",
+                    ))
+                } else {
+                    Ok(VmState::Continue)
+                }
+            },
+        )?;
+        if memory_limit > 0 {
+            lua.set_memory_limit(memory_limit)?;
+        }
+        Ok(Engine {
+            lua,
+            globals,
+            runner,
+            compiled: HashMap::new(),
+            ctl,
+            generation: 0,
+        })
+    }
+
+    /// The kill switch of this VM.
+    pub fn control(&self) -> Arc<Control> {
+        self.ctl.clone()
+    }
+
+    /// Drops compiled scripts when the cache generation moved (SCRIPT FLUSH).
+    pub fn sync_generation(&mut self, generation: u64) {
+        if generation != self.generation {
+            self.compiled.clear();
+            self.generation = generation;
+            let _ = self.lua.gc_collect();
+        }
+    }
+
+    /// Bytes of Lua heap in use.
+    pub fn used_memory(&self) -> usize {
+        self.lua.used_memory()
+    }
+
+    /// Compiles `body` (checking its syntax), caching the function under `sha`.
+    /// On failure returns Redis's full error text.
+    pub fn compile(&mut self, sha: &str, body: &[u8]) -> Result<Function, String> {
+        if let Some(f) = self.compiled.get(sha) {
+            return Ok(f.clone());
+        }
+        let src = strip_shebang(body);
+        let f = self
+            .lua
+            .load(&src[..])
+            .set_name("@user_script")
+            .set_mode(ChunkMode::Text)
+            .into_function()
+            .map_err(|e| {
+                let msg = match &e {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    mlua::Error::MemoryError(m) => m.clone(),
+                    other => other.to_string(),
+                };
+                format!("ERR Error compiling script (new function): {msg}")
+            })?;
+        self.compiled.insert(sha.to_string(), f.clone());
+        Ok(f)
+    }
+
+    /// Runs a script. The caller has already compiled it or gets the compile
+    /// error here.
+    pub fn run(&mut self, opts: &RunOpts<'_>, host: &mut dyn Host) -> Outcome {
+        let f = match self.compile(opts.sha, opts.body) {
+            Ok(f) => f,
+            Err(e) => return Outcome::Raise(e),
+        };
+        self.ctl.kill.store(false, Ordering::Relaxed);
+        if let Err(e) = self.set_keys_argv(opts) {
+            return Outcome::Raise(format!("ERR {e}"));
+        }
+        // SAFETY: the pointer is cleared below before `host`'s borrow ends.
+        let ptr: *mut (dyn Host + '_) = host;
+        let ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(ptr) };
+        if let Some(mut st) = self.lua.app_data_mut::<RunState>() {
+            st.host = Some(HostPtr(ptr));
+            st.resp3 = false;
+            st.err_line = None;
+        }
+        let res: mlua::Result<MultiValue> = self.runner.call(f);
+        let outcome = self.finish(opts, res);
+        if let Some(mut st) = self.lua.app_data_mut::<RunState>() {
+            st.host = None;
+        }
+        // Keep the heap in check between scripts (Redis runs a GC step too);
+        // after a failure (perhaps out of memory) reclaim everything.
+        if matches!(outcome, Outcome::Raise(_)) {
+            let _ = self.lua.gc_collect();
+        } else {
+            let _ = self.lua.gc_step();
+        }
+        outcome
+    }
+
+    fn set_keys_argv(&self, opts: &RunOpts<'_>) -> mlua::Result<()> {
+        let keys = self.lua.create_table_with_capacity(opts.keys.len(), 0)?;
+        for (i, k) in opts.keys.iter().enumerate() {
+            keys.raw_set(i + 1, self.lua.create_string(k)?)?;
+        }
+        let argv = self.lua.create_table_with_capacity(opts.argv.len(), 0)?;
+        for (i, a) in opts.argv.iter().enumerate() {
+            argv.raw_set(i + 1, self.lua.create_string(a)?)?;
+        }
+        self.globals.raw_set("KEYS", keys)?;
+        self.globals.raw_set("ARGV", argv)
+    }
+
+    fn finish(&self, opts: &RunOpts<'_>, res: mlua::Result<MultiValue>) -> Outcome {
+        let killed = self.ctl.kill.load(Ordering::Relaxed);
+        let line = self.lua.app_data_ref::<RunState>().and_then(|s| s.err_line);
+        let suffix = match line {
+            Some(l) => format!(" script: {}, on @user_script:{}.", opts.sha, l),
+            None => format!(" script: {}", opts.sha),
+        };
+        let mut vals = match res {
+            Ok(v) => v.into_iter(),
+            Err(e) => {
+                let msg = match e {
+                    mlua::Error::MemoryError(_) => "ERR Lua script ran out of memory".to_string(),
+                    other => format!("ERR {other}"),
+                };
+                return Outcome::Raise(format!("{msg}{suffix}"));
+            }
+        };
+        let ok = matches!(vals.next(), Some(Value::Boolean(true)));
+        let first = vals.next().unwrap_or(Value::Nil);
+        if killed {
+            return Outcome::Raise(format!(
+                "ERR Script killed by user with SCRIPT KILL...{suffix}"
+            ));
+        }
+        if ok {
+            return Outcome::Return(lua_to_reply(&first, opts.client_resp3, 0));
+        }
+        let msg = match &first {
+            Value::Table(t) => match t.raw_get::<Value>("err") {
+                Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                _ => "ERR unknown error".to_string(),
+            },
+            Value::String(s) => format!("ERR {}", String::from_utf8_lossy(&s.as_bytes())),
+            Value::Integer(n) => format!("ERR {n}"),
+            Value::Number(n) => format!("ERR {}", crate::convert::fmt_lua_number(*n)),
+            Value::Error(e) => {
+                if matches!(**e, mlua::Error::MemoryError(_)) {
+                    "ERR Lua script ran out of memory".to_string()
+                } else {
+                    format!("ERR {}", root_message(e))
+                }
+            }
+            _ => "ERR unknown error".to_string(),
+        };
+        Outcome::Raise(format!("{msg}{suffix}"))
+    }
+}
+
+/// The innermost message of an mlua error (without callback tracebacks).
+fn root_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => root_message(cause),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::MemoryError(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Redis keeps the line count but hides the `#!lua …` line from Lua.
+fn strip_shebang(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if body.starts_with(b"#!") {
+        let nl = body.iter().position(|&c| c == b'\n').unwrap_or(body.len());
+        let mut v = Vec::with_capacity(body.len() - nl);
+        v.extend_from_slice(&body[nl..]);
+        std::borrow::Cow::Owned(v)
+    } else {
+        std::borrow::Cow::Borrowed(body)
+    }
+}
+
+fn with_host<R>(lua: &Lua, f: impl FnOnce(&mut dyn Host, bool) -> R) -> Option<R> {
+    let (ptr, resp3) = {
+        let st = lua.app_data_ref::<RunState>()?;
+        (st.host.as_ref()?.0, st.resp3)
+    };
+    // SAFETY: set by `Engine::run` for the duration of the script, on this
+    // thread; the app-data borrow is released before the host runs.
+    let host = unsafe { &mut *ptr };
+    Some(f(host, resp3))
+}
+
+/// A Lua number as Redis passes it to commands (`%.17g`).
+fn arg_bytes(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        Value::Integer(n) => Some(n.to_string().into_bytes()),
+        Value::Number(n) => Some(crate::convert::fmt_g17(*n).into_bytes()),
+        _ => None,
+    }
+}
+
+fn api_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    let mut it = args.into_iter();
+    let raise = matches!(it.next(), Some(Value::Boolean(true)));
+    let rest: Vec<Value> = it.collect();
+    let err = |m: &str| Ok((false, Value::String(lua.create_string(m)?)));
+    if rest.is_empty() {
+        return err("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut argv = Vec::with_capacity(rest.len());
+    for v in &rest {
+        match arg_bytes(v) {
+            Some(b) => argv.push(b),
+            None => return err("ERR Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    let refs: Vec<&[u8]> = argv.iter().map(|v| v.as_slice()).collect();
+    let Some((reply, resp3)) = with_host(lua, |h, resp3| (h.call(&refs, resp3), resp3)) else {
+        return err("ERR redis.call is only available while a script runs");
+    };
+    let _ = raise;
+    match reply {
+        Reply::Error(e) => Ok((false, Value::String(lua.create_string(&e)?))),
+        r => Ok((true, reply_to_lua(lua, &r, resp3)?)),
+    }
+}
+
+fn fail(lua: &Lua, m: &str) -> mlua::Result<(bool, Value)> {
+    Ok((false, Value::String(lua.create_string(m)?)))
+}
+
+fn api_setresp(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    if args.len() != 1 {
+        return fail(lua, "ERR redis.setresp() requires one argument.");
+    }
+    let n = match args.front() {
+        Some(Value::Integer(n)) => *n,
+        Some(Value::Number(n)) => *n as i64,
+        Some(Value::String(s)) => s
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0),
+        _ => 0,
+    };
+    if n != 2 && n != 3 {
+        return fail(lua, "ERR RESP version must be 2 or 3.");
+    }
+    if let Some(mut st) = lua.app_data_mut::<RunState>() {
+        st.resp3 = n == 3;
+    }
+    Ok((true, Value::Nil))
+}
+
+fn api_sha1hex(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    if args.len() != 1 {
+        return fail(lua, "ERR wrong number of arguments");
+    }
+    let b = match args.front() {
+        Some(v) => arg_bytes(v).unwrap_or_default(),
+        None => vec![],
+    };
+    Ok((true, Value::String(lua.create_string(crate::sha1_hex(&b))?)))
+}
+
+fn api_log(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    if args.len() < 2 {
+        return fail(lua, "ERR redis.log() requires two arguments or more.");
+    }
+    let level = match args.front() {
+        Some(Value::Integer(n)) => *n,
+        Some(Value::Number(n)) => *n as i64,
+        _ => return fail(lua, "ERR First argument must be a number (log level)."),
+    };
+    if !(0..=3).contains(&level) {
+        return fail(lua, "ERR Invalid debug level.");
+    }
+    let mut msg = Vec::new();
+    for (i, v) in args.iter().skip(1).enumerate() {
+        if i > 0 {
+            msg.push(b' ');
+        }
+        if let Some(b) = arg_bytes(v) {
+            msg.extend_from_slice(&b);
+        }
+    }
+    with_host(lua, |h, _| h.log(level, &msg));
+    Ok((true, Value::Nil))
+}
+
+fn api_set_repl(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    if args.len() != 1 {
+        return fail(lua, "ERR redis.set_repl() requires one argument.");
+    }
+    let n = match args.front() {
+        Some(Value::Integer(n)) => *n,
+        Some(Value::Number(n)) => *n as i64,
+        _ => -1,
+    };
+    if !(0..=3).contains(&n) {
+        return fail(
+            lua,
+            "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+        );
+    }
+    Ok((true, Value::Nil))
+}
+
+fn api_acl_check(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    if args.is_empty() {
+        return fail(
+            lua,
+            "ERR Please specify at least one argument for this redis lib call",
+        );
+    }
+    let mut argv = Vec::new();
+    for v in args.iter() {
+        match arg_bytes(v) {
+            Some(b) => argv.push(b),
+            None => {
+                return fail(
+                    lua,
+                    "ERR Lua redis lib command arguments must be strings or integers",
+                )
+            }
+        }
+    }
+    let refs: Vec<&[u8]> = argv.iter().map(|v| v.as_slice()).collect();
+    match with_host(lua, |h, _| h.acl_check(&refs)) {
+        Some(Ok(b)) => Ok((true, Value::Boolean(b))),
+        Some(Err(m)) => fail(lua, &m),
+        None => Ok((true, Value::Boolean(true))),
+    }
+}
+
+/// Called by the error handler before the stack unwinds: records the line
+/// of the innermost frame of the user's script.
+fn api_where(lua: &Lua, _: ()) -> mlua::Result<()> {
+    let mut line = None;
+    for level in 0..256 {
+        let Some(found) = lua.inspect_stack(level, |d| {
+            let src = d.source();
+            let is_user = src.source.as_deref() == Some("@user_script");
+            (is_user, d.current_line())
+        }) else {
+            break;
+        };
+        if let (true, Some(l)) = found {
+            line = Some(l);
+            break;
+        }
+    }
+    if let Some(mut st) = lua.app_data_mut::<RunState>() {
+        st.err_line = line;
+    }
+    Ok(())
+}

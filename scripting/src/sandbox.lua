@@ -1,0 +1,157 @@
+-- Runs once per VM, with the full global table, before any script.
+-- Builds the redis.* API from the Rust primitives in `P`, removes what
+-- scripts must not reach, and makes every global and library table
+-- read-only through empty proxy tables, so nothing a script does survives
+-- into the next one.
+local P = ...
+local G = _G
+local error, type, tostring, select, setmetatable, rawset, pcall, xpcall =
+  error, type, tostring, select, setmetatable, rawset, pcall, xpcall
+local getmetatable, setfenv, loadstring, concat = getmetatable, setfenv, loadstring, table.concat
+local sfind, ssub, sbyte = string.find, string.sub, string.byte
+
+-- Errors raised by the redis.* API: tables carrying Redis's message; pcall
+-- hands scripts the message itself, as Redis does.
+local APIERR = setmetatable({}, {__mode = "k"})
+local function raise(msg)
+  local e = {err = msg}
+  APIERR[e] = true
+  error(e, 0)
+end
+local function unwrap(ok, v, ...)
+  if not ok then raise(v) end
+  return v, ...
+end
+local function wrap(f)
+  return function(...) return unwrap(f(...)) end
+end
+
+local redis = {}
+local rcall = P.call
+redis.call = function(...)
+  local ok, v = rcall(true, ...)
+  if not ok then raise(v) end
+  return v
+end
+redis.pcall = function(...)
+  local ok, v = rcall(false, ...)
+  if not ok then return {err = v} end
+  return v
+end
+redis.setresp = wrap(P.setresp)
+redis.sha1hex = wrap(P.sha1hex)
+redis.log = wrap(P.log)
+redis.set_repl = wrap(P.set_repl)
+redis.acl_check_cmd = wrap(P.acl_check_cmd)
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() return nil end
+redis.error_reply = function(...)
+  local e = ...
+  if select("#", ...) ~= 1 or type(e) ~= "string" then
+    return {err = "ERR wrong number or type of arguments"}
+  end
+  if ssub(e, 1, 1) == "-" then e = ssub(e, 2) end
+  if not sfind(e, " ", 1, true) then e = "ERR " .. e end
+  return {err = e}
+end
+redis.status_reply = function(...)
+  local s = ...
+  if select("#", ...) ~= 1 or type(s) ~= "string" then
+    return {err = "ERR wrong number or type of arguments"}
+  end
+  return {ok = s}
+end
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+redis.REDIS_VERSION = P.version
+redis.REDIS_VERSION_NUM = P.version_num
+G.redis = redis
+G.cjson = P.cjson
+G.bit = P.bit
+G.struct = P.struct
+G.cmsgpack = P.cmsgpack
+
+-- What Redis does not offer.
+for _, name in ipairs({"dofile", "loadfile", "require", "module", "getfenv", "setfenv",
+                       "newproxy", "print", "package", "os", "io", "debug"}) do
+  rawset(G, name, nil)
+end
+
+-- Once a script is killed, pcall/xpcall must not swallow the kill.
+local killed = P.killed
+local function rethrow(ok, ...)
+  if not ok then
+    if killed() then error((...), 0) end
+    local e = ...
+    if type(e) == "table" and APIERR[e] then return false, e.err end
+  end
+  return ok, ...
+end
+G.pcall = function(...) return rethrow(pcall(...)) end
+G.xpcall = function(f, h) return rethrow(xpcall(f, h)) end
+
+-- Bytecode would bypass the parser's checks: refused, as in Redis.
+G.loadstring = function(s, name)
+  if type(s) == "string" and sbyte(s, 1) == 27 then return nil end
+  return loadstring(s, name)
+end
+G.load = function(f, name)
+  local parts = {}
+  while true do
+    local p = f()
+    if p == nil or p == "" then break end
+    if type(p) ~= "string" then return nil, "reader function must return a string" end
+    parts[#parts + 1] = p
+  end
+  return G.loadstring(concat(parts), name)
+end
+
+-- Read-only proxies. FROZEN is what getmetatable() shows for them.
+local RO = setmetatable({}, {__mode = "k"})
+local function ro_err() error("Attempt to modify a readonly table", 2) end
+local FROZEN = {}
+setmetatable(FROZEN, {__newindex = ro_err, __metatable = FROZEN})
+RO[FROZEN] = true
+local function freeze(t)
+  local p = setmetatable({}, {__index = t, __newindex = ro_err, __metatable = FROZEN})
+  RO[p] = true
+  return p
+end
+G.rawset = function(t, k, v)
+  if RO[t] then error("Attempt to modify a readonly table", 0) end
+  return rawset(t, k, v)
+end
+G.setmetatable = function(t, mt)
+  if RO[t] then error("Attempt to modify a readonly table", 0) end
+  return setmetatable(t, mt)
+end
+for _, name in ipairs({"string", "table", "math", "coroutine", "redis", "cjson", "bit",
+                       "struct", "cmsgpack"}) do
+  if G[name] then rawset(G, name, freeze(G[name])) end
+end
+rawset(getmetatable(""), "__metatable", FROZEN)
+
+setmetatable(G, {
+  __index = function(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+  __metatable = FROZEN,
+})
+local env = freeze(G)
+rawset(G, "_G", env)
+
+-- The runner: calls a script under an error handler that records where
+-- the error happened (P.where) before the stack unwinds.
+local where = P.where
+local function handler(e)
+  where()
+  return e
+end
+local function run(f)
+  return xpcall(f, handler)
+end
+
+-- From now on every chunk loaded gets the read-only view as its globals.
+setfenv(0, env)
+return G, run
