@@ -111,12 +111,39 @@ impl Engine {
             err_line: None,
         });
         let p = lua.create_table()?;
-        p.set("call", lua.create_function(api_call)?)?;
-        p.set("setresp", lua.create_function(api_setresp)?)?;
-        p.set("sha1hex", lua.create_function(api_sha1hex)?)?;
-        p.set("log", lua.create_function(api_log)?)?;
-        p.set("set_repl", lua.create_function(api_set_repl)?)?;
-        p.set("acl_check_cmd", lua.create_function(api_acl_check)?)?;
+        // Each API function is a Rust implementation returning (ok, value)
+        // behind a C trampoline that raises the error: a C function keeps
+        // the caller's frame even in `return redis.call(...)` (a Lua
+        // wrapper would be tail-called and hide the script's line).
+        let apis: [(&str, &std::ffi::CStr, ApiFn, mlua::ffi::lua_CFunction); 6] = [
+            ("call", c"ferrous.call", api_call, tramp_call),
+            ("setresp", c"ferrous.setresp", api_setresp, tramp_setresp),
+            ("sha1hex", c"ferrous.sha1hex", api_sha1hex, tramp_sha1hex),
+            ("log", c"ferrous.log", api_log, tramp_log),
+            (
+                "set_repl",
+                c"ferrous.set_repl",
+                api_set_repl,
+                tramp_set_repl,
+            ),
+            (
+                "acl_check_cmd",
+                c"ferrous.acl_check_cmd",
+                api_acl_check,
+                tramp_acl_check,
+            ),
+        ];
+        let c_api = lua.create_table()?;
+        for (name, key, imp, tramp) in apis {
+            let f = lua.create_function(imp)?;
+            p.set(name, f.clone())?;
+            lua.set_named_registry_value(key.to_str().unwrap_or_default(), f)?;
+            // SAFETY: the trampolines only use the Lua C API on their own
+            // stack and hold no Rust values with destructors across
+            // `lua_error`.
+            c_api.set(name, unsafe { lua.create_c_function(tramp)? })?;
+        }
+        p.set("c", c_api)?;
         p.set("where", lua.create_function(api_where)?)?;
         let c = ctl.clone();
         p.set(
@@ -129,10 +156,11 @@ impl Engine {
         p.set("cjson", crate::libs::cjson::open(&lua)?)?;
         p.set("struct", crate::libs::structlib::open(&lua)?)?;
         p.set("cmsgpack", crate::libs::msgpack::open(&lua)?)?;
-        let (globals, runner): (Table, Function) = lua
+        let (globals, runner, mkerr): (Table, Function, Function) = lua
             .load(include_str!("sandbox.lua"))
             .set_name("=sandbox")
             .call(p)?;
+        lua.set_named_registry_value("ferrous.mkerr", mkerr)?;
         let c = ctl.clone();
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
@@ -341,10 +369,35 @@ fn arg_bytes(v: &Value) -> Option<Vec<u8>> {
     }
 }
 
+type ApiFn = fn(&Lua, MultiValue) -> mlua::Result<(bool, Value)>;
+
+macro_rules! trampoline {
+    ($name:ident, $key:literal) => {
+        unsafe extern "C-unwind" fn $name(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+            use mlua::ffi;
+            let n = ffi::lua_gettop(l);
+            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, $key.as_ptr());
+            ffi::lua_insert(l, 1);
+            ffi::lua_call(l, n, 2);
+            if ffi::lua_toboolean(l, -2) != 0 {
+                return 1;
+            }
+            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"ferrous.mkerr".as_ptr());
+            ffi::lua_insert(l, -2);
+            ffi::lua_call(l, 1, 1);
+            ffi::lua_error(l)
+        }
+    };
+}
+trampoline!(tramp_call, c"ferrous.call");
+trampoline!(tramp_setresp, c"ferrous.setresp");
+trampoline!(tramp_sha1hex, c"ferrous.sha1hex");
+trampoline!(tramp_log, c"ferrous.log");
+trampoline!(tramp_set_repl, c"ferrous.set_repl");
+trampoline!(tramp_acl_check, c"ferrous.acl_check_cmd");
+
 fn api_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
-    let mut it = args.into_iter();
-    let raise = matches!(it.next(), Some(Value::Boolean(true)));
-    let rest: Vec<Value> = it.collect();
+    let rest: Vec<Value> = args.into_iter().collect();
     let err = |m: &str| Ok((false, Value::String(lua.create_string(m)?)));
     if rest.is_empty() {
         return err("ERR Please specify at least one argument for this redis lib call");
@@ -360,7 +413,6 @@ fn api_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     let Some((reply, resp3)) = with_host(lua, |h, resp3| (h.call(&refs, resp3), resp3)) else {
         return err("ERR redis.call is only available while a script runs");
     };
-    let _ = raise;
     match reply {
         Reply::Error(e) => Ok((false, Value::String(lua.create_string(&e)?))),
         r => Ok((true, reply_to_lua(lua, &r, resp3)?)),

@@ -13,36 +13,25 @@ local sfind, ssub, sbyte = string.find, string.sub, string.byte
 -- Errors raised by the redis.* API: tables carrying Redis's message; pcall
 -- hands scripts the message itself, as Redis does.
 local APIERR = setmetatable({}, {__mode = "k"})
-local function raise(msg)
+local function mkerr(msg)
   local e = {err = msg}
   APIERR[e] = true
-  error(e, 0)
-end
-local function unwrap(ok, v, ...)
-  if not ok then raise(v) end
-  return v, ...
-end
-local function wrap(f)
-  return function(...) return unwrap(f(...)) end
+  return e
 end
 
 local redis = {}
-local rcall = P.call
-redis.call = function(...)
-  local ok, v = rcall(true, ...)
-  if not ok then raise(v) end
-  return v
-end
+local C, rcall = P.c, P.call
+redis.call = C.call
 redis.pcall = function(...)
-  local ok, v = rcall(false, ...)
+  local ok, v = rcall(...)
   if not ok then return {err = v} end
   return v
 end
-redis.setresp = wrap(P.setresp)
-redis.sha1hex = wrap(P.sha1hex)
-redis.log = wrap(P.log)
-redis.set_repl = wrap(P.set_repl)
-redis.acl_check_cmd = wrap(P.acl_check_cmd)
+redis.setresp = C.setresp
+redis.sha1hex = C.sha1hex
+redis.log = C.log
+redis.set_repl = C.set_repl
+redis.acl_check_cmd = C.acl_check_cmd
 redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end
 redis.debug = function() return nil end
@@ -154,4 +143,4 @@ end
 
 -- From now on every chunk loaded gets the read-only view as its globals.
 setfenv(0, env)
-return G, run
+return G, run, mkerr

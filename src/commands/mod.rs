@@ -14,6 +14,7 @@ pub mod debug;
 pub mod expire;
 pub mod keys;
 mod longdouble;
+pub mod scripting;
 pub mod server;
 pub mod string;
 
@@ -507,6 +508,7 @@ pub fn table() -> &'static Table {
             expire::COMMANDS,
             server::COMMANDS,
             command::COMMANDS,
+            scripting::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
         let by_name = all.iter().map(|c| (c.name, *c)).collect();
