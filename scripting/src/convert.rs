@@ -63,11 +63,11 @@ fn single(lua: &Lua, k: &str, v: Value) -> mlua::Result<Value> {
 }
 
 /// A script's return value as the reply to its client.
-pub fn lua_to_reply(v: &Value, client_resp3: bool, depth: usize) -> Reply {
+pub fn lua_to_reply(v: &Value, script_resp3: bool, depth: usize) -> Reply {
     match v {
         Value::Nil => Reply::Nil,
         Value::Boolean(b) => {
-            if client_resp3 {
+            if script_resp3 {
                 Reply::Bool(*b)
             } else if *b {
                 Reply::Int(1)
@@ -82,13 +82,13 @@ pub fn lua_to_reply(v: &Value, client_resp3: bool, depth: usize) -> Reply {
             if depth >= MAX_DEPTH {
                 return Reply::Error(b"ERR reached lua stack limit".to_vec());
             }
-            table_to_reply(t, client_resp3, depth)
+            table_to_reply(t, script_resp3, depth)
         }
         _ => Reply::Nil,
     }
 }
 
-fn table_to_reply(t: &Table, client_resp3: bool, depth: usize) -> Reply {
+fn table_to_reply(t: &Table, script_resp3: bool, depth: usize) -> Reply {
     if let Ok(Value::String(s)) = t.raw_get::<Value>("err") {
         return Reply::Error(s.as_bytes().to_vec());
     }
@@ -107,8 +107,8 @@ fn table_to_reply(t: &Table, client_resp3: bool, depth: usize) -> Reply {
         let mut out = Vec::new();
         for (k, v) in m.pairs::<Value, Value>().flatten() {
             out.push((
-                lua_to_reply(&k, client_resp3, depth + 1),
-                lua_to_reply(&v, client_resp3, depth + 1),
+                lua_to_reply(&k, script_resp3, depth + 1),
+                lua_to_reply(&v, script_resp3, depth + 1),
             ));
         }
         return Reply::Map(out);
@@ -116,7 +116,7 @@ fn table_to_reply(t: &Table, client_resp3: bool, depth: usize) -> Reply {
     if let Ok(Value::Table(s)) = t.raw_get::<Value>("set") {
         let mut out = Vec::new();
         for (k, _) in s.pairs::<Value, Value>().flatten() {
-            out.push(lua_to_reply(&k, client_resp3, depth + 1));
+            out.push(lua_to_reply(&k, script_resp3, depth + 1));
         }
         return Reply::Set(out);
     }
@@ -132,7 +132,7 @@ fn table_to_reply(t: &Table, client_resp3: bool, depth: usize) -> Reply {
     loop {
         match t.raw_get::<Value>(i) {
             Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(lua_to_reply(&v, client_resp3, depth + 1)),
+            Ok(v) => items.push(lua_to_reply(&v, script_resp3, depth + 1)),
         }
         i += 1;
     }

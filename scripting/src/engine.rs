@@ -280,7 +280,10 @@ impl Engine {
 
     fn finish(&self, opts: &RunOpts<'_>, res: mlua::Result<MultiValue>) -> Outcome {
         let killed = self.ctl.kill.load(Ordering::Relaxed);
-        let line = self.lua.app_data_ref::<RunState>().and_then(|s| s.err_line);
+        let (line, script_resp3) = self
+            .lua
+            .app_data_ref::<RunState>()
+            .map_or((None, false), |s| (s.err_line, s.resp3));
         let suffix = match line {
             Some(l) => format!(" script: {}, on @user_script:{}.", opts.sha, l),
             None => format!(" script: {}", opts.sha),
@@ -303,7 +306,8 @@ impl Engine {
             ));
         }
         if ok {
-            return Outcome::Return(lua_to_reply(&first, opts.client_resp3, 0));
+            // Booleans follow the script's protocol (redis.setresp), as in Redis.
+            return Outcome::Return(lua_to_reply(&first, script_resp3, 0));
         }
         let msg = match &first {
             Value::Table(t) => match t.raw_get::<Value>("err") {
@@ -317,7 +321,12 @@ impl Engine {
                 if matches!(**e, mlua::Error::MemoryError(_)) {
                     "ERR Lua script ran out of memory".to_string()
                 } else {
-                    format!("ERR {}", root_message(e))
+                    // Like luaL_error in a C library function: the position
+                    // is the calling script line.
+                    match line {
+                        Some(l) => format!("ERR user_script:{l}: {}", root_message(e)),
+                        None => format!("ERR {}", root_message(e)),
+                    }
                 }
             }
             _ => "ERR unknown error".to_string(),

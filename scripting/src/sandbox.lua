@@ -5,8 +5,8 @@
 -- into the next one.
 local P = ...
 local G = _G
-local error, type, tostring, select, setmetatable, rawset, pcall, xpcall =
-  error, type, tostring, select, setmetatable, rawset, pcall, xpcall
+local error, type, tostring, select, setmetatable, rawset, pcall, xpcall, pairs, ipairs =
+  error, type, tostring, select, setmetatable, rawset, pcall, xpcall, pairs, ipairs
 local getmetatable, setfenv, loadstring, concat = getmetatable, setfenv, loadstring, table.concat
 local sfind, ssub, sbyte = string.find, string.sub, string.byte
 
@@ -104,8 +104,29 @@ setmetatable(FROZEN, {__newindex = ro_err, __metatable = FROZEN})
 RO[FROZEN] = true
 local function freeze(t)
   local p = setmetatable({}, {__index = t, __newindex = ro_err, __metatable = FROZEN})
-  RO[p] = true
+  RO[p] = t
   return p
+end
+-- Iteration sees through a proxy to the table it guards.
+local next, rawget = next, rawget
+local function real(t)
+  local r = RO[t]
+  if type(r) == "table" then return r end
+  return t
+end
+G.next = function(t, k) return next(real(t), k) end
+G.pairs = function(t)
+  if type(t) ~= "table" then return pairs(t) end
+  return G.next, t, nil
+end
+local function inext(t, i)
+  i = i + 1
+  local v = rawget(real(t), i)
+  if v ~= nil then return i, v end
+end
+G.ipairs = function(t)
+  if type(t) ~= "table" then return ipairs(t) end
+  return inext, t, 0
 end
 G.rawset = function(t, k, v)
   if RO[t] then error("Attempt to modify a readonly table", 0) end
