@@ -399,7 +399,8 @@ pub fn get_keys(args: &[Bytes]) -> Result<Vec<Bytes>, &'static str> {
             keys.push(args[i].clone());
         }
     }
-    if keys.is_empty() {
+    // EVAL-like commands may legitimately be called without keys.
+    if keys.is_empty() && !resolved.has(flags::NO_MANDATORY_KEYS) {
         return Err("ERR The command has no key arguments");
     }
     Ok(keys)

@@ -24,7 +24,7 @@ pub static COMMANDS: &[super::CommandSpec] = &[
         Write(eval), "scripting", "Execute a Lua script server side", "2.6.0",
         "Depends on the script that is executed.", acl: [], tips: [],
         ks: [ks_keynum(RW | ACCESS | UPDATE, 2, 0, 1, 1)
-            .notes("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE flags")],
+            .notes("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE")],
         subs: &[]),
     cmd!("evalsha", -3, [NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], (0, 0, 0),
         Write(evalsha), "scripting", "Execute a Lua script server side", "2.6.0",
@@ -34,7 +34,7 @@ pub static COMMANDS: &[super::CommandSpec] = &[
         (0, 0, 0), Read(eval_ro), "scripting", "Execute a read-only Lua script server side",
         "7.0.0", "Depends on the script that is executed.", acl: [], tips: [],
         ks: [ks_keynum(RO | ACCESS, 2, 0, 1, 1)
-            .notes("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS flags")],
+            .notes("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS")],
         subs: &[]),
     cmd!("evalsha_ro", -3, [READONLY, NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS],
         (0, 0, 0), Read(evalsha_ro), "scripting", "Execute a read-only Lua script server side",
