@@ -35,4 +35,5 @@ diff_files!(
     bitmap_basic,
     bitmap_bitfield,
     scripting,
+    scripting_libs,
 );

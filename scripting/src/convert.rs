@@ -11,6 +11,10 @@ const MAX_DEPTH: usize = 1000;
 /// A command's reply as Lua sees it from `redis.call`; `resp3` is the
 /// script's protocol (`redis.setresp`).
 pub fn reply_to_lua(lua: &Lua, r: &Reply, resp3: bool) -> mlua::Result<Value> {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || reply_to_lua_inner(lua, r, resp3))
+}
+
+fn reply_to_lua_inner(lua: &Lua, r: &Reply, resp3: bool) -> mlua::Result<Value> {
     Ok(match r {
         Reply::Status(s) => single(lua, "ok", Value::String(lua.create_string(s)?))?,
         Reply::Error(e) => single(lua, "err", Value::String(lua.create_string(e)?))?,
@@ -64,6 +68,12 @@ fn single(lua: &Lua, k: &str, v: Value) -> mlua::Result<Value> {
 
 /// A script's return value as the reply to its client.
 pub fn lua_to_reply(v: &Value, script_resp3: bool, depth: usize) -> Reply {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || {
+        lua_to_reply_inner(v, script_resp3, depth)
+    })
+}
+
+fn lua_to_reply_inner(v: &Value, script_resp3: bool, depth: usize) -> Reply {
     match v {
         Value::Nil => Reply::Nil,
         Value::Boolean(b) => {
