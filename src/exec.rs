@@ -89,7 +89,10 @@ pub fn run_batch(
             stop = Some(Stop::Paused(i));
             break;
         }
-        if let Handler::Write(_) = spec.handler {
+        // A `#!lua flags=no-writes` EVAL runs like a read, without the GIL.
+        let snapshot_eval = matches!(spec.name, "eval" | "evalsha")
+            && commands::scripting::is_no_writes_eval(srv, args);
+        if let (Handler::Write(_), false) = (spec.handler, snapshot_eval) {
             if txn.is_none() {
                 match srv.store.try_begin() {
                     Some(t) => txn = Some(t),
@@ -127,7 +130,16 @@ pub fn run_batch(
             .last_cmd
             .store(slot.map_or(0, |s| s + 1), Ordering::Relaxed);
         let started = std::time::Instant::now();
-        run_one(spec, &mut ctx, &mut txn);
+        if snapshot_eval {
+            match &txn {
+                Some(t) => commands::scripting::eval_snapshot(&mut ctx, t),
+                None => srv
+                    .store
+                    .read(|v| commands::scripting::eval_snapshot(&mut ctx, v)),
+            }
+        } else {
+            run_one(spec, &mut ctx, &mut txn);
+        }
         let usec = started.elapsed().as_micros() as u64;
         let Ctx {
             dirty,

@@ -78,6 +78,16 @@ fn busy_script_readers_writers_kill() {
         b.cmd(&["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "k"]),
         b"$3\r\nold\r\n"
     );
+    // So do EVALs of `no-writes` scripts, which take no GIL.
+    assert_eq!(
+        b.cmd(&[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+            "1",
+            "k"
+        ]),
+        b"$3\r\nold\r\n"
+    );
     // Writers and other EVALs get -BUSY.
     let busy = b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
     assert_eq!(b.cmd(&["SET", "x", "1"]), busy);

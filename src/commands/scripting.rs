@@ -80,6 +80,30 @@ fn eval(ctx: &mut Ctx<'_>, v: &mut Version) {
 fn evalsha(ctx: &mut Ctx<'_>, v: &mut Version) {
     run(ctx, VersionRef::Rw(v), true);
 }
+/// Whether this EVAL/EVALSHA line runs a `#!lua flags=no-writes` script,
+/// which the executor then runs on a snapshot without taking the GIL.
+pub fn is_no_writes_eval(srv: &crate::server::Server, args: &[bytes::Bytes]) -> bool {
+    if args.len() < 3 {
+        return false;
+    }
+    let flagged = |body: &[u8]| matches!(shebang(body), Ok(Some(Shebang { no_writes: true })));
+    if is(&args[0], "eval") {
+        args[1].starts_with(b"#!") && flagged(&args[1])
+    } else if is(&args[0], "evalsha") {
+        let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+        srv.scripting.get(&sha).is_some_and(|b| flagged(&b))
+    } else {
+        false
+    }
+}
+
+/// EVAL/EVALSHA of a `no-writes` script on a snapshot (see
+/// [`is_no_writes_eval`]).
+pub fn eval_snapshot(ctx: &mut Ctx<'_>, v: &Version) {
+    let by_sha = is(&ctx.args[0], "evalsha");
+    run(ctx, VersionRef::Ro(v), by_sha);
+}
+
 fn eval_ro(ctx: &mut Ctx<'_>, v: &Version) {
     run(ctx, VersionRef::Ro(v), false);
 }
