@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use ferrous_scripting::{Control, Engine, Host, Reply};
+use ferrous_scripting::{Control, Engine, FunctionDef, Host, Reply};
 use ferrous_storage::{Millis, Version};
 
 use crate::client::{Client, ClientInfo, ReplyMode};
@@ -27,6 +27,30 @@ struct Running {
     started: Instant,
     /// Holds the GIL (a write script): other writers may get -BUSY.
     writer: bool,
+    /// A function (FCALL): its name and the command; None for EVAL scripts.
+    function: Option<(String, String)>,
+}
+
+/// A library loaded with FUNCTION LOAD.
+#[derive(Clone)]
+pub struct Library {
+    /// Its name.
+    pub name: String,
+    /// Its code (shebang included).
+    pub code: Bytes,
+    /// Changes at every (re)load, so VMs know to reload it.
+    pub generation: u64,
+    /// Its functions.
+    pub functions: Vec<FunctionDef>,
+}
+
+/// All libraries and the index of their functions.
+#[derive(Default)]
+pub struct Libraries {
+    /// By library name.
+    pub libs: std::collections::BTreeMap<String, Library>,
+    /// Lower-case function name → library name.
+    pub by_function: HashMap<String, String>,
 }
 
 /// Process-wide scripting state (one per server).
@@ -37,6 +61,9 @@ pub struct Scripting {
     pool: Mutex<Vec<Engine>>,
     running: Mutex<Vec<Running>>,
     next_run: AtomicU64,
+    /// FUNCTION libraries.
+    pub libraries: Mutex<Libraries>,
+    lib_generation: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -92,15 +119,47 @@ impl Scripting {
     }
 
     /// Registers a script as running; the id unregisters it.
-    pub fn start(&self, ctl: Arc<Control>, writer: bool) -> u64 {
+    pub fn start(
+        &self,
+        ctl: Arc<Control>,
+        writer: bool,
+        function: Option<(String, String)>,
+    ) -> u64 {
         let id = self.next_run.fetch_add(1, Ordering::Relaxed);
         lock(&self.running).push(Running {
             id,
             ctl,
             started: Instant::now(),
             writer,
+            function,
         });
         id
+    }
+
+    /// SCRIPT KILL (`functions` false) or FUNCTION KILL (true): kills the
+    /// running scripts of that kind. Returns whether there was one.
+    pub fn kill_kind(&self, functions: bool) -> bool {
+        let r = lock(&self.running);
+        let mut any = false;
+        for s in r.iter().filter(|s| s.function.is_some() == functions) {
+            s.ctl.kill.store(true, Ordering::SeqCst);
+            any = true;
+        }
+        any
+    }
+
+    /// The running function, for FUNCTION STATS: name, command, elapsed ms.
+    pub fn running_function(&self) -> Option<(String, String, u128)> {
+        lock(&self.running).iter().find_map(|r| {
+            r.function
+                .as_ref()
+                .map(|(n, c)| (n.clone(), c.clone(), r.started.elapsed().as_millis()))
+        })
+    }
+
+    /// A new library generation number.
+    pub fn next_lib_generation(&self) -> u64 {
+        self.lib_generation.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Unregisters a finished script.

@@ -36,4 +36,5 @@ diff_files!(
     bitmap_bitfield,
     scripting,
     scripting_libs,
+    scripting_functions,
 );

@@ -67,6 +67,24 @@ struct RunState {
     host: Option<HostPtr>,
     resp3: bool,
     err_line: Option<usize>,
+    /// Chunk name of user code (`@user_script` or `@user_function`).
+    chunk: &'static str,
+}
+
+/// A function registered by a library (FUNCTION LOAD).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionDef {
+    /// Its name, as registered.
+    pub name: String,
+    /// Its flags (`no-writes`, …), in registration order.
+    pub flags: Vec<String>,
+    /// Its description, if given.
+    pub description: Option<Vec<u8>>,
+}
+
+struct LoadedLib {
+    generation: u64,
+    funcs: HashMap<String, Function>,
 }
 
 struct HostPtr(*mut (dyn Host + 'static));
@@ -82,6 +100,8 @@ pub struct Engine {
     lua: Lua,
     globals: Table,
     runner: Function,
+    loader: Function,
+    libs: HashMap<String, LoadedLib>,
     compiled: HashMap<String, Function>,
     ctl: Arc<Control>,
     generation: u64,
@@ -109,6 +129,7 @@ impl Engine {
             host: None,
             resp3: false,
             err_line: None,
+            chunk: "@user_script",
         });
         let p = lua.create_table()?;
         // Each API function is a Rust implementation returning (ok, value)
@@ -156,7 +177,7 @@ impl Engine {
         p.set("cjson", crate::libs::cjson::open(&lua)?)?;
         p.set("struct", crate::libs::structlib::open(&lua)?)?;
         p.set("cmsgpack", crate::libs::msgpack::open(&lua)?)?;
-        let (globals, runner, mkerr): (Table, Function, Function) = lua
+        let (globals, runner, mkerr, loader): (Table, Function, Function, Function) = lua
             .load(include_str!("sandbox.lua"))
             .set_name("=sandbox")
             .call(p)?;
@@ -181,6 +202,8 @@ impl Engine {
             lua,
             globals,
             runner,
+            loader,
+            libs: HashMap::new(),
             compiled: HashMap::new(),
             ctl,
             generation: 0,
@@ -197,6 +220,7 @@ impl Engine {
         if generation != self.generation {
             self.compiled.clear();
             self.generation = generation;
+            self.libs.clear();
             let _ = self.lua.gc_collect();
         }
     }
@@ -238,10 +262,139 @@ impl Engine {
             Ok(f) => f,
             Err(e) => return Outcome::Raise(e),
         };
-        self.ctl.kill.store(false, Ordering::Relaxed);
         if let Err(e) = self.set_keys_argv(opts) {
             return Outcome::Raise(format!("ERR {e}"));
         }
+        self.exec(f, None, opts.sha, "@user_script", host)
+    }
+
+    /// Loads (or reloads) library `lib` at `generation` into this VM and
+    /// returns the functions it registered, or Redis's error text.
+    pub fn load_library(
+        &mut self,
+        lib: &str,
+        generation: u64,
+        code: &[u8],
+    ) -> Result<Vec<FunctionDef>, String> {
+        let src = strip_shebang(code);
+        let f = self
+            .lua
+            .load(&src[..])
+            .set_name("@user_function")
+            .set_mode(ChunkMode::Text)
+            .into_function()
+            .map_err(|e| {
+                let msg = match &e {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                format!("ERR Error compiling function: {msg}")
+            })?;
+        let (ok, res): (bool, Value) = self
+            .loader
+            .call(f)
+            .map_err(|e| format!("ERR Error registering functions: ERR {}", root_message(&e)))?;
+        if !ok {
+            let msg = match &res {
+                Value::Table(t) => match t.raw_get::<Value>("err") {
+                    Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                    _ => "ERR unknown error".into(),
+                },
+                Value::String(s) => format!("ERR {}", String::from_utf8_lossy(&s.as_bytes())),
+                Value::Error(e) => format!("ERR {}", root_message(e)),
+                _ => "ERR unknown error".into(),
+            };
+            let _ = self.lua.gc_collect();
+            return Err(format!("ERR Error registering functions: {msg}"));
+        }
+        let Value::Table(list) = res else {
+            return Err("ERR No functions registered".into());
+        };
+        let mut defs = Vec::new();
+        let mut funcs = HashMap::new();
+        for entry in list.sequence_values::<Table>() {
+            let entry = entry.map_err(|e| format!("ERR {e}"))?;
+            let name: String = entry.get("name").map_err(|e| format!("ERR {e}"))?;
+            let cb: Function = entry.get("cb").map_err(|e| format!("ERR {e}"))?;
+            let flags: Vec<String> = entry.get("flags").map_err(|e| format!("ERR {e}"))?;
+            let description: Option<mlua::LuaString> =
+                entry.get("desc").map_err(|e| format!("ERR {e}"))?;
+            funcs.insert(name.to_ascii_lowercase(), cb);
+            defs.push(FunctionDef {
+                name,
+                flags,
+                description: description.map(|d| d.as_bytes().to_vec()),
+            });
+        }
+        if defs.is_empty() {
+            return Err("ERR No functions registered".into());
+        }
+        self.libs
+            .insert(lib.to_string(), LoadedLib { generation, funcs });
+        Ok(defs)
+    }
+
+    /// Drops library `lib` from this VM.
+    pub fn unload_library(&mut self, lib: &str) {
+        self.libs.remove(lib);
+    }
+
+    /// Calls function `fname` of library `lib` (loading the library into
+    /// this VM first if it has not this `generation` of it).
+    #[allow(clippy::too_many_arguments)]
+    pub fn call_function(
+        &mut self,
+        lib: &str,
+        generation: u64,
+        code: &[u8],
+        fname: &str,
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        host: &mut dyn Host,
+    ) -> Outcome {
+        if self
+            .libs
+            .get(lib)
+            .is_none_or(|l| l.generation != generation)
+        {
+            if let Err(e) = self.load_library(lib, generation, code) {
+                return Outcome::Raise(e);
+            }
+        }
+        let Some(f) = self
+            .libs
+            .get(lib)
+            .and_then(|l| l.funcs.get(&fname.to_ascii_lowercase()))
+            .cloned()
+        else {
+            return Outcome::Raise("ERR Function not found".into());
+        };
+        let tables = (|| -> mlua::Result<(Table, Table)> {
+            let k = self.lua.create_table_with_capacity(keys.len(), 0)?;
+            for (i, x) in keys.iter().enumerate() {
+                k.raw_set(i + 1, self.lua.create_string(x)?)?;
+            }
+            let a = self.lua.create_table_with_capacity(argv.len(), 0)?;
+            for (i, x) in argv.iter().enumerate() {
+                a.raw_set(i + 1, self.lua.create_string(x)?)?;
+            }
+            Ok((k, a))
+        })();
+        match tables {
+            Ok(t) => self.exec(f, Some(t), fname, "@user_function", host),
+            Err(e) => Outcome::Raise(format!("ERR {e}")),
+        }
+    }
+
+    fn exec(
+        &mut self,
+        f: Function,
+        args: Option<(Table, Table)>,
+        label: &str,
+        chunk: &'static str,
+        host: &mut dyn Host,
+    ) -> Outcome {
+        self.ctl.kill.store(false, Ordering::Relaxed);
         // SAFETY: the pointer is cleared below before `host`'s borrow ends.
         let ptr: *mut (dyn Host + '_) = host;
         let ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(ptr) };
@@ -249,9 +402,13 @@ impl Engine {
             st.host = Some(HostPtr(ptr));
             st.resp3 = false;
             st.err_line = None;
+            st.chunk = chunk;
         }
-        let res: mlua::Result<MultiValue> = self.runner.call(f);
-        let outcome = self.finish(opts, res);
+        let res: mlua::Result<MultiValue> = match args {
+            Some((k, a)) => self.runner.call((f, k, a)),
+            None => self.runner.call(f),
+        };
+        let outcome = self.finish(label, chunk, res);
         if let Some(mut st) = self.lua.app_data_mut::<RunState>() {
             st.host = None;
         }
@@ -278,15 +435,15 @@ impl Engine {
         self.globals.raw_set("ARGV", argv)
     }
 
-    fn finish(&self, opts: &RunOpts<'_>, res: mlua::Result<MultiValue>) -> Outcome {
+    fn finish(&self, label: &str, chunk: &str, res: mlua::Result<MultiValue>) -> Outcome {
         let killed = self.ctl.kill.load(Ordering::Relaxed);
         let (line, script_resp3) = self
             .lua
             .app_data_ref::<RunState>()
             .map_or((None, false), |s| (s.err_line, s.resp3));
         let suffix = match line {
-            Some(l) => format!(" script: {}, on @user_script:{}.", opts.sha, l),
-            None => format!(" script: {}", opts.sha),
+            Some(l) => format!(" script: {label}, on {chunk}:{l}."),
+            None => format!(" script: {label}"),
         };
         let mut vals = match res {
             Ok(v) => v.into_iter(),
@@ -324,7 +481,11 @@ impl Engine {
                     // Like luaL_error in a C library function: the position
                     // is the calling script line.
                     match line {
-                        Some(l) => format!("ERR user_script:{l}: {}", root_message(e)),
+                        Some(l) => format!(
+                            "ERR {}:{l}: {}",
+                            chunk.trim_start_matches('@'),
+                            root_message(e)
+                        ),
                         None => format!("ERR {}", root_message(e)),
                     }
                 }
@@ -539,11 +700,14 @@ fn api_acl_check(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
 /// Called by the error handler before the stack unwinds: records the line
 /// of the innermost frame of the user's script.
 fn api_where(lua: &Lua, _: ()) -> mlua::Result<()> {
+    let chunk = lua
+        .app_data_ref::<RunState>()
+        .map_or("@user_script", |s| s.chunk);
     let mut line = None;
     for level in 0..256 {
         let Some(found) = lua.inspect_stack(level, |d| {
             let src = d.source();
-            let is_user = src.source.as_deref() == Some("@user_script");
+            let is_user = src.source.as_deref() == Some(chunk);
             (is_user, d.current_line())
         }) else {
             break;

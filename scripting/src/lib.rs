@@ -16,7 +16,7 @@ mod libs;
 mod reply;
 
 pub use convert::{fmt_g, fmt_g17};
-pub use engine::{Control, Engine, Host, Outcome, RunOpts};
+pub use engine::{Control, Engine, FunctionDef, Host, Outcome, RunOpts};
 pub use reply::Reply;
 
 /// Which security patches the bundled Lua was built with.

@@ -151,6 +151,101 @@ setmetatable(G, {
 local env = freeze(G)
 rawset(G, "_G", env)
 
+-- FUNCTION LOAD: a library's code runs once in a tiny environment that only
+-- offers redis.register_function, redis.log and constants; afterwards its
+-- functions see the normal globals. One proxy serves both phases.
+local LOADING, REG = false, nil
+local function strict(t)
+  return setmetatable({}, {
+    __index = function(_, k)
+      local v = rawget(t, k)
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = ro_err, __metatable = FROZEN})
+end
+local FN_FLAGS = {["no-writes"] = true, ["allow-oom"] = true, ["allow-stale"] = true,
+                  ["no-cluster"] = true, ["allow-cross-slot-keys"] = true}
+local function reg_fail(m) error(mkerr("ERR " .. m), 0) end
+local function register_function(...)
+  local n = select("#", ...)
+  local name, cb, flags, desc
+  if n == 1 then
+    local t = ...
+    if type(t) ~= "table" then
+      reg_fail("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).")
+    end
+    for k, v in next, t do
+      if k == "function_name" then name = v
+      elseif k == "callback" then cb = v
+      elseif k == "flags" then flags = v
+      elseif k == "description" then desc = v
+      else reg_fail("unknown argument given to redis.register_function") end
+    end
+    if name == nil then reg_fail("redis.register_function must get a function name argument") end
+    if cb == nil then reg_fail("redis.register_function must get a callback argument") end
+  elseif n == 2 then
+    name, cb = ...
+    if type(cb) ~= "function" then
+      reg_fail("second argument to redis.register_function must be a function")
+    end
+  else
+    reg_fail("wrong number of arguments to redis.register_function")
+  end
+  if type(name) ~= "string" and type(name) ~= "number" then
+    reg_fail("function_name argument given to redis.register_function must be a string")
+  end
+  name = tostring(name)
+  if type(cb) ~= "function" then
+    reg_fail("callback argument given to redis.register_function must be a function")
+  end
+  if flags ~= nil and type(flags) ~= "table" then
+    reg_fail("flags argument to redis.register_function must be a table representing function flags")
+  end
+  local fl = {}
+  if flags then
+    for _, f in ipairs(flags) do
+      if not FN_FLAGS[f] then reg_fail("unknown flag given") end
+      fl[#fl + 1] = f
+    end
+  end
+  if desc ~= nil then desc = tostring(desc) end
+  if not sfind(name, "^[%w_]+$") then
+    reg_fail("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long")
+  end
+  for _, r in ipairs(REG) do
+    if r.name == name then reg_fail("Function already exists in the library") end
+  end
+  REG[#REG + 1] = {name = name, cb = cb, flags = fl, desc = desc}
+end
+local LOAD_G = {redis = strict({
+  register_function = register_function, log = redis.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = P.version, REDIS_VERSION_NUM = P.version_num})}
+local libenv = setmetatable({}, {
+  __index = function(_, k)
+    local v
+    if LOADING then v = rawget(LOAD_G, k) else v = rawget(G, k) end
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = ro_err, __metatable = FROZEN})
+RO[libenv] = true
+local function load_library(f)
+  setfenv(f, libenv)
+  REG, LOADING = {}, true
+  local ok, e = pcall(f)
+  LOADING = false
+  local reg = REG
+  REG = nil
+  if not ok then return false, e end
+  return true, reg
+end
+
 -- The runner: calls a script under an error handler that records where
 -- the error happened (P.where) before the stack unwinds.
 local where = P.where
@@ -158,10 +253,13 @@ local function handler(e)
   where()
   return e
 end
-local function run(f)
+local function run(f, keys, args)
+  if keys then
+    return xpcall(function() return f(keys, args) end, handler)
+  end
   return xpcall(f, handler)
 end
 
 -- From now on every chunk loaded gets the read-only view as its globals.
 setfenv(0, env)
-return G, run, mkerr
+return G, run, mkerr, load_library

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod counter;
 pub mod debug;
 pub mod expire;
+pub mod functions;
 pub mod keys;
 mod longdouble;
 pub mod scripting;
@@ -509,6 +510,7 @@ pub fn table() -> &'static Table {
             server::COMMANDS,
             command::COMMANDS,
             scripting::COMMANDS,
+            functions::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
         let by_name = all.iter().map(|c| (c.name, *c)).collect();

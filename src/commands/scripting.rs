@@ -208,7 +208,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         dirty: 0,
         lookups: std::mem::take(&mut ctx.lookups),
     };
-    let run_id = scripting.start(engine.control(), writer);
+    let run_id = scripting.start(engine.control(), writer, None);
     let opts = RunOpts {
         sha: &sha,
         body: &body,
@@ -242,7 +242,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
 
 /// Runs `f` (a script, possibly long) so that the tokio worker it is on can
 /// hand its other tasks to another thread meanwhile.
-fn off_runtime<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn off_runtime<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(f)
@@ -294,7 +294,7 @@ fn script_flush(ctx: &mut Ctx<'_>) {
 }
 
 fn script_kill(ctx: &mut Ctx<'_>) {
-    if ctx.srv.scripting.kill_all() {
+    if ctx.srv.scripting.kill_kind(false) {
         ctx.out.ok();
     } else {
         ctx.err("NOTBUSY No scripts in execution right now.");
