@@ -1,7 +1,12 @@
 //! Builds Lua 5.1.5 from the `lua-src` crate's sources with Ferrous's
 //! security patches applied in OUT_DIR (no third-party source is committed).
 //!
-//! Patch: CVE-2025-49844. `luaY_parser` created the chunk-name string and
+//! Patches (each asserted to apply, so a changed source fails the build):
+//!
+//! CVE-2025-46817: `unpack` counted its results with signed overflow; see
+//! [`patch_unpack`].
+//!
+//! CVE-2025-49844. `luaY_parser` created the chunk-name string and
 //! handed it to the lexer without anchoring it anywhere the garbage collector
 //! can see; a collection during parsing could free it while still in use.
 //! The fix pushes the name on the Lua stack for the duration of the parse.
@@ -70,6 +75,9 @@ fn main() {
         if name == "lparser.c" {
             text = patch_parser(&text);
         }
+        if name == "lbaselib.c" {
+            text = patch_unpack(&text);
+        }
         std::fs::write(dir.join(&name), text).expect("write lua source");
         // lua.c / luac.c (interpreters with a main) are not in lua-src, but
         // be safe should a later version ship them.
@@ -99,6 +107,24 @@ fn patch_parser(text: &str) -> String {
     )
 }
 
+/// CVE-2025-46817: `unpack` computed its element count with signed
+/// overflow (undefined behaviour) for extreme ranges; count in unsigned
+/// arithmetic and never step `i` past `e`.
+fn patch_unpack(text: &str) -> String {
+    let t = patch(
+        text,
+        "  n = e - i + 1;  /* number of elements */\n  if (n <= 0 || !lua_checkstack(L, n))  /* n <= 0 means arith. overflow */\n",
+        "  /* ferrous: overflow-safe count (CVE-2025-46817) */\n  if ((unsigned int)e - (unsigned int)i >= (unsigned int)INT_MAX)\n    return luaL_error(L, \"too many results to unpack\");\n  n = (int)((unsigned int)e - (unsigned int)i) + 1;\n  if (!lua_checkstack(L, n))\n",
+        "unpack count",
+    );
+    patch(
+        &t,
+        "  while (i++ < e)  /* push arg[i + 1...e] */\n    lua_rawgeti(L, 1, i);\n",
+        "  while (i < e) {  /* push arg[i + 1...e] */\n    i++;\n    lua_rawgeti(L, 1, i);\n  }\n",
+        "unpack loop",
+    )
+}
+
 fn build(dir: &Path, files: &[PathBuf]) {
     let target = std::env::var("TARGET").unwrap_or_default();
     let mut cc = cc::Build::new();
@@ -124,5 +150,5 @@ fn build(dir: &Path, files: &[PathBuf]) {
         println!("cargo:rustc-link-lib=m");
         println!("cargo:rustc-link-lib=dl");
     }
-    println!("cargo:rustc-env=FERROUS_LUA_PATCHED=cve-2025-49844");
+    println!("cargo:rustc-env=FERROUS_LUA_PATCHED=cve-2025-49844,cve-2025-46817");
 }

@@ -131,8 +131,8 @@ async fn run(
                     Some(Stop::WaitGil(i)) => {
                         // A script past busy-reply-threshold holds the GIL:
                         // this write gets -BUSY instead of waiting.
-                        if srv.scripting.busy(srv) {
-                            out.error(crate::commands::scripting::BUSY);
+                        if let Some(busy) = srv.scripting.busy(srv) {
+                            out.error(busy);
                             srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
                             start = i + 1;
                             continue;

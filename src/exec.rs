@@ -90,7 +90,7 @@ pub fn run_batch(
             break;
         }
         // A `#!lua flags=no-writes` EVAL runs like a read, without the GIL.
-        let snapshot_eval = matches!(spec.name, "eval" | "evalsha")
+        let snapshot_eval = matches!(spec.name, "eval" | "evalsha" | "fcall")
             && commands::scripting::is_no_writes_eval(srv, args);
         if let (Handler::Write(_), false) = (spec.handler, snapshot_eval) {
             if txn.is_none() {

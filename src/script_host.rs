@@ -27,8 +27,9 @@ struct Running {
     started: Instant,
     /// Holds the GIL (a write script): other writers may get -BUSY.
     writer: bool,
-    /// A function (FCALL): its name and the command; None for EVAL scripts.
-    function: Option<(String, String)>,
+    /// A function (FCALL): its name and the command line; None for EVAL
+    /// scripts.
+    function: Option<(String, Vec<Bytes>)>,
 }
 
 /// A library loaded with FUNCTION LOAD.
@@ -123,7 +124,7 @@ impl Scripting {
         &self,
         ctl: Arc<Control>,
         writer: bool,
-        function: Option<(String, String)>,
+        function: Option<(String, Vec<Bytes>)>,
     ) -> u64 {
         let id = self.next_run.fetch_add(1, Ordering::Relaxed);
         lock(&self.running).push(Running {
@@ -137,19 +138,28 @@ impl Scripting {
     }
 
     /// SCRIPT KILL (`functions` false) or FUNCTION KILL (true): kills the
-    /// running scripts of that kind. Returns whether there was one.
-    pub fn kill_kind(&self, functions: bool) -> bool {
+    /// running scripts of that kind. `Err` carries Redis's reply when none
+    /// runs (`-NOTBUSY`) or only the other kind does (`-BUSY …`).
+    pub fn kill_kind(&self, functions: bool) -> Result<(), &'static str> {
         let r = lock(&self.running);
         let mut any = false;
         for s in r.iter().filter(|s| s.function.is_some() == functions) {
             s.ctl.kill.store(true, Ordering::SeqCst);
             any = true;
         }
-        any
+        if any {
+            Ok(())
+        } else if r.is_empty() {
+            Err("NOTBUSY No scripts in execution right now.")
+        } else if functions {
+            Err(BUSY_SCRIPT)
+        } else {
+            Err(BUSY_FUNCTION)
+        }
     }
 
     /// The running function, for FUNCTION STATS: name, command, elapsed ms.
-    pub fn running_function(&self) -> Option<(String, String, u128)> {
+    pub fn running_function(&self) -> Option<(String, Vec<Bytes>, u128)> {
         lock(&self.running).iter().find_map(|r| {
             r.function
                 .as_ref()
@@ -177,15 +187,29 @@ impl Scripting {
         !r.is_empty()
     }
 
-    /// Whether a write script has held the GIL for longer than
-    /// `busy-reply-threshold`, so other writers get -BUSY.
-    pub fn busy(&self, srv: &Server) -> bool {
+    /// The -BUSY reply other writers get when a write script has held the
+    /// GIL for longer than `busy-reply-threshold`; None when not busy.
+    pub fn busy(&self, srv: &Server) -> Option<&'static str> {
         let threshold = srv.config.get_i64("busy-reply-threshold").max(0) as u128;
         lock(&self.running)
             .iter()
-            .any(|r| r.writer && r.started.elapsed().as_millis() >= threshold)
+            .find(|r| r.writer && r.started.elapsed().as_millis() >= threshold)
+            .map(|r| {
+                if r.function.is_some() {
+                    BUSY_FUNCTION
+                } else {
+                    BUSY_SCRIPT
+                }
+            })
     }
 }
+
+/// `-BUSY` while an EVAL script runs.
+pub const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// `-BUSY` while a function runs.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
 /// The keyspace a script works on.
 pub enum VersionRef<'a> {

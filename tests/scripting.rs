@@ -169,3 +169,47 @@ fn real_client_script_fallback() {
     let n: i64 = script.key("cnt").invoke(&mut con).unwrap();
     assert_eq!(n, 3);
 }
+
+#[test]
+fn busy_function_kill_stats_and_rollback() {
+    let f = Ferrous::start(&[]);
+    let mut a = f.client();
+    let mut b = f.client();
+    let lib = "#!lua name=spin\n\
+        redis.register_function('spin', function(keys) redis.call('set', keys[1], 'new') while true do end end)\n\
+        redis.register_function{function_name='peek', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}}";
+    assert_eq!(b.cmd(&["FUNCTION", "LOAD", lib]), b"$4\r\nspin\r\n");
+    assert_eq!(b.cmd(&["SET", "k", "old"]), b"+OK\r\n");
+    assert_eq!(
+        b.cmd(&["CONFIG", "SET", "busy-reply-threshold", "100"]),
+        b"+OK\r\n"
+    );
+    a.send(&[b"FCALL", b"spin", b"1", b"k"]);
+    std::thread::sleep(Duration::from_millis(400));
+    let stats = b.cmd(&["FUNCTION", "STATS"]);
+    let s = String::from_utf8_lossy(&stats);
+    assert!(
+        s.contains("$4\r\nspin\r\n$7\r\ncommand\r\n*4\r\n$5\r\nFCALL\r\n"),
+        "{s}"
+    );
+    assert_eq!(b.cmd(&["GET", "k"]), b"$3\r\nold\r\n");
+    assert_eq!(b.cmd(&["FCALL", "peek", "1", "k"]), b"$3\r\nold\r\n");
+    assert_eq!(b.cmd(&["FCALL_RO", "peek", "1", "k"]), b"$3\r\nold\r\n");
+    let busy = b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n";
+    assert_eq!(b.cmd(&["SET", "x", "1"]), busy);
+    assert_eq!(b.cmd(&["SCRIPT", "KILL"]), busy);
+    assert_eq!(b.cmd(&["FUNCTION", "KILL"]), b"+OK\r\n");
+    let r = a.read_reply();
+    assert!(
+        r.starts_with(
+            b"-ERR Script killed by user with SCRIPT KILL... script: spin, on @user_function:2."
+        ),
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+    assert_eq!(b.cmd(&["GET", "k"]), b"$3\r\nold\r\n");
+    assert_eq!(
+        b.cmd(&["FUNCTION", "KILL"]),
+        b"-NOTBUSY No scripts in execution right now.\r\n"
+    );
+}

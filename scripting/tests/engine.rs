@@ -217,7 +217,7 @@ fn memory_limit_raises_and_recovers() {
 /// and often by the allocator); with it, it is just slow.
 #[test]
 fn parser_chunk_name_is_anchored() {
-    assert_eq!(ferrous_scripting::LUA_PATCHES, "cve-2025-49844");
+    assert!(ferrous_scripting::LUA_PATCHES.contains("cve-2025-49844"));
     let mut e = Engine::new("7.0.15", 0).unwrap();
     let body = "collectgarbage('setpause', 0) collectgarbage('setstepmul', 1000000)
         for i = 1, 300 do
@@ -228,4 +228,33 @@ fn parser_chunk_name_is_anchored() {
         collectgarbage('setpause', 200) collectgarbage('setstepmul', 200)
         return 1";
     assert_eq!(ok(&mut e, body), Reply::Int(1));
+}
+
+/// CVE-2025-46817: extreme `unpack` ranges fail cleanly.
+#[test]
+fn unpack_extreme_ranges() {
+    assert!(ferrous_scripting::LUA_PATCHES.contains("cve-2025-46817"));
+    let mut e = Engine::new("7.0.15", 0).unwrap();
+    for body in [
+        "return {pcall(unpack, {}, -2147483648, 2147483647)}",
+        "return {pcall(unpack, {}, 0, 2147483647)}",
+        "return {pcall(unpack, {}, -2147483647, 2147483647)}",
+    ] {
+        assert_eq!(
+            ok(&mut e, body),
+            Reply::Array(vec![
+                Reply::Nil,
+                Reply::Bulk(b"too many results to unpack".to_vec())
+            ]),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        ok(&mut e, "return {unpack({1, 2, 3}, 2147483646, 2147483647)}"),
+        Reply::Array(vec![])
+    );
+    assert_eq!(
+        ok(&mut e, "return {unpack({1, 2, 3}, 2)}"),
+        Reply::Array(vec![Reply::Int(2), Reply::Int(3)])
+    );
 }

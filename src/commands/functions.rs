@@ -67,6 +67,31 @@ fn fcall(ctx: &mut Ctx<'_>, v: &mut Version) {
     run(ctx, VersionRef::Rw(v), false);
 }
 
+/// Whether function `name` has the `no-writes` flag (FCALL then runs it on
+/// a snapshot without the GIL).
+pub fn is_no_writes(srv: &crate::server::Server, name: &[u8]) -> bool {
+    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+    let libs = srv
+        .scripting
+        .libraries
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    libs.by_function
+        .get(&name)
+        .and_then(|l| libs.libs.get(l))
+        .and_then(|l| {
+            l.functions
+                .iter()
+                .find(|f| f.name.eq_ignore_ascii_case(&name))
+        })
+        .is_some_and(|f| f.flags.iter().any(|x| x == "no-writes"))
+}
+
+/// FCALL of a `no-writes` function on a snapshot.
+pub fn fcall_snapshot(ctx: &mut Ctx<'_>, v: &Version) {
+    run(ctx, VersionRef::Ro(v), false);
+}
+
 fn fcall_ro(ctx: &mut Ctx<'_>, v: &Version) {
     run(ctx, VersionRef::Ro(v), true);
 }
@@ -133,8 +158,11 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         dirty: 0,
         lookups: std::mem::take(&mut ctx.lookups),
     };
-    let command = String::from_utf8_lossy(&ctx.args[0]).to_ascii_lowercase();
-    let run_id = scripting.start(engine.control(), writer, Some((name.clone(), command)));
+    let run_id = scripting.start(
+        engine.control(),
+        writer,
+        Some((name.clone(), ctx.args.to_vec())),
+    );
     let outcome = super::scripting::off_runtime(|| {
         engine.call_function(
             &lib.name,
@@ -413,8 +441,10 @@ fn function_stats(ctx: &mut Ctx<'_>) {
             out.bulk(b"name");
             out.bulk(name.as_bytes());
             out.bulk(b"command");
-            out.array(1);
-            out.bulk(command.as_bytes());
+            out.array(command.len());
+            for a in &command {
+                out.bulk(a);
+            }
             out.bulk(b"duration_ms");
             out.int(ms as i64);
         }
@@ -431,10 +461,9 @@ fn function_stats(ctx: &mut Ctx<'_>) {
 }
 
 fn function_kill(ctx: &mut Ctx<'_>) {
-    if ctx.srv.scripting.kill_kind(true) {
-        ctx.out.ok();
-    } else {
-        ctx.err("NOTBUSY No scripts in execution right now.");
+    match ctx.srv.scripting.kill_kind(true) {
+        Ok(()) => ctx.out.ok(),
+        Err(e) => ctx.err(e),
     }
 }
 

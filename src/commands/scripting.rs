@@ -70,17 +70,13 @@ static SCRIPT_SUBCOMMANDS: &[super::CommandSpec] = &[
 
 /// `-NOSCRIPT`.
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
-/// `-BUSY`.
-pub const BUSY: &str =
-    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
-
 fn eval(ctx: &mut Ctx<'_>, v: &mut Version) {
     run(ctx, VersionRef::Rw(v), false);
 }
 fn evalsha(ctx: &mut Ctx<'_>, v: &mut Version) {
     run(ctx, VersionRef::Rw(v), true);
 }
-/// Whether this EVAL/EVALSHA line runs a `#!lua flags=no-writes` script,
+/// Whether this EVAL/EVALSHA/FCALL line runs a `no-writes` script or function,
 /// which the executor then runs on a snapshot without taking the GIL.
 pub fn is_no_writes_eval(srv: &crate::server::Server, args: &[bytes::Bytes]) -> bool {
     if args.len() < 3 {
@@ -89,6 +85,8 @@ pub fn is_no_writes_eval(srv: &crate::server::Server, args: &[bytes::Bytes]) -> 
     let flagged = |body: &[u8]| matches!(shebang(body), Ok(Some(Shebang { no_writes: true })));
     if is(&args[0], "eval") {
         args[1].starts_with(b"#!") && flagged(&args[1])
+    } else if is(&args[0], "fcall") {
+        super::functions::is_no_writes(srv, &args[1])
     } else if is(&args[0], "evalsha") {
         let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
         srv.scripting.get(&sha).is_some_and(|b| flagged(&b))
@@ -100,6 +98,9 @@ pub fn is_no_writes_eval(srv: &crate::server::Server, args: &[bytes::Bytes]) -> 
 /// EVAL/EVALSHA of a `no-writes` script on a snapshot (see
 /// [`is_no_writes_eval`]).
 pub fn eval_snapshot(ctx: &mut Ctx<'_>, v: &Version) {
+    if is(&ctx.args[0], "fcall") {
+        return super::functions::fcall_snapshot(ctx, v);
+    }
     let by_sha = is(&ctx.args[0], "evalsha");
     run(ctx, VersionRef::Ro(v), by_sha);
 }
@@ -294,10 +295,9 @@ fn script_flush(ctx: &mut Ctx<'_>) {
 }
 
 fn script_kill(ctx: &mut Ctx<'_>) {
-    if ctx.srv.scripting.kill_kind(false) {
-        ctx.out.ok();
-    } else {
-        ctx.err("NOTBUSY No scripts in execution right now.");
+    match ctx.srv.scripting.kill_kind(false) {
+        Ok(()) => ctx.out.ok(),
+        Err(e) => ctx.err(e),
     }
 }
 

@@ -102,11 +102,15 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|lua, a: MultiValue| {
             let x = arg(&a, 0, "tohex")? as u32;
             let mut n = if a.len() > 1 { arg(&a, 1, "tohex")? } else { 8 };
+            // i32::MIN cannot be negated (CVE-2024-31449 in the C library).
+            if n == i32::MIN {
+                n = i32::MIN + 1;
+            }
             let upper = n < 0;
             if upper {
-                n = n.wrapping_neg();
+                n = -n;
             }
-            let n = n.clamp(1, 8) as usize;
+            let n = n.min(8) as usize;
             let digits = if upper {
                 "0123456789ABCDEF"
             } else {
