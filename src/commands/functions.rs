@@ -58,6 +58,13 @@ static FUNCTION_SUBCOMMANDS: &[super::CommandSpec] = &[
         "7.0.0", "O(1)", acl: [],
         tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
         ks: [], subs: &[]),
+    cmd!("dump", 2, [NOSCRIPT], (0, 0, 0), Conn(function_dump), "scripting",
+        "Dump all functions into a serialized binary payload", "7.0.0",
+        "O(N) where N is the number of functions", acl: [], tips: [], ks: [], subs: &[]),
+    cmd!("restore", -3, [WRITE, DENYOOM, NOSCRIPT], (0, 0, 0), Conn(function_restore),
+        "scripting", "Restore all the functions on the given payload", "7.0.0",
+        "O(N) where N is the number of functions on the payload", acl: [],
+        tips: ["request_policy:all_shards", "response_policy:all_succeeded"], ks: [], subs: &[]),
     cmd!("help", 2, [LOADING, STALE], (0, 0, 0), Conn(function_help), "scripting",
         "Show helpful text about the different subcommands", "7.0.0", "O(1)", acl: [],
         tips: [], ks: [], subs: &[]),
@@ -257,9 +264,9 @@ pub fn load_library(
     replace: bool,
 ) -> Result<String, String> {
     let name = library_name(&code)?;
-    let scripting = &srv.scripting;
     {
-        let libs = scripting
+        let libs = srv
+            .scripting
             .libraries
             .lock()
             .unwrap_or_else(|e| e.into_inner());
@@ -267,41 +274,141 @@ pub fn load_library(
             return Err(format!("ERR Library '{name}' already exists"));
         }
     }
+    let lib = compile_library(srv, name.clone(), code)?;
+    let mut libs = srv
+        .scripting
+        .libraries
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    install(&mut libs, lib)?;
+    Ok(name)
+}
+
+/// Runs a library's code once to learn its functions.
+fn compile_library(
+    srv: &crate::server::Server,
+    name: String,
+    code: Bytes,
+) -> Result<Library, String> {
+    let scripting = &srv.scripting;
     let generation = scripting.next_lib_generation();
     let mut engine = scripting.take_engine()?;
     let defs = off_load(|| engine.load_library(&name, generation, &code));
     scripting.give_back(engine);
-    let defs = defs?;
-    let mut libs = scripting
-        .libraries
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    for d in &defs {
+    Ok(Library {
+        name,
+        code,
+        generation,
+        functions: defs?,
+    })
+}
+
+/// Adds `lib` to `libs`, replacing a library of the same name; fails if one
+/// of its functions belongs to another library.
+fn install(libs: &mut crate::script_host::Libraries, lib: Library) -> Result<(), String> {
+    for d in &lib.functions {
         if let Some(owner) = libs.by_function.get(&d.name.to_ascii_lowercase()) {
-            if *owner != name {
+            if *owner != lib.name {
                 return Err(format!("ERR Function {} already exists", d.name));
             }
         }
     }
-    if let Some(old) = libs.libs.remove(&name) {
+    if let Some(old) = libs.libs.remove(&lib.name) {
         for f in &old.functions {
             libs.by_function.remove(&f.name.to_ascii_lowercase());
         }
     }
-    for d in &defs {
+    for d in &lib.functions {
         libs.by_function
-            .insert(d.name.to_ascii_lowercase(), name.clone());
+            .insert(d.name.to_ascii_lowercase(), lib.name.clone());
     }
-    libs.libs.insert(
-        name.clone(),
-        Library {
-            name: name.clone(),
-            code,
-            generation,
-            functions: defs,
-        },
-    );
-    Ok(name)
+    libs.libs.insert(lib.name.clone(), lib);
+    Ok(())
+}
+
+fn function_dump(ctx: &mut Ctx<'_>) {
+    let payload = {
+        let libs = ctx
+            .srv
+            .scripting
+            .libraries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        super::function_dump::dump(libs.libs.values().map(|l| &l.code[..]))
+    };
+    ctx.out.bulk(&payload);
+}
+
+fn function_restore(ctx: &mut Ctx<'_>) {
+    if ctx.args.len() > 4 {
+        let sub = String::from_utf8_lossy(&ctx.args[1]).into_owned();
+        return ctx.err(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try FUNCTION HELP."
+        ));
+    }
+    #[derive(PartialEq)]
+    enum Policy {
+        Flush,
+        Append,
+        Replace,
+    }
+    let policy =
+        match ctx.args.get(3) {
+            None => Policy::Append,
+            Some(p) if is(p, "flush") => Policy::Flush,
+            Some(p) if is(p, "append") => Policy::Append,
+            Some(p) if is(p, "replace") => Policy::Replace,
+            Some(_) => return ctx.err(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            ),
+        };
+    use super::function_dump::RestoreError;
+    let codes = match super::function_dump::parse(&ctx.args[2]) {
+        Ok(c) => c,
+        Err(RestoreError::Footer) => {
+            return ctx.err("ERR DUMP payload version or checksum are wrong")
+        }
+        Err(RestoreError::NotFunction) => return ctx.err("ERR given type is not a function"),
+        Err(RestoreError::Malformed) => return ctx.err("ERR Bad data format"),
+    };
+    let mut loaded = Vec::new();
+    for code in codes {
+        let code = Bytes::from(code);
+        let name = match library_name(&code) {
+            Ok(n) => n,
+            Err(e) => return ctx.err(&e),
+        };
+        match compile_library(ctx.srv, name, code) {
+            Ok(l) => loaded.push(l),
+            Err(e) => return ctx.err(&e),
+        }
+    }
+    let mut libs = ctx
+        .srv
+        .scripting
+        .libraries
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    // All or nothing: work on a copy, swap it in at the end.
+    let mut next = crate::script_host::Libraries::default();
+    if policy != Policy::Flush {
+        next.libs = libs.libs.clone();
+        next.by_function = libs.by_function.clone();
+    }
+    for lib in loaded {
+        if policy == Policy::Append && next.libs.contains_key(&lib.name) {
+            let msg = format!("ERR Library {} already exists", lib.name);
+            drop(libs);
+            return ctx.err(&msg);
+        }
+        if let Err(e) = install(&mut next, lib) {
+            drop(libs);
+            return ctx.err(&e);
+        }
+    }
+    *libs = next;
+    drop(libs);
+    ctx.out.ok();
 }
 
 fn off_load<R>(f: impl FnOnce() -> R) -> R {

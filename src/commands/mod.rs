@@ -12,6 +12,7 @@ pub mod connection;
 pub mod counter;
 pub mod debug;
 pub mod expire;
+pub mod function_dump;
 pub mod functions;
 pub mod keys;
 mod longdouble;
