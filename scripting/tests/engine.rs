@@ -258,3 +258,24 @@ fn unpack_extreme_ranges() {
         Reply::Array(vec![Reply::Int(2), Reply::Int(3)])
     );
 }
+
+/// The kill switch reaches loops inside coroutines too (the hook is global).
+#[test]
+fn kill_reaches_coroutines() {
+    let mut e = Engine::new("7.0.15", 0).unwrap();
+    let ctl = e.control();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        ctl.kill.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let m = raise(
+        &mut e,
+        "local co = coroutine.wrap(function() while true do pcall(function() while true do end end) end end) co()",
+    );
+    t.join().unwrap();
+    assert!(
+        m.starts_with("ERR Script killed by user with SCRIPT KILL..."),
+        "{m}"
+    );
+    assert_eq!(ok(&mut e, "return 2"), Reply::Int(2));
+}

@@ -63,6 +63,9 @@ static SCRIPT_SUBCOMMANDS: &[super::CommandSpec] = &[
     cmd!("kill", 2, [NOSCRIPT, ALLOW_BUSY], (0, 0, 0), Conn(script_kill), "scripting",
         "Kill the script currently in execution.", "2.6.0", "O(1)", acl: [],
         tips: ["request_policy:all_shards", "response_policy:one_succeeded"], ks: [], subs: &[]),
+    cmd!("debug", 3, [NOSCRIPT], (0, 0, 0), Conn(script_debug), "scripting",
+        "Set the debug mode for executed scripts.", "3.2.0", "O(1)", acl: [], tips: [], ks: [],
+        subs: &[]),
     cmd!("help", 2, [LOADING, STALE], (0, 0, 0), Conn(script_help), "scripting",
         "Show helpful text about the different subcommands", "5.0.0", "O(1)", acl: [],
         tips: [], ks: [], subs: &[]),
@@ -298,6 +301,19 @@ fn script_kill(ctx: &mut Ctx<'_>) {
     match ctx.srv.scripting.kill_kind(false) {
         Ok(()) => ctx.out.ok(),
         Err(e) => ctx.err(e),
+    }
+}
+
+/// SCRIPT DEBUG: NO is accepted; the Lua debugger (YES/SYNC) is not
+/// implemented.
+fn script_debug(ctx: &mut Ctx<'_>) {
+    let mode = &ctx.args[2];
+    if is(mode, "no") {
+        ctx.out.ok();
+    } else if is(mode, "yes") || is(mode, "sync") {
+        ctx.err("ERR SCRIPT DEBUG YES/SYNC is not supported: Ferrous has no Lua debugger");
+    } else {
+        ctx.err("ERR Use SCRIPT DEBUG YES/SYNC/NO");
     }
 }
 
