@@ -140,7 +140,11 @@ fn encode_inner(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> 
 struct Dec<'a> {
     data: &'a [u8],
     pos: usize,
+    depth: usize,
 }
+
+/// lua-cmsgpack runs out of Lua stack at this nesting depth.
+const MAX_DECODE_DEPTH: usize = 4000;
 
 const MISSING: &str = "Missing bytes in input.";
 const BAD: &str = "Bad data format in input.";
@@ -222,16 +226,27 @@ impl Dec<'_> {
         Ok(Value::String(lua.create_string(s)?))
     }
 
+    fn enter(&mut self, what: &str) -> mlua::Result<()> {
+        self.depth += 1;
+        if self.depth >= MAX_DECODE_DEPTH {
+            return Err(err(format!("stack overflow (in function {what})")));
+        }
+        Ok(())
+    }
+
     fn array(&mut self, lua: &Lua, n: usize) -> mlua::Result<Value> {
+        self.enter("mp_decode_to_lua_array")?;
         let t = lua.create_table()?;
         for i in 1..=n {
             let v = self.value(lua)?;
             t.raw_set(i, v)?;
         }
+        self.depth -= 1;
         Ok(Value::Table(t))
     }
 
     fn map(&mut self, lua: &Lua, n: usize) -> mlua::Result<Value> {
+        self.enter("mp_decode_to_lua_hash")?;
         let t = lua.create_table()?;
         for _ in 0..n {
             let k = self.value(lua)?;
@@ -240,6 +255,7 @@ impl Dec<'_> {
                 t.raw_set(k, v)?;
             }
         }
+        self.depth -= 1;
         Ok(Value::Table(t))
     }
 }
@@ -287,6 +303,7 @@ fn unpack_full(lua: &Lua, data: &[u8], limit: i64, offset: i64) -> mlua::Result<
     let mut d = Dec {
         data,
         pos: offset as usize,
+        depth: 0,
     };
     let mut out = Vec::new();
     while d.pos < data.len() && (limit == 0 || (out.len() as i64) < limit) {
@@ -339,6 +356,7 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
                     let mut d = Dec {
                         data: &data,
                         pos: offset as usize,
+                        depth: 0,
                     };
                     for _ in 0..vals.len() {
                         d.value(lua)?;
