@@ -32,12 +32,17 @@ pub enum Stop {
 
 /// Whether a CLIENT PAUSE in effect holds `spec` (ALL: everything; WRITE:
 /// writes and commands that may replicate).
-fn paused_for(srv: &Server, spec: &CommandSpec) -> bool {
+fn paused_for(srv: &Server, spec: &CommandSpec, args: &[Bytes]) -> bool {
     let until = srv.pause_until.load(Ordering::SeqCst);
     if until == 0 || now_ms() >= until {
         return false;
     }
-    !srv.pause_writes_only.load(Ordering::SeqCst) || spec.has(flags::WRITE | flags::MAY_REPLICATE)
+    // Scripts count as writes unless they declare `no-writes`, as in Redis.
+    let script_write = matches!(spec.name, "eval" | "evalsha" | "fcall")
+        && !commands::scripting::is_no_writes_eval(srv, args);
+    !srv.pause_writes_only.load(Ordering::SeqCst)
+        || spec.has(flags::WRITE | flags::MAY_REPLICATE)
+        || script_write
 }
 
 /// Runs `cmds[start..]`, writing replies into `out`. Returns `None` when all
@@ -84,7 +89,7 @@ pub fn run_batch(
             srv.cmdstats.rejected(spec);
             continue;
         }
-        if paused_for(srv, spec) {
+        if paused_for(srv, spec, args) {
             client.reply_mode = mode_before;
             stop = Some(Stop::Paused(i));
             break;

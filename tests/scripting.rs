@@ -213,3 +213,24 @@ fn busy_function_kill_stats_and_rollback() {
         b"-NOTBUSY No scripts in execution right now.\r\n"
     );
 }
+
+#[test]
+fn client_pause_write_holds_write_scripts_only() {
+    let f = Ferrous::start(&[]);
+    let mut a = f.client();
+    let mut b = f.client();
+    assert_eq!(b.cmd(&["CLIENT", "PAUSE", "600", "WRITE"]), b"+OK\r\n");
+    let t = Instant::now();
+    assert_eq!(a.cmd(&["EVAL_RO", "return 1", "0"]), b":1\r\n");
+    assert_eq!(
+        a.cmd(&["EVAL", "#!lua flags=no-writes\nreturn 2", "0"]),
+        b":2\r\n"
+    );
+    assert!(t.elapsed() < Duration::from_millis(400));
+    assert_eq!(a.cmd(&["EVAL", "return 3", "0"]), b":3\r\n");
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
+}
