@@ -234,3 +234,22 @@ fn client_pause_write_holds_write_scripts_only() {
         t.elapsed()
     );
 }
+
+#[test]
+fn shutdown_nosave_during_busy_script() {
+    let f = Ferrous::start(&[]);
+    let mut a = f.client();
+    let mut b = f.client();
+    assert_eq!(
+        b.cmd(&["CONFIG", "SET", "busy-reply-threshold", "100"]),
+        b"+OK\r\n"
+    );
+    a.send(&[b"EVAL", LOOP.as_bytes(), b"1", b"k"]);
+    std::thread::sleep(Duration::from_millis(300));
+    b.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    let t = Instant::now();
+    // The script is killed and every connection closes.
+    let _ = a.try_read_reply();
+    assert!(b.try_read_reply().is_none());
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
