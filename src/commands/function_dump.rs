@@ -1,7 +1,7 @@
 //! FUNCTION DUMP / RESTORE payloads: RDB `FUNCTION2` records (opcode 245
 //! and the library code as an RDB string), the RDB version (10) and a
-//! CRC-64 (Jones, as in Redis's RDB files). DUMP writes plain strings;
-//! RESTORE also reads LZF-compressed ones, as Redis writes them.
+//! CRC-64 (Jones, as in Redis's RDB files). Strings longer than 20 bytes
+//! are LZF-compressed when that saves at least 4 bytes, as Redis does.
 
 /// RDB opcode of a function library record.
 const OPCODE_FUNCTION2: u8 = 245;
@@ -40,13 +40,141 @@ fn put_len(out: &mut Vec<u8>, n: usize) {
     }
 }
 
+const HLOG: u32 = 16;
+const HSIZE: usize = 1 << HLOG;
+const MAX_LIT: usize = 32;
+const MAX_OFF: usize = 1 << 13;
+const MAX_REF: usize = (1 << 8) + (1 << 3);
+
+fn idx(h: u32) -> usize {
+    (((h >> (3 * 8 - HLOG)).wrapping_sub(h.wrapping_mul(5))) as usize) & (HSIZE - 1)
+}
+
+/// LZF compression with liblzf's parameters as Redis builds it (16-bit
+/// hash table, "very fast" mode), so payloads match Redis byte for byte;
+/// `None` when the output would not fit in `out_len` bytes.
+fn lzf_compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
+    let n = input.len();
+    let mut htab = vec![0usize; HSIZE];
+    let mut out: Vec<u8> = Vec::with_capacity(out_len + 1);
+    let mut lit: usize = 0;
+    let mut ip = 0usize;
+    out.push(0); // start run
+    if n < 2 { /* fallthrough to tail */ }
+    let frst = |p: usize| -> u32 { ((input[p] as u32) << 8) | input[p + 1] as u32 };
+    let next = |v: u32, p: usize| -> u32 { (v << 8) | input[p + 2] as u32 };
+    let mut hval = if n >= 2 { frst(0) } else { 0 };
+    while n >= 3 && ip < n - 2 {
+        hval = next(hval, ip);
+        let slot = idx(hval);
+        let r = htab[slot];
+        htab[slot] = ip;
+        let off = ip.wrapping_sub(r).wrapping_sub(1);
+        if off < MAX_OFF
+            && r > 0
+            && input[r + 2] == input[ip + 2]
+            && input[r] == input[ip]
+            && input[r + 1] == input[ip + 1]
+        {
+            let mut len = 2usize;
+            let maxlen = (n - ip - len).min(MAX_REF);
+            if out.len() + 3 + 1 >= out_len {
+                if out.len() - (lit == 0) as usize + 3 + 1 >= out_len {
+                    return None;
+                }
+            }
+            let at = out.len() - lit - 1;
+            out[at] = (lit as u8).wrapping_sub(1);
+            if lit == 0 {
+                out.pop();
+            }
+            loop {
+                len += 1;
+                if !(len < maxlen && input[r + len] == input[ip + len]) {
+                    break;
+                }
+            }
+            len -= 2;
+            ip += 1;
+            if len < 7 {
+                out.push(((off >> 8) + (len << 5)) as u8);
+            } else {
+                out.push(((off >> 8) + (7 << 5)) as u8);
+                out.push((len - 7) as u8);
+            }
+            out.push(off as u8);
+            lit = 0;
+            out.push(0);
+            ip += len + 1;
+            if ip >= n - 2 {
+                break;
+            }
+            ip -= 2;
+            hval = frst(ip);
+            hval = next(hval, ip);
+            htab[idx(hval)] = ip;
+            ip += 1;
+            hval = next(hval, ip);
+            htab[idx(hval)] = ip;
+            ip += 1;
+        } else {
+            if out.len() >= out_len {
+                return None;
+            }
+            lit += 1;
+            out.push(input[ip]);
+            ip += 1;
+            if lit == MAX_LIT {
+                let at = out.len() - lit - 1;
+                out[at] = (lit - 1) as u8;
+                lit = 0;
+                out.push(0);
+            }
+        }
+    }
+    if out.len() + 3 > out_len {
+        return None;
+    }
+    while ip < n {
+        lit += 1;
+        out.push(input[ip]);
+        ip += 1;
+        if lit == MAX_LIT {
+            let at = out.len() - lit - 1;
+            out[at] = (lit - 1) as u8;
+            lit = 0;
+            out.push(0);
+        }
+    }
+    let at = out.len() - lit - 1;
+    out[at] = (lit as u8).wrapping_sub(1);
+    if lit == 0 {
+        out.pop();
+    }
+    Some(out)
+}
+
+/// An RDB string: LZF-compressed when worth it (Redis's rule), else raw.
+fn put_string(out: &mut Vec<u8>, s: &[u8]) {
+    if s.len() > 20 {
+        if let Some(c) = lzf_compress(s, s.len() - 4) {
+            out.push(0xc3);
+            put_len(out, c.len());
+            put_len(out, s.len());
+            out.extend_from_slice(&c);
+            return;
+        }
+    }
+    put_len(out, s.len());
+    out.extend_from_slice(s);
+}
+
 /// The DUMP payload of these library codes.
 pub fn dump<'a>(codes: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
     let mut out = Vec::new();
     for code in codes {
         out.push(OPCODE_FUNCTION2);
-        put_len(&mut out, code.len());
-        out.extend_from_slice(code);
+        put_string(&mut out, code);
     }
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64(&out);
@@ -206,6 +334,24 @@ mod tests {
     #[test]
     fn empty_dump_matches_redis() {
         assert_eq!(dump(std::iter::empty()), b"\n\x00]\x9b\\@\x0f\x7f\xa2\xda");
+    }
+
+    #[test]
+    fn compresses_like_redis() {
+        let code = format!(
+            "#!lua name=big\n-- {}\nredis.register_function('big', function() return 1 end)",
+            "a".repeat(100)
+        );
+        let want: &[u8] = b"\xf5\xc3@K@\xae\x12#!lua name=big\n-- a\xe0Z\x00\x19\nredis.register_function(' \x84\x02', \xe0\x00\x0f\x0e) return 1 end)\n\x00\xa8\xee\x98\xc3\x08\xeb|F";
+        assert_eq!(dump(std::iter::once(code.as_bytes())), want);
+        for n in [0usize, 1, 5, 21, 100, 1000, 20000] {
+            let text: Vec<u8> = (0..n).map(|i| b"abcab"[i % 5] ^ (i / 7) as u8).collect();
+            let codes = match parse(&dump(std::iter::once(&text[..]))) {
+                Ok(c) => c,
+                Err(_) => panic!("refused {n}"),
+            };
+            assert_eq!(codes, vec![text]);
+        }
     }
 
     #[test]
