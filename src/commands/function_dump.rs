@@ -78,10 +78,9 @@ fn lzf_compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
         {
             let mut len = 2usize;
             let maxlen = (n - ip - len).min(MAX_REF);
-            if out.len() + 3 + 1 >= out_len {
-                if out.len() - (lit == 0) as usize + 3 + 1 >= out_len {
-                    return None;
-                }
+            // Room for the back reference (the run header is undone when empty).
+            if out.len() - (lit == 0) as usize + 3 + 1 >= out_len {
+                return None;
             }
             let at = out.len() - lit - 1;
             out[at] = (lit as u8).wrapping_sub(1);
