@@ -10,6 +10,7 @@
 //! Lua itself is built by `build.rs` from the `lua-src` sources with
 //! security patches applied (see there).
 
+mod api;
 mod convert;
 mod engine;
 mod libs;
