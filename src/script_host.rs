@@ -235,6 +235,9 @@ pub struct ScriptHost<'a> {
     pub dirty: u64,
     /// Keyspace hits and misses.
     pub lookups: Lookups,
+    /// Reply buffer reused by every `redis.call` of the run (made on the
+    /// first call).
+    pub out: Option<ReplyBuf>,
 }
 
 const UNKNOWN: &[u8] = b"ERR Unknown Redis command called from script";
@@ -304,7 +307,11 @@ impl Host for ScriptHost<'_> {
             authed: true,
             reply_mode: ReplyMode::On,
         };
-        let mut out = ReplyBuf::new(resp3);
+        let mut out = self.out.take().unwrap_or_else(|| ReplyBuf::new(resp3));
+        out.buf.clear();
+        out.errors = 0;
+        out.error_codes.clear();
+        out.resp3 = resp3;
         let lookups = std::mem::take(&mut self.lookups);
         let mut ctx = Ctx {
             srv: self.srv,
@@ -335,10 +342,12 @@ impl Host for ScriptHost<'_> {
             let usec = started.elapsed().as_micros() as u64;
             self.srv.cmdstats.call(slot, usec, out.errors > 0);
         }
-        match Reply::parse_all(&out.buf).and_then(|v| v.into_iter().next()) {
+        let reply = match Reply::parse_all(&out.buf).and_then(|v| v.into_iter().next()) {
             Some(r) => r,
             None => Reply::Error(b"ERR internal error: unreadable reply".to_vec()),
-        }
+        };
+        self.out = Some(out);
+        reply
     }
 
     fn log(&mut self, level: i64, msg: &[u8]) {

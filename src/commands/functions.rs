@@ -164,6 +164,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         now: ctx.now,
         dirty: 0,
         lookups: std::mem::take(&mut ctx.lookups),
+        out: None,
     };
     let run_id = scripting.start(
         engine.control(),

@@ -211,6 +211,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         now: ctx.now,
         dirty: 0,
         lookups: std::mem::take(&mut ctx.lookups),
+        out: None,
     };
     let run_id = scripting.start(engine.control(), writer, None);
     let opts = RunOpts {
