@@ -134,6 +134,13 @@ pub fn run_batch(
             .info
             .last_cmd
             .store(slot.map_or(0, |s| s + 1), Ordering::Relaxed);
+        // Scripts are shown before the commands they call, as in Redis.
+        if spec.group == "scripting"
+            && spec.has(flags::SKIP_MONITOR)
+            && srv.clients.monitors.load(Ordering::Relaxed) > 0
+        {
+            feed_monitors(srv, ctx.client, args);
+        }
         let started = std::time::Instant::now();
         if snapshot_eval {
             match &txn {
@@ -243,14 +250,14 @@ fn run_one(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, txn: &mut Option<Write
 
 /// Sends the MONITOR line for a command to every monitoring client.
 fn feed_monitors(srv: &Server, client: &Client, args: &[Bytes]) {
+    feed_monitors_as(srv, client.db, &client.info.addr, args);
+}
+
+/// Sends a MONITOR line for a command run by `who` (a client address, or
+/// `lua` for commands called by a script) in database `db`.
+pub fn feed_monitors_as(srv: &Server, db: usize, who: &str, args: &[Bytes]) {
     let us = crate::server::now_us();
-    let mut line = format!(
-        "+{}.{:06} [{} {}]",
-        us / 1_000_000,
-        us % 1_000_000,
-        client.db,
-        client.info.addr
-    );
+    let mut line = format!("+{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, db, who);
     // AUTH's arguments and HELLO's credentials are redacted, as in Redis.
     let redact_from = if commands::is(&args[0], "auth") {
         1

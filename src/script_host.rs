@@ -274,6 +274,15 @@ impl ScriptHost<'_> {
         Ok(spec)
     }
 
+    /// Shows a command called by the script to MONITOR clients (`[db lua]`).
+    fn monitor(&self, spec: &commands::CommandSpec, argv: &[Bytes]) {
+        if self.srv.clients.monitors.load(Ordering::Relaxed) > 0
+            && !spec.has(flags::SKIP_MONITOR | flags::ADMIN)
+        {
+            crate::exec::feed_monitors_as(self.srv, self.db, "lua", argv);
+        }
+    }
+
     fn select(&mut self, arg: &[u8]) -> Reply {
         let n = match commands::int_arg(arg) {
             Ok(n) => n,
@@ -299,7 +308,9 @@ impl Host for ScriptHost<'_> {
             Err(e) => return Reply::Error(e.to_vec()),
         };
         if spec.name == "select" && argv.len() == 2 {
-            return self.select(&argv[1]);
+            let r = self.select(&argv[1]);
+            self.monitor(spec, &argv);
+            return r;
         }
         let mut client = Client {
             info: self.info.clone(),
@@ -342,6 +353,7 @@ impl Host for ScriptHost<'_> {
             let usec = started.elapsed().as_micros() as u64;
             self.srv.cmdstats.call(slot, usec, out.errors > 0);
         }
+        self.monitor(spec, &argv);
         let reply = match Reply::parse_all(&out.buf).and_then(|v| v.into_iter().next()) {
             Some(r) => r,
             None => Reply::Error(b"ERR internal error: unreadable reply".to_vec()),

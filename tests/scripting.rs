@@ -253,3 +253,26 @@ fn shutdown_nosave_during_busy_script() {
     assert!(b.try_read_reply().is_none());
     assert!(t.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn monitor_shows_script_and_its_commands() {
+    let f = Ferrous::start(&[]);
+    let mut m = f.client();
+    let mut c = f.client();
+    assert_eq!(m.cmd(&["MONITOR"]), b"+OK\r\n");
+    let script = "redis.call('set','k','v') redis.call('select', 2) return redis.call('get','k')";
+    assert_eq!(c.cmd(&["EVAL", script, "0"]), b"$-1\r\n");
+    let lines: Vec<String> = (0..4)
+        .map(|_| String::from_utf8_lossy(&m.read_reply()).into_owned())
+        .collect();
+    assert!(lines[0].contains("\"EVAL\" \"redis.call("), "{lines:?}");
+    assert!(
+        lines[1].ends_with("[0 lua] \"set\" \"k\" \"v\"\r\n"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].ends_with("[2 lua] \"select\" \"2\"\r\n"),
+        "{lines:?}"
+    );
+    assert!(lines[3].ends_with("[2 lua] \"get\" \"k\"\r\n"), "{lines:?}");
+}
