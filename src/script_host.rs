@@ -167,6 +167,24 @@ impl Scripting {
         })
     }
 
+    /// Figures for INFO memory: Lua heap of the idle VMs, cached scripts
+    /// and the bytes of their bodies, libraries, functions.
+    pub fn info(&self) -> ScriptingInfo {
+        let lua = lock(&self.pool).iter().map(|e| e.used_memory()).sum();
+        let (scripts, script_bytes) = {
+            let c = lock(&self.cache);
+            (c.len(), c.values().map(|b| b.len()).sum())
+        };
+        let libs = lock(&self.libraries);
+        ScriptingInfo {
+            lua_memory: lua,
+            scripts,
+            script_bytes,
+            libraries: libs.libs.len(),
+            functions: libs.libs.values().map(|l| l.functions.len()).sum(),
+        }
+    }
+
     /// A new library generation number.
     pub fn next_lib_generation(&self) -> u64 {
         self.lib_generation.fetch_add(1, Ordering::Relaxed) + 1
@@ -210,6 +228,20 @@ pub const BUSY_SCRIPT: &str =
 /// `-BUSY` while a function runs.
 pub const BUSY_FUNCTION: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/// Scripting figures for INFO.
+pub struct ScriptingInfo {
+    /// Bytes of Lua heap in the VM pool.
+    pub lua_memory: usize,
+    /// Scripts in the EVAL cache.
+    pub scripts: usize,
+    /// Bytes of their bodies.
+    pub script_bytes: usize,
+    /// FUNCTION libraries.
+    pub libraries: usize,
+    /// Functions in them.
+    pub functions: usize,
+}
 
 /// The keyspace a script works on.
 pub enum VersionRef<'a> {
