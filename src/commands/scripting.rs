@@ -125,13 +125,17 @@ fn shebang(body: &[u8]) -> Result<Option<Shebang>, String> {
     if !body.starts_with(b"#!") {
         return Ok(None);
     }
-    let end = body.iter().position(|&c| c == b'\n').unwrap_or(body.len());
+    let Some(end) = body.iter().position(|&c| c == b'\n') else {
+        return Err("ERR Invalid script shebang".into());
+    };
     let line = String::from_utf8_lossy(&body[2..end]).into_owned();
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or("");
-    if engine != "lua" {
-        return Err(format!("ERR Could not find engine '{engine}'"));
+    let first = line.split(' ').next().unwrap_or("");
+    if first != "lua" {
+        return Err(format!(
+            "ERR Unexpected engine in script shebang: #!{first}"
+        ));
     }
+    let parts = line.split(' ').skip(1).filter(|p| !p.is_empty());
     let mut sb = Shebang { no_writes: false };
     for p in parts {
         let Some(flags) = p.strip_prefix("flags=") else {
