@@ -61,6 +61,8 @@ pub struct Server {
     pub unpause: Notify,
     /// Clients blocked in BLPOP, BZPOPMIN, XREAD BLOCK, …
     pub blocking: crate::blocking::Blocking,
+    /// Script cache, Lua VMs and running scripts.
+    pub scripting: crate::script_host::Scripting,
     gil_waiters: AtomicUsize,
     gil_free: Notify,
 }
@@ -120,6 +122,7 @@ impl Server {
             pause_writes_only: AtomicBool::new(false),
             unpause: Notify::new(),
             blocking: Default::default(),
+            scripting: Default::default(),
             gil_waiters: AtomicUsize::new(0),
             gil_free: Notify::new(),
         }

@@ -46,4 +46,7 @@ diff_files!(
     set_algebra,
     set_encoding,
     set_random,
+    scripting,
+    scripting_libs,
+    scripting_functions,
 );

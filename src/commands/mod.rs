@@ -12,11 +12,14 @@ pub mod connection;
 pub mod counter;
 pub mod debug;
 pub mod expire;
+pub mod function_dump;
+pub mod functions;
 pub mod hash;
 pub mod hll;
 pub mod keys;
 pub mod list;
 pub(crate) mod longdouble;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod stream;
@@ -526,6 +529,8 @@ pub fn table() -> &'static Table {
             command::COMMANDS,
             hash::COMMANDS,
             set::COMMANDS,
+            scripting::COMMANDS,
+            functions::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
         let by_name = all.iter().map(|c| (c.name, *c)).collect();
