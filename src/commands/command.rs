@@ -5,6 +5,9 @@
 use bytes::Bytes;
 
 use super::keyspec::{self, BeginSearch, FindKeys, KeySpec};
+
+#[path = "docs_args.rs"]
+pub mod docs_args;
 use super::{flags, is, table, CommandSpec, Ctx, Handler::*};
 use crate::cmd;
 use crate::errors;
@@ -318,11 +321,14 @@ fn write_docs(ctx: &mut Ctx<'_>, name: &str, spec: &'static CommandSpec) {
     .into_iter()
     .filter(|(_, v)| !v.is_empty())
     .collect();
-    ctx.out.map(fields.len() + subs as usize);
+    let extra = docs_args::fields(name).len();
+    ctx.out.map(fields.len() + extra + subs as usize);
     for (k, v) in fields {
         ctx.out.bulk(k.as_bytes());
         ctx.out.bulk(v.as_bytes());
     }
+    // doc_flags, deprecation, history and arguments: from the generated data.
+    docs_args::write(ctx.out, name);
     if subs {
         ctx.out.bulk(b"subcommands");
         ctx.out.map(spec.subcommands.len());
