@@ -328,8 +328,8 @@ fn command_info_bytes_match_redis() {
     );
 }
 
-/// COMMAND GETKEYS, answered from the key specs, agrees with Redis on a
-/// command line of every keyed command we have.
+/// COMMAND GETKEYS and GETKEYSANDFLAGS, answered from the key specs, agree
+/// with Redis on command lines of every command we have.
 #[test]
 fn getkeys_match_redis() {
     let Some(redis) = common::Redis::start(&[]) else {
@@ -354,15 +354,18 @@ fn getkeys_match_redis() {
             args.extend(words.iter().cloned());
             let n = (min + extra).saturating_sub(words.len());
             args.extend((0..n).map(|i| format!("a{i}")));
-            let a: Vec<&str> = args.iter().map(String::as_str).collect();
-            let (want, got) = (r.cmd(&a), c.cmd(&a));
-            if want != got {
-                problems.push(format!(
-                    "{}: ferrous {} redis {}",
-                    args[2..].join(" "),
-                    common::show(&got),
-                    common::show(&want)
-                ));
+            for sub in ["GETKEYS", "GETKEYSANDFLAGS"] {
+                args[1] = sub.to_string();
+                let a: Vec<&str> = args.iter().map(String::as_str).collect();
+                let (want, got) = (r.cmd(&a), c.cmd(&a));
+                if want != got {
+                    problems.push(format!(
+                        "{sub} {}: ferrous {} redis {}",
+                        args[2..].join(" "),
+                        common::show(&got),
+                        common::show(&want)
+                    ));
+                }
             }
         }
     }

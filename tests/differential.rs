@@ -42,4 +42,5 @@ diff_files!(
     set_algebra,
     set_encoding,
     set_random,
+    command_getkeysandflags,
 );
