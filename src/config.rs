@@ -3,8 +3,8 @@
 //! validation with Redis's messages.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// The type of a parameter, which decides parsing and validation.
 #[derive(Clone, Copy)]
@@ -68,6 +68,13 @@ pub static PARAMS: &[Param] = &[
     p("loglevel", "notice", Kind::Enum(LOGLEVELS), true),
     p("logfile", "", Kind::Str, false),
     p("hz", "10", Kind::Int(0, i32::MAX as i64), true),
+    p("latency-tracking", "yes", YES, true),
+    p(
+        "latency-tracking-info-percentiles",
+        "50 99 99.9",
+        Kind::Str,
+        true,
+    ),
     p(
         "proto-max-bulk-len",
         "536870912",
@@ -219,6 +226,55 @@ fn validate_save(value: &str) -> Result<String, String> {
     }
 }
 
+/// Parses a number like C's `strtod` as Redis's string-to-double does:
+/// decimal or `0x` hexadecimal, the whole text, never NaN.
+fn parse_strtod(s: &str) -> Option<f64> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let v = if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        if hex.is_empty() || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        hex.bytes().fold(0.0, |acc, c| {
+            acc * 16.0 + f64::from((c as char).to_digit(16).unwrap_or(0))
+        })
+    } else {
+        // Rust accepts what strtod does for decimals, plus `inf`/`nan`
+        // words, which strtod also takes.
+        if body.starts_with(['+', '-']) {
+            return None;
+        }
+        body.parse::<f64>().ok()?
+    };
+    if v.is_nan() {
+        return None;
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// `latency-tracking-info-percentiles`: space-separated numbers in
+/// [0, 100], printed back with `%f` less trailing zeros.
+pub fn parse_percentiles(value: &str) -> Result<Vec<f64>, String> {
+    if value.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for w in value.split(' ') {
+        let p = parse_strtod(w).ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+        if !(0.0..=100.0).contains(&p) {
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .into(),
+            );
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
 /// Validates `value` for `p`, returning its canonical form or Redis's reason.
 pub fn validate(p: &Param, value: &str) -> Result<String, String> {
     match p.kind {
@@ -248,6 +304,14 @@ pub fn validate(p: &Param, value: &str) -> Result<String, String> {
             None => Err("argument must be a memory value".into()),
         },
         Kind::Str if p.name == "save" => validate_save(value),
+        Kind::Str if p.name == "latency-tracking-info-percentiles" => {
+            let ps = parse_percentiles(value)?;
+            let words: Vec<String> = ps
+                .into_iter()
+                .map(crate::cmdstats::fmt_percentile)
+                .collect();
+            Ok(words.join(" "))
+        }
         Kind::Str => Ok(value.to_string()),
         Kind::Enum(words) => {
             let v = value.to_ascii_lowercase();
@@ -287,6 +351,8 @@ pub struct Hot {
     pub query_buffer_limit: AtomicI64,
     /// `timeout` in seconds (0 = never).
     pub timeout: AtomicI64,
+    /// `latency-tracking`, shared with the command statistics.
+    pub latency_tracking: Arc<AtomicBool>,
 }
 
 impl Default for Config {
@@ -313,6 +379,8 @@ impl Config {
         h.query_buffer_limit
             .store(self.get_i64("client-query-buffer-limit"), Ordering::Relaxed);
         h.timeout.store(self.get_i64("timeout"), Ordering::Relaxed);
+        h.latency_tracking
+            .store(self.get_bool("latency-tracking"), Ordering::Relaxed);
     }
 
     /// The value of a known parameter (canonical name).
@@ -493,6 +561,37 @@ mod tests {
             .unwrap();
         assert_eq!(c.get("maxclients"), "5");
         assert_eq!(c.get("busy-reply-threshold"), "100");
+    }
+
+    #[test]
+    fn percentiles_like_redis() {
+        let p = param("latency-tracking-info-percentiles").unwrap();
+        for (given, canonical) in [
+            ("50 99 99.9", "50 99 99.9"),
+            ("", ""),
+            ("0x10 .5 5. +5 1.5e1", "16 0.5 5 5 15"),
+            ("12.3456789 99.99999999 1e-10 -0", "12.345679 100 0 -0"),
+        ] {
+            assert_eq!(validate(p, given).unwrap(), canonical, "{given}");
+        }
+        let invalid = "Invalid latency-tracking-info-percentiles parameters";
+        let range = "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]";
+        for (given, err) in [
+            ("abc", invalid),
+            ("50 abc", invalid),
+            (" 50", invalid),
+            ("50  99", invalid),
+            ("50,99", invalid),
+            ("nan", invalid),
+            ("--5", invalid),
+            ("0x", invalid),
+            ("101", range),
+            ("-1", range),
+            ("inf", range),
+            ("100.0000000001", range),
+        ] {
+            assert_eq!(validate(p, given).unwrap_err(), err, "{given}");
+        }
     }
 
     #[test]

@@ -396,7 +396,14 @@ fn section(srv: &Server, name: &str, out: &mut String) {
         }
         "commandstats" => srv.cmdstats.write_commandstats(out),
         "errorstats" => srv.cmdstats.write_errorstats(out),
-        // modules and latencystats: nothing tracked.
+        "latencystats" => {
+            let ps = crate::config::parse_percentiles(
+                &srv.config.get("latency-tracking-info-percentiles"),
+            )
+            .unwrap_or_default();
+            srv.cmdstats.write_latencystats(out, &ps);
+        }
+        // modules: none loaded.
         _ => {}
     }
 }

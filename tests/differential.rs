@@ -43,4 +43,5 @@ diff_files!(
     set_encoding,
     set_random,
     command_getkeysandflags,
+    latency_config,
 );
