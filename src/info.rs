@@ -191,7 +191,8 @@ fn section(srv: &Server, name: &str, out: &mut String) {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
             kv("executable", &exe);
-            kv("config_file", &"");
+            let file = srv.config.file().map(|f| f.display().to_string());
+            kv("config_file", &file.unwrap_or_default());
             kv("io_threads_active", &0);
         }
         "clients" => {

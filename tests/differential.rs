@@ -44,4 +44,5 @@ diff_files!(
     set_random,
     command_getkeysandflags,
     latency_config,
+    config_rewrite,
 );
