@@ -191,7 +191,8 @@ fn section(srv: &Server, name: &str, out: &mut String) {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
             kv("executable", &exe);
-            kv("config_file", &"");
+            let file = srv.config.file().map(|f| f.display().to_string());
+            kv("config_file", &file.unwrap_or_default());
             kv("io_threads_active", &0);
         }
         "clients" => {
@@ -397,7 +398,14 @@ fn section(srv: &Server, name: &str, out: &mut String) {
         }
         "commandstats" => srv.cmdstats.write_commandstats(out),
         "errorstats" => srv.cmdstats.write_errorstats(out),
-        // modules and latencystats: nothing tracked.
+        "latencystats" => {
+            let ps = crate::config::parse_percentiles(
+                &srv.config.get("latency-tracking-info-percentiles"),
+            )
+            .unwrap_or_default();
+            srv.cmdstats.write_latencystats(out, &ps);
+        }
+        // modules: none loaded.
         _ => {}
     }
 }

@@ -103,6 +103,7 @@ impl Server {
     /// A server with configuration `config` and empty databases.
     pub fn new(config: Config) -> Server {
         let dbs = config.get_i64("databases").max(1) as usize;
+        let tracking = config.hot.latency_tracking.clone();
         let run_id = (0..40)
             .map(|_| char::from_digit((rand_u64() % 16) as u32, 16).unwrap_or('0'))
             .collect();
@@ -111,7 +112,7 @@ impl Server {
             config,
             clients: Registry::default(),
             stats: Stats::default(),
-            cmdstats: Default::default(),
+            cmdstats: crate::cmdstats::CommandStats::new(tracking),
             start_ms: now_ms(),
             run_id,
             port: AtomicUsize::new(0),

@@ -49,4 +49,7 @@ diff_files!(
     scripting,
     scripting_libs,
     scripting_functions,
+    command_getkeysandflags,
+    latency_config,
+    config_rewrite,
 );
