@@ -73,6 +73,8 @@ pub struct Client {
     pub authed: bool,
     /// CLIENT REPLY state.
     pub reply_mode: ReplyMode,
+    /// MULTI queue and watched keys.
+    pub tx: crate::multi::ClientTx,
 }
 
 impl Client {

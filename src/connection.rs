@@ -75,11 +75,13 @@ pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, peer: SocketAddr) {
         db: 0,
         authed: !needs_auth,
         reply_mode: ReplyMode::On,
+        tx: Default::default(),
     };
     let result = run(&srv, &mut sock, &mut client, &mut push_rx).await;
     if let Err(e) = result {
         tracing::debug!("client {} closed: {e}", info.id);
     }
+    crate::multi::reset(&srv, &mut client);
     srv.clients.remove(info.id);
 }
 

@@ -73,6 +73,7 @@ pub fn run_batch(
         let Some(spec) = commands::resolve(args, out) else {
             srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
             count_rejected(srv, args);
+            crate::multi::rejected(srv, client, out, args, mark);
             if skip_reply {
                 out.truncate(mark);
             }
@@ -82,6 +83,13 @@ pub fn run_batch(
             out.error(errors::NOAUTH);
             srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
             srv.cmdstats.rejected(spec);
+            crate::multi::rejected(srv, client, out, args, mark);
+            continue;
+        }
+        if client.tx.in_multi() && crate::multi::queue(client, out, spec, args) {
+            if skip_reply {
+                out.truncate(mark);
+            }
             continue;
         }
         if paused_for(srv, spec) {
@@ -91,7 +99,7 @@ pub fn run_batch(
         }
         if let Handler::Write(_) = spec.handler {
             if txn.is_none() {
-                match srv.store.try_begin() {
+                match crate::multi::begin(srv) {
                     Some(t) => txn = Some(t),
                     None => {
                         out.truncate(mark);
@@ -104,8 +112,7 @@ pub fn run_batch(
             // Connection and server commands see committed state and
             // up-to-date statistics only.
             if let Some(t) = txn.take() {
-                t.commit();
-                srv.gil_released();
+                crate::multi::commit(srv, t);
             }
             flush_stats(srv, &mut processed, &mut dirty_total, &mut lookups);
         }
@@ -161,8 +168,7 @@ pub fn run_batch(
         }
     }
     if let Some(t) = txn {
-        t.commit();
-        srv.gil_released();
+        crate::multi::commit(srv, t);
     }
     flush_stats(srv, &mut processed, &mut dirty_total, &mut lookups);
     for code in out.error_codes.drain(..) {

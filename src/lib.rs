@@ -12,6 +12,7 @@ pub mod errors;
 pub mod exec;
 pub mod glob;
 pub mod info;
+pub mod multi;
 pub mod reply;
 pub mod resp;
 pub mod server;

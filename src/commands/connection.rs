@@ -206,6 +206,7 @@ fn hello(ctx: &mut Ctx<'_>) {
 }
 
 fn reset(ctx: &mut Ctx<'_>) {
+    crate::multi::reset(ctx.srv, ctx.client);
     ctx.client.select(0);
     ctx.client.reply_mode = ReplyMode::On;
     ctx.client.authed = ctx.srv.config.get("requirepass").is_empty();

@@ -14,6 +14,7 @@ pub mod debug;
 pub mod expire;
 pub mod keys;
 mod longdouble;
+pub mod multi;
 pub mod server;
 pub mod string;
 
@@ -507,6 +508,7 @@ pub fn table() -> &'static Table {
             expire::COMMANDS,
             server::COMMANDS,
             command::COMMANDS,
+            multi::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
         let by_name = all.iter().map(|c| (c.name, *c)).collect();

@@ -4,6 +4,14 @@
 //! that carry an expiry (sampled by the active expiry cycle). Reads treat an
 //! expired entry as absent and never write; writes through `&mut Db` remove
 //! expired entries they meet.
+//!
+//! Write log (for WATCH): when switched on with [`Version::log_writes`],
+//! every key a `Db` method modifies is recorded, and so is every database
+//! FLUSHDB/FLUSHALL/SWAPDB replaces. The server drains the log under the GIL
+//! before it commits ([`Version::take_writes`]), so the check covers every
+//! command without each one having to report its keys; an aborted
+//! transaction's log is dropped with it. Logging is off (one branch per
+//! write) while no client watches a key.
 
 use std::borrow::Borrow;
 use std::sync::Arc;
@@ -16,9 +24,29 @@ use crate::{Entry, Millis, SmallBytes};
 pub struct Db {
     keys: HashTrie<SmallBytes, Entry>,
     expires: HashTrie<SmallBytes, Millis>,
+    /// Keys modified while logging is on, each with whether it exists after
+    /// the change; `None` when logging is off.
+    written: Option<Vec<(SmallBytes, bool)>>,
 }
 
 impl Db {
+    /// Records a change of `key` when logging is on.
+    #[inline]
+    fn log(&mut self, key: &[u8], exists: bool) {
+        if let Some(w) = &mut self.written {
+            w.push((SmallBytes::from(key), exists));
+        }
+    }
+
+    /// The same keys without the write log (what a replaced database was).
+    fn without_log(&self) -> Db {
+        Db {
+            keys: self.keys.clone(),
+            expires: self.expires.clone(),
+            written: None,
+        }
+    }
+
     /// Number of keys, counting expired ones not yet deleted (as Redis's DBSIZE).
     pub fn len(&self) -> usize {
         self.keys.len()
@@ -52,6 +80,7 @@ impl Db {
             self.remove(key);
             return None;
         }
+        self.log(key, true);
         self.keys.get_mut(key)
     }
 
@@ -59,6 +88,7 @@ impl Db {
     /// `entry.expire`. Returns the previous entry (possibly an expired one).
     pub fn insert(&mut self, key: SmallBytes, entry: Entry) -> Option<Entry> {
         let expire = entry.expire;
+        self.log(key.borrow(), true);
         if expire != 0 {
             self.expires.insert(key.clone(), expire);
         }
@@ -82,6 +112,7 @@ impl Db {
     /// Removes `key`, returning its entry (possibly an expired one).
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let (_, e) = self.keys.remove(key)?;
+        self.log(key, false);
         if e.expire != 0 {
             self.expires.remove(key);
         }
@@ -101,6 +132,7 @@ impl Db {
         };
         let had = e.expire;
         e.expire = expire;
+        self.log(key, true);
         if expire != 0 {
             let k = SmallBytes::from(key);
             self.expires.insert(k, expire);
@@ -194,6 +226,38 @@ impl Db {
 #[derive(Clone)]
 pub struct Version {
     dbs: Arc<Vec<Db>>,
+    /// Databases replaced while logging is on; `None` when it is off.
+    replaced: Option<Vec<Replaced>>,
+}
+
+/// A database emptied (FLUSHDB, FLUSHALL) or swapped (SWAPDB) while the
+/// write log was on.
+pub struct Replaced {
+    /// Its index.
+    pub db: usize,
+    /// Its contents before.
+    pub before: Db,
+    /// Its contents after a swap (`None`: emptied).
+    pub after: Option<Db>,
+}
+
+impl Clone for Replaced {
+    fn clone(&self) -> Self {
+        Replaced {
+            db: self.db,
+            before: self.before.without_log(),
+            after: self.after.as_ref().map(Db::without_log),
+        }
+    }
+}
+
+/// What a transaction changed while its write log was on.
+#[derive(Default)]
+pub struct WriteLog {
+    /// `(db, key, exists afterwards)` for each key change, in order per db.
+    pub keys: Vec<(usize, SmallBytes, bool)>,
+    /// Databases replaced as a whole, in order.
+    pub replaced: Vec<Replaced>,
 }
 
 impl Version {
@@ -201,7 +265,40 @@ impl Version {
     pub fn new(n: usize) -> Version {
         Version {
             dbs: Arc::new(vec![Db::default(); n.max(1)]),
+            replaced: None,
         }
+    }
+
+    /// Switches the write log on (see the module doc). Idempotent.
+    pub fn log_writes(&mut self) {
+        if self.replaced.is_some() {
+            return;
+        }
+        self.replaced = Some(Vec::new());
+        for db in Arc::make_mut(&mut self.dbs).iter_mut() {
+            db.written = Some(Vec::new());
+        }
+    }
+
+    /// Whether the write log is on.
+    pub fn logging(&self) -> bool {
+        self.replaced.is_some()
+    }
+
+    /// Switches the write log off and returns what it recorded (`None` if
+    /// it was off).
+    pub fn take_writes(&mut self) -> Option<WriteLog> {
+        let replaced = self.replaced.take()?;
+        let mut log = WriteLog {
+            keys: Vec::new(),
+            replaced,
+        };
+        for (i, db) in Arc::make_mut(&mut self.dbs).iter_mut().enumerate() {
+            if let Some(w) = db.written.take() {
+                log.keys.extend(w.into_iter().map(|(k, e)| (i, k, e)));
+            }
+        }
+        Some(log)
     }
 
     /// Number of databases.
@@ -228,19 +325,49 @@ impl Version {
 
     /// Empties database `i`.
     pub fn flush(&mut self, i: usize) {
-        *self.db_mut(i) = Db::default();
+        if let Some(r) = &mut self.replaced {
+            r.push(Replaced {
+                db: i,
+                before: self.dbs[i].without_log(),
+                after: None,
+            });
+        }
+        let db = self.db_mut(i);
+        let written = db.written.take();
+        *db = Db::default();
+        db.written = written;
     }
 
     /// Empties every database.
     pub fn flush_all(&mut self) {
-        for db in Arc::make_mut(&mut self.dbs).iter_mut() {
-            *db = Db::default();
+        for i in 0..self.dbs.len() {
+            self.flush(i);
         }
     }
 
-    /// Swaps two databases (SWAPDB).
+    /// Swaps two databases (SWAPDB). Each keeps its own write log: the log
+    /// follows the database index, as watched keys do.
     pub fn swap(&mut self, a: usize, b: usize) {
-        Arc::make_mut(&mut self.dbs).swap(a, b);
+        if let Some(r) = &mut self.replaced {
+            let (da, db) = (self.dbs[a].without_log(), self.dbs[b].without_log());
+            r.push(Replaced {
+                db: a,
+                before: da.without_log(),
+                after: Some(db.without_log()),
+            });
+            r.push(Replaced {
+                db: b,
+                before: db,
+                after: Some(da),
+            });
+        }
+        let dbs = Arc::make_mut(&mut self.dbs);
+        dbs.swap(a, b);
+        // The logs went with the contents; put them back with the index.
+        let wa = dbs[a].written.take();
+        let wb = dbs[b].written.take();
+        dbs[a].written = wb;
+        dbs[b].written = wa;
     }
 }
 
@@ -261,6 +388,42 @@ mod tests {
         assert_eq!(db.len(), 1, "a read does not delete");
         assert!(db.get_mut(b"k", 100).is_none());
         assert_eq!((db.len(), db.expires_len()), (0, 0));
+    }
+
+    #[test]
+    fn write_log_records_changes_only_while_on() {
+        let mut v = Version::new(4);
+        v.db_mut(0)
+            .insert("a".into(), Entry::new(Value::string("1")));
+        assert!(v.take_writes().is_none());
+        v.log_writes();
+        assert!(v.logging());
+        v.db_mut(0)
+            .insert("b".into(), Entry::new(Value::string("1")));
+        v.db_mut(1).remove(b"missing");
+        v.db_mut(0).remove(b"a");
+        assert!(v.db_mut(0).get_mut(b"b", 0).is_some());
+        v.flush(2);
+        v.swap(0, 3);
+        let log = v.take_writes().unwrap();
+        let keys: Vec<(usize, &[u8], bool)> =
+            log.keys.iter().map(|(d, k, e)| (*d, &k[..], *e)).collect();
+        assert_eq!(
+            keys,
+            [(0, &b"b"[..], true), (0, b"a", false), (0, b"b", true)]
+        );
+        assert_eq!(log.replaced.len(), 3);
+        assert_eq!((log.replaced[1].db, log.replaced[2].db), (0, 3));
+        assert!(log.replaced[1].before.get_raw(b"b").is_some());
+        assert!(log.replaced[2]
+            .after
+            .as_ref()
+            .unwrap()
+            .get_raw(b"b")
+            .is_some());
+        assert!(!v.logging());
+        v.db_mut(3).remove(b"b");
+        assert!(v.take_writes().is_none());
     }
 
     #[test]

@@ -294,6 +294,11 @@ pub fn show(b: &[u8]) -> String {
 /// * `!reconnect` — open fresh connections (after QUIT, errors that close);
 /// * `!raw TEXT` — send TEXT (with \r\n escapes decoded) unframed and compare
 ///   one reply;
+/// * `@N …` — (N = 2..9) run the rest of the line (a command, `~ …`, `!raw`
+///   or `!read`) on a second, third… connection pair, opened on first use;
+///   plain lines use connection 1;
+/// * `!read` — send nothing and compare the next reply (a pushed message,
+///   the second reply of a multi-channel SUBSCRIBE, …);
 /// * `# …` or blank — ignored.
 ///
 /// Returns the number of compared commands.
@@ -303,8 +308,8 @@ pub fn run_case_file(path: &Path) -> usize {
         return 0;
     };
     let ferrous = Ferrous::start(&[]);
-    let mut r = redis.client();
-    let mut f = ferrous.client();
+    // Connection pairs by number; index 0 is connection 1.
+    let mut conns: Vec<Option<(Raw, Raw)>> = vec![Some((redis.client(), ferrous.client()))];
     let mut cases = 0;
     for (lineno, line) in text.lines().enumerate() {
         let line = line.trim_end();
@@ -318,8 +323,32 @@ pub fn run_case_file(path: &Path) -> usize {
             continue;
         }
         if trimmed == "!reconnect" {
-            r = redis.client();
-            f = ferrous.client();
+            conns = vec![Some((redis.client(), ferrous.client()))];
+            continue;
+        }
+        let (n, trimmed) = match trimmed.strip_prefix('@') {
+            Some(rest) => {
+                let (n, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+                let n: usize = n.parse().unwrap_or_else(|_| panic!("{at}: bad @N"));
+                assert!((1..10).contains(&n), "{at}: @N must be 1..9");
+                (n - 1, rest.trim_start())
+            }
+            None => (0, trimmed),
+        };
+        if conns.len() <= n {
+            conns.resize_with(n + 1, || None);
+        }
+        let (r, f) = conns[n].get_or_insert_with(|| (redis.client(), ferrous.client()));
+        if trimmed == "!read" {
+            let want = r.try_read_reply().unwrap_or_else(|| b"<closed>".to_vec());
+            let got = f.try_read_reply().unwrap_or_else(|| b"<closed>".to_vec());
+            cases += 1;
+            assert!(
+                want == got,
+                "{at}\n redis:   {}\n ferrous: {}",
+                show(&want),
+                show(&got)
+            );
             continue;
         }
         let (shape_only, raw, cmd) = if let Some(rest) = trimmed.strip_prefix("~ ") {
