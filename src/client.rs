@@ -51,8 +51,13 @@ pub struct ClientInfo {
     pub monitor: AtomicBool,
     /// CLIENT NO-EVICT.
     pub no_evict: AtomicBool,
-    /// Messages pushed to this client from elsewhere (MONITOR, later pub/sub).
+    /// Messages pushed to this client from elsewhere (MONITOR, pub/sub);
+    /// send through `crate::pubsub::push` so they count as output buffer.
     pub push: mpsc::UnboundedSender<Bytes>,
+    /// Commands queued since MULTI, -1 outside MULTI (CLIENT LIST `multi=`).
+    pub multi: std::sync::atomic::AtomicI64,
+    /// Pub/Sub counts and output-buffer accounting.
+    pub sub: crate::pubsub::SubInfo,
 }
 
 impl ClientInfo {
@@ -75,6 +80,8 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     /// MULTI queue and watched keys.
     pub tx: crate::multi::ClientTx,
+    /// Pub/Sub subscriptions.
+    pub subs: crate::pubsub::ClientSubs,
 }
 
 impl Client {

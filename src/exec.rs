@@ -86,6 +86,18 @@ pub fn run_batch(
             crate::multi::rejected(srv, client, out, args, mark);
             continue;
         }
+        if client.subs.active() {
+            let full = commands::table()
+                .slot(spec)
+                .map_or(spec.name, |s| commands::table().named[s].0.as_str());
+            if let Some(e) = crate::pubsub::refusal(client, out.resp3, spec.name, full) {
+                out.error(&e);
+                srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+                srv.cmdstats.rejected(spec);
+                crate::multi::rejected(srv, client, out, args, mark);
+                continue;
+            }
+        }
         if client.tx.in_multi() && crate::multi::queue(client, out, spec, args) {
             if skip_reply {
                 out.truncate(mark);
@@ -262,7 +274,7 @@ fn feed_monitors(srv: &Server, client: &Client, args: &[Bytes]) {
     let msg = Bytes::from(line);
     for c in srv.clients.all() {
         if c.monitor.load(Ordering::Relaxed) {
-            let _ = c.push.send(msg.clone());
+            crate::pubsub::push(&c, msg.clone());
         }
     }
 }

@@ -320,9 +320,13 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             kv("current_eviction_exceeded_time", &0);
             kv("keyspace_hits", &ld(&st.keyspace_hits));
             kv("keyspace_misses", &ld(&st.keyspace_misses));
-            kv("pubsub_channels", &0);
-            kv("pubsub_patterns", &0);
-            kv("pubsubshard_channels", &0);
+            let ps = &srv.pubsub;
+            kv("pubsub_channels", &ps.count(crate::pubsub::Kind::Channel));
+            kv("pubsub_patterns", &ps.count(crate::pubsub::Kind::Pattern));
+            kv(
+                "pubsubshard_channels",
+                &ps.count(crate::pubsub::Kind::Shard),
+            );
             kv("latest_fork_usec", &0);
             kv("total_forks", &0);
             kv("migrate_cached_sockets", &0);

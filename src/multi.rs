@@ -221,6 +221,7 @@ pub fn queue(
         return true;
     }
     q.push((spec, args.to_vec()));
+    client.info.multi.store(q.len() as i64, Ordering::Relaxed);
     out.status("QUEUED");
     true
 }
@@ -255,6 +256,7 @@ pub fn rejected(
 /// Leaves MULTI and drops every watch.
 fn discard_state(srv: &Server, client: &mut Client) {
     client.tx.queue = None;
+    client.info.multi.store(-1, Ordering::Relaxed);
     client.tx.queue_error = false;
     unwatch_all(srv, client);
 }
@@ -278,6 +280,7 @@ pub fn multi(ctx: &mut Ctx<'_>) {
         return ctx.err("ERR MULTI calls can not be nested");
     }
     ctx.client.tx.queue = Some(Vec::new());
+    ctx.client.info.multi.store(0, Ordering::Relaxed);
     ctx.client.tx.queue_error = false;
     ctx.out.ok();
 }
@@ -347,6 +350,7 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
     if let Some(log) = v.take_writes() {
         ctx.srv.watches.touch(&log, ctx.now);
     }
+    ctx.client.info.multi.store(-1, Ordering::Relaxed);
     let aborted = std::mem::take(&mut ctx.client.tx.queue_error);
     let dirty =
         ctx.client.tx.dirty.load(Ordering::Relaxed) || watched_key_expired(ctx.client, v, ctx.now);

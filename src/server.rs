@@ -61,6 +61,8 @@ pub struct Server {
     pub unpause: Notify,
     /// Keys watched by clients (WATCH).
     pub watches: crate::multi::Watches,
+    /// Pub/Sub subscribers.
+    pub pubsub: crate::pubsub::PubSub,
     gil_waiters: AtomicUsize,
     gil_free: Notify,
 }
@@ -120,6 +122,7 @@ impl Server {
             pause_writes_only: AtomicBool::new(false),
             unpause: Notify::new(),
             watches: Default::default(),
+            pubsub: Default::default(),
             gil_waiters: AtomicUsize::new(0),
             gil_free: Notify::new(),
         }

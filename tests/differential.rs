@@ -35,4 +35,5 @@ diff_files!(
     bitmap_basic,
     bitmap_bitfield,
     multi,
+    pubsub,
 );

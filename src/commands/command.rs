@@ -394,7 +394,13 @@ pub fn get_keys(args: &[Bytes]) -> Result<Vec<Bytes>, &'static str> {
         return Err("ERR Invalid number of arguments specified for command");
     }
     let mut keys = Vec::new();
-    for ks in resolved.key_specs {
+    // Like Redis, specs of arguments that are not keys (shard channels)
+    // are left out.
+    for ks in resolved
+        .key_specs
+        .iter()
+        .filter(|ks| ks.flags & super::keyspec::NOT_KEY == 0)
+    {
         for i in key_positions(ks, args) {
             keys.push(args[i].clone());
         }

@@ -88,6 +88,13 @@ static CLIENT_SUBCOMMANDS: &[super::CommandSpec] = &[
 ];
 
 fn ping(ctx: &mut Ctx<'_>) {
+    // A RESP2 subscriber gets PING's answer in the shape of a message.
+    if ctx.client.subs.active() && !ctx.out.resp3 && ctx.args.len() <= 2 {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(ctx.args.get(1).map_or(&b""[..], |a| &a[..]));
+        return;
+    }
     match ctx.args.len() {
         1 => ctx.out.status("PONG"),
         2 => ctx.out.bulk(&ctx.args[1]),
@@ -207,6 +214,7 @@ fn hello(ctx: &mut Ctx<'_>) {
 
 fn reset(ctx: &mut Ctx<'_>) {
     crate::multi::reset(ctx.srv, ctx.client);
+    ctx.srv.pubsub.drop_client(ctx.client);
     ctx.client.select(0);
     ctx.client.reply_mode = ReplyMode::On;
     ctx.client.authed = ctx.srv.config.get("requirepass").is_empty();

@@ -15,6 +15,7 @@ pub mod expire;
 pub mod keys;
 mod longdouble;
 pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod string;
 
@@ -509,6 +510,7 @@ pub fn table() -> &'static Table {
             server::COMMANDS,
             command::COMMANDS,
             multi::COMMANDS,
+            pubsub::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
         let by_name = all.iter().map(|c| (c.name, *c)).collect();

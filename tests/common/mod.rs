@@ -340,7 +340,9 @@ pub fn run_case_file(path: &Path) -> usize {
         }
         let (r, f) = conns[n].get_or_insert_with(|| (redis.client(), ferrous.client()));
         if trimmed == "!read" {
-            let want = r.try_read_reply().unwrap_or_else(|| b"<closed>".to_vec());
+            let want = r
+                .try_read_reply()
+                .unwrap_or_else(|| panic!("{at}: redis-server sent nothing to read"));
             let got = f.try_read_reply().unwrap_or_else(|| b"<closed>".to_vec());
             cases += 1;
             assert!(
