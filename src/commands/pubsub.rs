@@ -113,7 +113,8 @@ fn spublish(ctx: &mut Ctx<'_>) {
 
 fn numsub_kind(ctx: &mut Ctx<'_>, k: Kind) {
     let chans = &ctx.args[2..];
-    ctx.out.map(chans.len());
+    // A flat array even in RESP3, as Redis 7.0 answers.
+    ctx.out.array(chans.len() * 2);
     for ch in chans {
         ctx.out.bulk(ch);
         ctx.out.int(ctx.srv.pubsub.numsub(k, ch) as i64);
