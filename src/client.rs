@@ -82,6 +82,8 @@ pub struct Client {
     pub tx: crate::multi::ClientTx,
     /// Pub/Sub subscriptions.
     pub subs: crate::pubsub::ClientSubs,
+    /// Keyspace events waiting for the commit of the batch.
+    pub events: crate::notify::Pending,
 }
 
 impl Client {

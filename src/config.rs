@@ -255,6 +255,9 @@ pub fn validate(p: &Param, value: &str) -> Result<String, String> {
         },
         Kind::Str if p.name == "save" => validate_save(value),
         Kind::Str if p.name == "client-output-buffer-limit" => validate_obuf(value),
+        Kind::Str if p.name == "notify-keyspace-events" => crate::notify::parse(value.as_bytes())
+            .map(crate::notify::stored)
+            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
         Kind::Str => Ok(value.to_string()),
         Kind::Enum(words) => {
             let v = value.to_ascii_lowercase();
@@ -326,6 +329,16 @@ fn merge(name: &str, old: Option<&String>, v: String) -> String {
         .join(" ")
 }
 
+/// A stored value as CONFIG GET shows it.
+fn shown(name: &str, v: Option<&String>) -> String {
+    let v = v.cloned().unwrap_or_default();
+    if name == "notify-keyspace-events" {
+        crate::notify::shown(&v)
+    } else {
+        v
+    }
+}
+
 /// Values Redis accepts but silently limits (`hz` above 500).
 fn clamp_startup(name: &str, v: String) -> String {
     match name {
@@ -357,6 +370,8 @@ pub struct Hot {
     pub pubsub_soft: AtomicI64,
     /// See `pubsub_hard`.
     pub pubsub_soft_secs: AtomicI64,
+    /// `notify-keyspace-events` as flag bits (see `crate::notify`).
+    pub notify_flags: AtomicI64,
 }
 
 impl Default for Config {
@@ -383,6 +398,9 @@ impl Config {
         h.query_buffer_limit
             .store(self.get_i64("client-query-buffer-limit"), Ordering::Relaxed);
         h.timeout.store(self.get_i64("timeout"), Ordering::Relaxed);
+        let nke = self.get("notify-keyspace-events");
+        let nke = crate::notify::parse(nke.as_bytes()).unwrap_or(0);
+        h.notify_flags.store(nke as i64, Ordering::Relaxed);
         let obuf = self.get("client-output-buffer-limit");
         let words: Vec<&str> = obuf.split_whitespace().collect();
         if let Some(i) = words.iter().position(|w| *w == "pubsub") {
@@ -477,7 +495,7 @@ impl Config {
             if !pat.iter().any(|c| matches!(c, b'*' | b'?' | b'[' | b'\\')) {
                 let name = String::from_utf8_lossy(pat).into_owned();
                 if let Some(p) = param(&name) {
-                    out.insert(name, values.get(p.name).cloned().unwrap_or_default());
+                    out.insert(name, shown(p.name, values.get(p.name)));
                 }
             }
         }
@@ -487,10 +505,7 @@ impl Config {
                     pat.iter().any(|c| matches!(c, b'*' | b'?' | b'[' | b'\\'))
                         && crate::glob::matches(pat, name.as_bytes(), true)
                 }) {
-                    out.insert(
-                        name.to_string(),
-                        values.get(p.name).cloned().unwrap_or_default(),
-                    );
+                    out.insert(name.to_string(), shown(p.name, values.get(p.name)));
                 }
             }
         }

@@ -79,6 +79,7 @@ pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, peer: SocketAddr) {
         reply_mode: ReplyMode::On,
         tx: Default::default(),
         subs: Default::default(),
+        events: Default::default(),
     };
     let result = run(&srv, &mut sock, &mut client, &mut push_rx).await;
     if let Err(e) = result {

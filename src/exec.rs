@@ -124,7 +124,7 @@ pub fn run_batch(
             // Connection and server commands see committed state and
             // up-to-date statistics only.
             if let Some(t) = txn.take() {
-                crate::multi::commit(srv, t);
+                crate::multi::commit(srv, t, client, out);
             }
             flush_stats(srv, &mut processed, &mut dirty_total, &mut lookups);
         }
@@ -146,7 +146,20 @@ pub fn run_batch(
             .last_cmd
             .store(slot.map_or(0, |s| s + 1), Ordering::Relaxed);
         let started = std::time::Instant::now();
+        if let (Handler::Write(_), Some(t)) = (spec.handler, txn.as_mut()) {
+            if crate::notify::wants_expired(srv) {
+                let db = ctx.client.db;
+                let ev = &mut ctx.client.events;
+                crate::notify::expire_keys_of(srv, ev, spec, args, t, db, now);
+            }
+        }
+        let events_mark = ctx.client.events.len();
         run_one(spec, &mut ctx, &mut txn);
+        if let (Handler::Write(_), Some(t)) = (spec.handler, txn.as_mut()) {
+            if crate::notify::wants_expired(srv) {
+                crate::notify::after_write(srv, &mut ctx.client.events, t, events_mark);
+            }
+        }
         let usec = started.elapsed().as_micros() as u64;
         let Ctx {
             dirty,
@@ -180,9 +193,10 @@ pub fn run_batch(
         }
     }
     if let Some(t) = txn {
-        crate::multi::commit(srv, t);
+        crate::multi::commit(srv, t, client, out);
     }
     flush_stats(srv, &mut processed, &mut dirty_total, &mut lookups);
+    crate::notify::flush(srv, &mut client.events, Some((client.info.id, out)));
     for code in out.error_codes.drain(..) {
         srv.cmdstats.error(&code);
     }

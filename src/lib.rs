@@ -13,6 +13,7 @@ pub mod exec;
 pub mod glob;
 pub mod info;
 pub mod multi;
+pub mod notify;
 pub mod pubsub;
 pub mod reply;
 pub mod resp;

@@ -179,16 +179,29 @@ pub fn begin(srv: &Server) -> Option<WriteTxn<'_, Version>> {
     if srv.watches.active() {
         t.log_writes();
     }
+    if crate::notify::wants_expired(srv) {
+        t.log_expired();
+    }
     Some(t)
 }
 
 /// Publishes `t`: touches watched keys it wrote, swaps it in, releases the
-/// GIL and wakes writers waiting for it.
-pub fn commit(srv: &Server, mut t: WriteTxn<'_, Version>) {
+/// GIL, wakes writers waiting for it, and publishes the keyspace events of
+/// `client` (in commit order).
+pub fn commit(srv: &Server, mut t: WriteTxn<'_, Version>, client: &mut Client, out: &mut ReplyBuf) {
     if let Some(log) = t.take_writes() {
         srv.watches.touch(&log, crate::server::now_ms());
     }
-    t.commit();
+    t.end_expired_log();
+    if client.events.is_empty() {
+        t.commit();
+    } else {
+        let me = Some((client.info.id, out));
+        srv.notify_order.hold(|| {
+            t.commit();
+            crate::notify::publish(srv, &mut client.events, me);
+        });
+    }
     srv.gil_released();
 }
 
@@ -368,6 +381,12 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
     let table = commands::table();
     for (spec, args) in &queue {
         let errors_before = ctx.out.errors;
+        if matches!(spec.handler, Handler::Write(_)) && crate::notify::wants_expired(ctx.srv) {
+            let db = ctx.client.db;
+            let ev = &mut ctx.client.events;
+            crate::notify::expire_keys_of(ctx.srv, ev, spec, args, v, db, ctx.now);
+        }
+        let events_mark = ctx.client.events.len();
         let started = std::time::Instant::now();
         let mut inner = Ctx {
             srv: ctx.srv,
@@ -382,7 +401,12 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
         };
         match spec.handler {
             Handler::Read(f) => f(&mut inner, v),
-            Handler::Write(f) => f(&mut inner, v),
+            Handler::Write(f) => {
+                f(&mut inner, v);
+                if crate::notify::wants_expired(inner.srv) {
+                    crate::notify::after_write(inner.srv, &mut inner.client.events, v, events_mark);
+                }
+            }
             Handler::Conn(f) => f(&mut inner),
             Handler::Container => commands::command::bare_container(spec, &mut inner),
         }

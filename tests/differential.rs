@@ -36,4 +36,5 @@ diff_files!(
     bitmap_bitfield,
     multi,
     pubsub,
+    notify,
 );

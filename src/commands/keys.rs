@@ -8,7 +8,7 @@ use ferrous_storage::value::parse_i64;
 use ferrous_storage::{Db, SmallBytes, Value, Version};
 
 use super::keyspec::*;
-use super::{cut_at_nul, int_arg, is, Ctx, Handler::*};
+use super::{cut_at_nul, events, int_arg, is, Ctx, Handler::*};
 use crate::cmd;
 use crate::errors;
 use crate::glob;
@@ -117,6 +117,7 @@ fn del(ctx: &mut Ctx<'_>, v: &mut Version) {
     for k in &ctx.args[1..] {
         if v.db_mut(db).remove_live(k, ctx.now).is_some() {
             n += 1;
+            ctx.notify(events::GENERIC, "del", k);
         }
     }
     ctx.dirty += n as u64;
@@ -264,6 +265,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, v: &mut Version, nx: bool) {
         db.insert(SmallBytes::from(&dst[..]), e);
     }
     ctx.dirty += 1;
+    ctx.notify(events::GENERIC, "rename_from", src);
+    ctx.notify(events::GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1)
     } else {
@@ -308,6 +311,8 @@ fn move_(ctx: &mut Ctx<'_>, v: &mut Version) {
         v.db_mut(to).insert(SmallBytes::from(&key[..]), e);
     }
     ctx.dirty += 1;
+    ctx.notify_db(events::GENERIC, "move_from", key, from);
+    ctx.notify_db(events::GENERIC, "move_to", key, to);
     ctx.out.int(1);
 }
 
@@ -349,6 +354,7 @@ fn copy(ctx: &mut Ctx<'_>, v: &mut Version) {
     }
     v.db_mut(to).insert(SmallBytes::from(&dst[..]), entry);
     ctx.dirty += 1;
+    ctx.notify_db(events::GENERIC, "copy_to", dst, to);
     ctx.out.int(1);
 }
 

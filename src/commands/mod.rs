@@ -354,8 +354,7 @@ impl Ctx<'_> {
 
     /// [`Ctx::notify`] for a key of database `db` (MOVE, SWAPDB, …).
     pub fn notify_db(&mut self, class: u32, event: &'static str, key: &[u8], db: usize) {
-        // Delivered by the pub/sub and keyspace-notification work.
-        let _ = (class, event, key, db);
+        crate::notify::queue(self.srv, &mut self.client.events, class, event, key, db);
     }
 
     /// Marks `key` of the current database as possibly able to serve

@@ -12,6 +12,11 @@
 //! command without each one having to report its keys; an aborted
 //! transaction's log is dropped with it. Logging is off (one branch per
 //! write) while no client watches a key.
+//!
+//! Expiry log (for `expired` keyspace events): when switched on with
+//! [`Version::log_expired`], keys that a write deletes because they had
+//! expired are recorded, so the server can announce them right after the
+//! command that met them.
 
 use std::borrow::Borrow;
 use std::sync::Arc;
@@ -27,6 +32,8 @@ pub struct Db {
     /// Keys modified while logging is on, each with whether it exists after
     /// the change; `None` when logging is off.
     written: Option<Vec<(SmallBytes, bool)>>,
+    /// Keys deleted because they had expired, while that log is on.
+    expired: Option<Vec<SmallBytes>>,
 }
 
 impl Db {
@@ -44,6 +51,7 @@ impl Db {
             keys: self.keys.clone(),
             expires: self.expires.clone(),
             written: None,
+            expired: None,
         }
     }
 
@@ -77,7 +85,7 @@ impl Db {
     /// The caller must not change `expire` through it (use [`Db::set_expire`]).
     pub fn get_mut(&mut self, key: &[u8], now: Millis) -> Option<&mut Entry> {
         if self.keys.get(key)?.is_expired(now) {
-            self.remove(key);
+            self.remove_expired(key);
             return None;
         }
         self.log(key, true);
@@ -101,6 +109,9 @@ impl Db {
 
     /// Sets `key` to `entry` keeping the current expiry when `keep_ttl`.
     pub fn set(&mut self, key: &[u8], mut entry: Entry, keep_ttl: bool, now: Millis) {
+        if self.expired.is_some() {
+            self.expire_if_needed(key, now);
+        }
         if keep_ttl {
             if let Some(old) = self.get(key, now) {
                 entry.expire = old.expire;
@@ -121,7 +132,19 @@ impl Db {
 
     /// Removes `key` if live at `now`; returns the live entry removed.
     pub fn remove_live(&mut self, key: &[u8], now: Millis) -> Option<Entry> {
-        self.remove(key).filter(|e| !e.is_expired(now))
+        if self.expire_if_needed(key, now) {
+            return None;
+        }
+        self.remove(key)
+    }
+
+    /// Removes an expired `key`, recording it in the expiry log.
+    fn remove_expired(&mut self, key: &[u8]) {
+        if self.remove(key).is_some() {
+            if let Some(x) = &mut self.expired {
+                x.push(SmallBytes::from(key));
+            }
+        }
     }
 
     /// Sets (or with 0 clears) the expiry of an existing key. Returns false if
@@ -171,7 +194,7 @@ impl Db {
     /// does when it meets an expired key). Returns whether it deleted one.
     pub fn expire_if_needed(&mut self, key: &[u8], now: Millis) -> bool {
         if self.keys.get(key).is_some_and(|e| e.is_expired(now)) {
-            self.remove(key);
+            self.remove_expired(key);
             true
         } else {
             false
@@ -285,6 +308,45 @@ impl Version {
         self.replaced.is_some()
     }
 
+    /// Switches the expiry log on (see the module doc). Idempotent.
+    pub fn log_expired(&mut self) {
+        if self.dbs.iter().all(|d| d.expired.is_some()) {
+            return;
+        }
+        for db in Arc::make_mut(&mut self.dbs).iter_mut() {
+            db.expired.get_or_insert_with(Vec::new);
+        }
+    }
+
+    /// Keys deleted as expired since the last call, by database; the log
+    /// stays on. Cheap when nothing was recorded.
+    pub fn take_expired(&mut self) -> Vec<(usize, SmallBytes)> {
+        if !self
+            .dbs
+            .iter()
+            .any(|d| d.expired.as_ref().is_some_and(|x| !x.is_empty()))
+        {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (i, db) in Arc::make_mut(&mut self.dbs).iter_mut().enumerate() {
+            if let Some(x) = &mut db.expired {
+                out.extend(x.drain(..).map(|k| (i, k)));
+            }
+        }
+        out
+    }
+
+    /// Switches the expiry log off (before a commit: a published version
+    /// carries no log).
+    pub fn end_expired_log(&mut self) {
+        if self.dbs.iter().any(|d| d.expired.is_some()) {
+            for db in Arc::make_mut(&mut self.dbs).iter_mut() {
+                db.expired = None;
+            }
+        }
+    }
+
     /// Switches the write log off and returns what it recorded (`None` if
     /// it was off).
     pub fn take_writes(&mut self) -> Option<WriteLog> {
@@ -334,8 +396,10 @@ impl Version {
         }
         let db = self.db_mut(i);
         let written = db.written.take();
+        let expired = db.expired.take();
         *db = Db::default();
         db.written = written;
+        db.expired = expired;
     }
 
     /// Empties every database.
@@ -368,6 +432,10 @@ impl Version {
         let wb = dbs[b].written.take();
         dbs[a].written = wb;
         dbs[b].written = wa;
+        let xa = dbs[a].expired.take();
+        let xb = dbs[b].expired.take();
+        dbs[a].expired = xb;
+        dbs[b].expired = xa;
     }
 }
 

@@ -1,0 +1,264 @@
+//! Keyspace notifications: `notify-keyspace-events` parsing and its
+//! canonical form, the per-client queue that [`crate::commands::Ctx::notify`]
+//! fills, and publishing `__keyspace@<db>__:<key>` /
+//! `__keyevent@<db>__:<event>` messages once the command's write
+//! transaction has been published.
+//!
+//! Events wait in the client until its batch commits (a rolled-back
+//! transaction's events are dropped with [`Pending::truncate`]). Commits
+//! that carry events publish them under a small ordering lock taken after
+//! the GIL, so subscribers see events in commit order.
+
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use ferrous_storage::Version;
+
+use crate::commands::events::*;
+use crate::reply::ReplyBuf;
+use crate::server::Server;
+
+/// `K`: publish on `__keyspace@<db>__:<key>`.
+pub const KEYSPACE: u32 = 1 << 11;
+/// `E`: publish on `__keyevent@<db>__:<event>`.
+pub const KEYEVENT: u32 = 1 << 12;
+/// `d`: module key type events.
+pub const MODULE: u32 = 1 << 13;
+/// `A`: every class but key misses and new keys.
+pub const ALL: u32 =
+    GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+
+/// The letters in the order Redis prints them (after `A`, before `K`).
+const LETTERS: &[(u8, u32)] = &[
+    (b'g', GENERIC),
+    (b'$', STRING),
+    (b'l', LIST),
+    (b's', SET),
+    (b'h', HASH),
+    (b'z', ZSET),
+    (b'x', EXPIRED),
+    (b'e', EVICTED),
+    (b't', STREAM),
+    (b'd', MODULE),
+    (b'n', NEW),
+];
+
+/// Parses a `notify-keyspace-events` value, or `None` on an unknown letter.
+pub fn parse(s: &[u8]) -> Option<u32> {
+    let mut flags = 0;
+    for &c in s {
+        flags |= match c {
+            b'A' => ALL,
+            b'K' => KEYSPACE,
+            b'E' => KEYEVENT,
+            b'm' => KEY_MISS,
+            c => LETTERS.iter().find(|(l, _)| *l == c)?.1,
+        };
+    }
+    Some(flags)
+}
+
+/// The form CONFIG GET shows (like Redis, `n` is not shown next to `A`).
+pub fn canonical(flags: u32) -> String {
+    let mut s = String::new();
+    if flags & ALL == ALL {
+        s.push('A');
+    } else {
+        for (l, f) in LETTERS {
+            if flags & f != 0 {
+                s.push(*l as char);
+            }
+        }
+    }
+    if flags & KEYSPACE != 0 {
+        s.push('K');
+    }
+    if flags & KEYEVENT != 0 {
+        s.push('E');
+    }
+    if flags & KEY_MISS != 0 {
+        s.push('m');
+    }
+    s
+}
+
+/// The stored form: the canonical one, plus a trailing `n` where the
+/// canonical form hides it (so the flag survives a round trip).
+pub fn stored(flags: u32) -> String {
+    let mut s = canonical(flags);
+    if flags & ALL == ALL && flags & NEW != 0 {
+        s.push('n');
+    }
+    s
+}
+
+/// What CONFIG GET shows for a stored value.
+pub fn shown(stored: &str) -> String {
+    parse(stored.as_bytes()).map_or_else(|| stored.to_string(), canonical)
+}
+
+/// The configured flags (from the hot copy of the configuration).
+#[inline]
+pub fn flags(srv: &Server) -> u32 {
+    srv.config.hot.notify_flags.load(Ordering::Relaxed) as u32
+}
+
+/// Whether `expired` events are wanted (writes then log expiry deletions).
+#[inline]
+pub fn wants_expired(srv: &Server) -> bool {
+    let f = flags(srv);
+    f & EXPIRED != 0 && f & (KEYSPACE | KEYEVENT) != 0
+}
+
+/// One keyspace event waiting for its commit.
+pub struct Event {
+    event: &'static str,
+    key: Bytes,
+    db: usize,
+}
+
+/// A client's events not yet published.
+#[derive(Default)]
+pub struct Pending {
+    events: Vec<Event>,
+}
+
+impl Pending {
+    /// Number of events waiting (a mark for [`Pending::truncate`]).
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+    /// Whether none is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+    /// Drops the events queued after `mark` (their work was rolled back).
+    pub fn truncate(&mut self, mark: usize) {
+        self.events.truncate(mark);
+    }
+}
+
+/// Queues event `event` of `class` for `key` of `db` if the configuration
+/// asks for it.
+#[inline]
+pub fn queue(
+    srv: &Server,
+    p: &mut Pending,
+    class: u32,
+    event: &'static str,
+    key: &[u8],
+    db: usize,
+) {
+    let f = flags(srv);
+    if f & class == 0 || f & (KEYSPACE | KEYEVENT) == 0 {
+        return;
+    }
+    p.events.push(Event {
+        event,
+        key: Bytes::copy_from_slice(key),
+        db,
+    });
+}
+
+/// After a write command on `v`: queues `expired` events for the keys it
+/// deleted as expired, before the command's own events (queued from `mark`
+/// on), as Redis announces the expiry when the key is looked up.
+pub fn after_write(srv: &Server, p: &mut Pending, v: &mut Version, mark: usize) {
+    let expired = v.take_expired();
+    if expired.is_empty() {
+        return;
+    }
+    let own = p.events.split_off(mark.min(p.events.len()));
+    for (db, key) in expired {
+        queue(srv, p, EXPIRED, "expired", &key, db);
+    }
+    p.events.extend(own);
+}
+
+/// Before write command `spec` runs: deletes its keys that have expired,
+/// announcing each with an `expired` event, as Redis's lookup for a write
+/// does (called only while `expired` events are wanted).
+pub fn expire_keys_of(
+    srv: &Server,
+    p: &mut Pending,
+    spec: &crate::commands::CommandSpec,
+    args: &[Bytes],
+    v: &mut Version,
+    db: usize,
+    now: ferrous_storage::Millis,
+) {
+    if !spec.has(crate::commands::flags::WRITE) {
+        return;
+    }
+    let (first, last, step) = spec.keys;
+    if first <= 0 || step <= 0 {
+        return;
+    }
+    let argc = args.len() as i32;
+    let last = if last < 0 {
+        argc + last
+    } else {
+        last.min(argc - 1)
+    };
+    let mut i = first;
+    while i <= last {
+        if let Some(k) = args.get(i as usize) {
+            if v.db_mut(db).expire_if_needed(k, now) {
+                srv.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        i += step;
+    }
+    for (d, key) in v.take_expired() {
+        queue(srv, p, EXPIRED, "expired", &key, d);
+    }
+}
+
+/// Serialises "commit, then publish its events" across writers.
+#[derive(Default)]
+pub struct Order(Mutex<()>);
+
+impl Order {
+    /// Holds the publishing order while `f` runs.
+    pub fn hold<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f()
+    }
+}
+
+/// Publishes `events` (a message for client `me` goes to its `out`).
+pub fn publish(srv: &Server, p: &mut Pending, mut me: Option<(u64, &mut ReplyBuf)>) {
+    let f = flags(srv);
+    for e in p.events.drain(..) {
+        if f & KEYSPACE != 0 {
+            let mut ch = format!("__keyspace@{}__:", e.db).into_bytes();
+            ch.extend_from_slice(&e.key);
+            let me = me.as_mut().map(|(id, out)| (*id, &mut **out));
+            srv.pubsub.publish(srv, &ch, e.event.as_bytes(), false, me);
+        }
+        if f & KEYEVENT != 0 {
+            let ch = format!("__keyevent@{}__:{}", e.db, e.event);
+            let me = me.as_mut().map(|(id, out)| (*id, &mut **out));
+            srv.pubsub.publish(srv, ch.as_bytes(), &e.key, false, me);
+        }
+    }
+}
+
+/// Publishes a client's pending events (after its commit, or at the end of
+/// a batch for events of commands that wrote nothing).
+pub fn flush(srv: &Server, p: &mut Pending, me: Option<(u64, &mut ReplyBuf)>) {
+    if p.events.is_empty() {
+        return;
+    }
+    srv.notify_order.hold(|| publish(srv, p, me));
+}
+
+/// Publishes `expired` events for keys the active expiry cycle deleted.
+pub fn expired_by_cycle(srv: &Server, keys: &[(usize, ferrous_storage::SmallBytes)]) {
+    let mut p = Pending::default();
+    for (db, k) in keys {
+        queue(srv, &mut p, EXPIRED, "expired", k, *db);
+    }
+    publish(srv, &mut p, None);
+}
