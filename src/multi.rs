@@ -180,7 +180,7 @@ pub fn begin(srv: &Server) -> Option<WriteTxn<'_, Version>> {
         t.log_writes();
     }
     if crate::notify::wants_expired(srv) {
-        t.log_expired();
+        t.log_key_events();
     }
     Some(t)
 }
@@ -192,7 +192,7 @@ pub fn commit(srv: &Server, mut t: WriteTxn<'_, Version>, client: &mut Client, o
     if let Some(log) = t.take_writes() {
         srv.watches.touch(&log, crate::server::now_ms());
     }
-    t.end_expired_log();
+    t.end_key_event_log();
     if client.events.is_empty() {
         t.commit();
     } else {

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use ferrous_storage::Version;
+use ferrous_storage::{KeyEvent, Version};
 
 use crate::commands::events::*;
 use crate::reply::ReplyBuf;
@@ -104,11 +104,23 @@ pub fn flags(srv: &Server) -> u32 {
     srv.config.hot.notify_flags.load(Ordering::Relaxed) as u32
 }
 
-/// Whether `expired` events are wanted (writes then log expiry deletions).
+/// Whether `expired` or `new` events are wanted (write transactions then
+/// keep the key event log, see `ferrous_storage::version`).
 #[inline]
 pub fn wants_expired(srv: &Server) -> bool {
     let f = flags(srv);
-    f & EXPIRED != 0 && f & (KEYSPACE | KEYEVENT) != 0
+    f & (EXPIRED | NEW) != 0 && f & (KEYSPACE | KEYEVENT) != 0
+}
+
+/// Queues the events the database recorded itself (a multi-key command
+/// calls it between keys so `new` and its own events interleave as in Redis).
+pub fn queue_key_events(srv: &Server, p: &mut Pending, v: &mut Version) {
+    for (db, key, e) in v.take_key_events() {
+        match e {
+            KeyEvent::Expired => queue(srv, p, EXPIRED, "expired", &key, db),
+            KeyEvent::New => queue(srv, p, NEW, "new", &key, db),
+        }
+    }
 }
 
 /// One keyspace event waiting for its commit.
@@ -161,17 +173,21 @@ pub fn queue(
     });
 }
 
-/// After a write command on `v`: queues `expired` events for the keys it
-/// deleted as expired, before the command's own events (queued from `mark`
-/// on), as Redis announces the expiry when the key is looked up.
+/// After a write command on `v`: queues `expired` and `new` events for the
+/// keys it deleted as expired or created, before the command's own events
+/// (queued from `mark` on), as Redis announces them when the key is looked
+/// up or added, before the command's own event.
 pub fn after_write(srv: &Server, p: &mut Pending, v: &mut Version, mark: usize) {
-    let expired = v.take_expired();
-    if expired.is_empty() {
+    let recorded = v.take_key_events();
+    if recorded.is_empty() {
         return;
     }
     let own = p.events.split_off(mark.min(p.events.len()));
-    for (db, key) in expired {
-        queue(srv, p, EXPIRED, "expired", &key, db);
+    for (db, key, e) in recorded {
+        match e {
+            KeyEvent::Expired => queue(srv, p, EXPIRED, "expired", &key, db),
+            KeyEvent::New => queue(srv, p, NEW, "new", &key, db),
+        }
     }
     p.events.extend(own);
 }
@@ -210,9 +226,7 @@ pub fn expire_keys_of(
         }
         i += step;
     }
-    for (d, key) in v.take_expired() {
-        queue(srv, p, EXPIRED, "expired", &key, d);
-    }
+    queue_key_events(srv, p, v);
 }
 
 /// Serialises "commit, then publish its events" across writers.

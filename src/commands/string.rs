@@ -429,17 +429,19 @@ fn pairs_ok(ctx: &mut Ctx<'_>, name: &str) -> bool {
 }
 
 fn mset_all(ctx: &mut Ctx<'_>, v: &mut Version) {
-    let db = v.db_mut(ctx.db());
+    let db = ctx.db();
     for kv in ctx.args[1..].chunks_exact(2) {
-        db.insert(
+        v.db_mut(db).insert(
             SmallBytes::from(&kv[0][..]),
             Entry::new(Value::string(&kv[1][..])),
         );
-    }
-    ctx.dirty += (ctx.args.len() / 2) as u64;
-    for kv in ctx.args[1..].chunks_exact(2) {
+        // A `new` event goes right before its key's `set`.
+        if crate::notify::wants_expired(ctx.srv) {
+            crate::notify::queue_key_events(ctx.srv, &mut ctx.client.events, v);
+        }
         ctx.notify(events::STRING, "set", &kv[0]);
     }
+    ctx.dirty += (ctx.args.len() / 2) as u64;
 }
 
 fn mset(ctx: &mut Ctx<'_>, v: &mut Version) {

@@ -13,10 +13,10 @@
 //! transaction's log is dropped with it. Logging is off (one branch per
 //! write) while no client watches a key.
 //!
-//! Expiry log (for `expired` keyspace events): when switched on with
-//! [`Version::log_expired`], keys that a write deletes because they had
-//! expired are recorded, so the server can announce them right after the
-//! command that met them.
+//! Key event log (for `expired` and `new` keyspace events): when switched on
+//! with [`Version::log_key_events`], keys that a write deletes because they
+//! had expired, and keys that are created, are recorded, so the server can
+//! announce them right after the command that caused them.
 
 use std::borrow::Borrow;
 use std::sync::Arc;
@@ -32,8 +32,9 @@ pub struct Db {
     /// Keys modified while logging is on, each with whether it exists after
     /// the change; `None` when logging is off.
     written: Option<Vec<(SmallBytes, bool)>>,
-    /// Keys deleted because they had expired, while that log is on.
-    expired: Option<Vec<SmallBytes>>,
+    /// Keys deleted because they had expired (`false`) or created
+    /// (`true`), while that log is on.
+    events: Option<Vec<(SmallBytes, KeyEvent)>>,
 }
 
 impl Db {
@@ -51,7 +52,7 @@ impl Db {
             keys: self.keys.clone(),
             expires: self.expires.clone(),
             written: None,
-            expired: None,
+            events: None,
         }
     }
 
@@ -101,6 +102,11 @@ impl Db {
             self.expires.insert(key.clone(), expire);
         }
         let old = self.keys.insert(key.clone(), entry);
+        if old.is_none() {
+            if let Some(x) = &mut self.events {
+                x.push((key.clone(), KeyEvent::New));
+            }
+        }
         if expire == 0 && old.as_ref().is_some_and(|o| o.expire != 0) {
             self.expires.remove::<[u8]>(key.borrow());
         }
@@ -109,7 +115,7 @@ impl Db {
 
     /// Sets `key` to `entry` keeping the current expiry when `keep_ttl`.
     pub fn set(&mut self, key: &[u8], mut entry: Entry, keep_ttl: bool, now: Millis) {
-        if self.expired.is_some() {
+        if self.events.is_some() {
             self.expire_if_needed(key, now);
         }
         if keep_ttl {
@@ -141,8 +147,8 @@ impl Db {
     /// Removes an expired `key`, recording it in the expiry log.
     fn remove_expired(&mut self, key: &[u8]) {
         if self.remove(key).is_some() {
-            if let Some(x) = &mut self.expired {
-                x.push(SmallBytes::from(key));
+            if let Some(x) = &mut self.events {
+                x.push((SmallBytes::from(key), KeyEvent::Expired));
             }
         }
     }
@@ -241,6 +247,15 @@ impl Db {
     }
 }
 
+/// An event the database itself records in its key event log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyEvent {
+    /// A write met the key expired and deleted it.
+    Expired,
+    /// The key was created.
+    New,
+}
+
 /// One immutable state of every database.
 ///
 /// The databases sit behind one `Arc`, so a snapshot is a single reference
@@ -308,41 +323,41 @@ impl Version {
         self.replaced.is_some()
     }
 
-    /// Switches the expiry log on (see the module doc). Idempotent.
-    pub fn log_expired(&mut self) {
-        if self.dbs.iter().all(|d| d.expired.is_some()) {
+    /// Switches the key event log on (see the module doc). Idempotent.
+    pub fn log_key_events(&mut self) {
+        if self.dbs.iter().all(|d| d.events.is_some()) {
             return;
         }
         for db in Arc::make_mut(&mut self.dbs).iter_mut() {
-            db.expired.get_or_insert_with(Vec::new);
+            db.events.get_or_insert_with(Vec::new);
         }
     }
 
-    /// Keys deleted as expired since the last call, by database; the log
-    /// stays on. Cheap when nothing was recorded.
-    pub fn take_expired(&mut self) -> Vec<(usize, SmallBytes)> {
+    /// Key events recorded since the last call, by database; the log stays
+    /// on. Cheap when nothing was recorded.
+    pub fn take_key_events(&mut self) -> Vec<(usize, SmallBytes, KeyEvent)> {
         if !self
             .dbs
             .iter()
-            .any(|d| d.expired.as_ref().is_some_and(|x| !x.is_empty()))
+            .any(|d| d.events.as_ref().is_some_and(|x| !x.is_empty()))
         {
             return Vec::new();
         }
         let mut out = Vec::new();
         for (i, db) in Arc::make_mut(&mut self.dbs).iter_mut().enumerate() {
-            if let Some(x) = &mut db.expired {
-                out.extend(x.drain(..).map(|k| (i, k)));
+            if let Some(x) = &mut db.events {
+                out.extend(x.drain(..).map(|(k, e)| (i, k, e)));
             }
         }
         out
     }
 
-    /// Switches the expiry log off (before a commit: a published version
+    /// Switches the key event log off (before a commit: a published version
     /// carries no log).
-    pub fn end_expired_log(&mut self) {
-        if self.dbs.iter().any(|d| d.expired.is_some()) {
+    pub fn end_key_event_log(&mut self) {
+        if self.dbs.iter().any(|d| d.events.is_some()) {
             for db in Arc::make_mut(&mut self.dbs).iter_mut() {
-                db.expired = None;
+                db.events = None;
             }
         }
     }
@@ -396,10 +411,10 @@ impl Version {
         }
         let db = self.db_mut(i);
         let written = db.written.take();
-        let expired = db.expired.take();
+        let events = db.events.take();
         *db = Db::default();
         db.written = written;
-        db.expired = expired;
+        db.events = events;
     }
 
     /// Empties every database.
@@ -432,10 +447,10 @@ impl Version {
         let wb = dbs[b].written.take();
         dbs[a].written = wb;
         dbs[b].written = wa;
-        let xa = dbs[a].expired.take();
-        let xb = dbs[b].expired.take();
-        dbs[a].expired = xb;
-        dbs[b].expired = xa;
+        let xa = dbs[a].events.take();
+        let xb = dbs[b].events.take();
+        dbs[a].events = xb;
+        dbs[b].events = xa;
     }
 }
 
