@@ -150,6 +150,7 @@ pub fn run_batch(
             if crate::notify::wants_expired(srv) {
                 let db = ctx.client.db;
                 let ev = &mut ctx.client.events;
+                ev.at = mark;
                 crate::notify::expire_keys_of(srv, ev, spec, args, t, db, now);
             }
         }
@@ -157,6 +158,7 @@ pub fn run_batch(
         run_one(spec, &mut ctx, &mut txn);
         if let (Handler::Write(_), Some(t)) = (spec.handler, txn.as_mut()) {
             if crate::notify::wants_expired(srv) {
+                ctx.client.events.at = mark;
                 crate::notify::after_write(srv, &mut ctx.client.events, t, events_mark);
             }
         }
@@ -257,7 +259,7 @@ fn run_one(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, txn: &mut Option<Write
 }
 
 /// Sends the MONITOR line for a command to every monitoring client.
-fn feed_monitors(srv: &Server, client: &Client, args: &[Bytes]) {
+pub(crate) fn feed_monitors(srv: &Server, client: &Client, args: &[Bytes]) {
     let us = crate::server::now_us();
     let mut line = format!(
         "+{}.{:06} [{} {}]",

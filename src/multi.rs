@@ -381,9 +381,11 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
     let table = commands::table();
     for (spec, args) in &queue {
         let errors_before = ctx.out.errors;
+        let reply_at = ctx.out.mark();
         if matches!(spec.handler, Handler::Write(_)) && crate::notify::wants_expired(ctx.srv) {
             let db = ctx.client.db;
             let ev = &mut ctx.client.events;
+            ev.at = ctx.out.mark();
             crate::notify::expire_keys_of(ctx.srv, ev, spec, args, v, db, ctx.now);
         }
         let events_mark = ctx.client.events.len();
@@ -404,6 +406,7 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
             Handler::Write(f) => {
                 f(&mut inner, v);
                 if crate::notify::wants_expired(inner.srv) {
+                    inner.client.events.at = reply_at;
                     crate::notify::after_write(inner.srv, &mut inner.client.events, v, events_mark);
                 }
             }
@@ -420,6 +423,12 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
         ctx.dirty += dirty;
         if action.is_some() {
             ctx.action = action;
+        }
+        // Monitors see each command of the block, then EXEC, as in Redis.
+        if ctx.srv.clients.monitors.load(Ordering::Relaxed) > 0
+            && !spec.has(flags::SKIP_MONITOR | flags::ADMIN)
+        {
+            crate::exec::feed_monitors(ctx.srv, ctx.client, args);
         }
         if let Some(slot) = table.slot(spec) {
             let failed = ctx.out.errors > errors_before;

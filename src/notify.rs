@@ -128,12 +128,17 @@ pub struct Event {
     event: &'static str,
     key: Bytes,
     db: usize,
+    /// Where the client's reply stream was when it happened: a message for
+    /// the client itself is spliced in there, as Redis would have sent it.
+    at: usize,
 }
 
 /// A client's events not yet published.
 #[derive(Default)]
 pub struct Pending {
     events: Vec<Event>,
+    /// The client's reply-buffer position for the next queued event.
+    pub at: usize,
 }
 
 impl Pending {
@@ -170,6 +175,7 @@ pub fn queue(
         event,
         key: Bytes::copy_from_slice(key),
         db,
+        at: p.at,
     });
 }
 
@@ -183,6 +189,9 @@ pub fn after_write(srv: &Server, p: &mut Pending, v: &mut Version, mark: usize) 
         return;
     }
     let own = p.events.split_off(mark.min(p.events.len()));
+    if let Some(first) = own.first() {
+        p.at = first.at;
+    }
     for (db, key, e) in recorded {
         match e {
             KeyEvent::Expired => queue(srv, p, EXPIRED, "expired", &key, db),
@@ -244,17 +253,36 @@ impl Order {
 /// Publishes `events` (a message for client `me` goes to its `out`).
 pub fn publish(srv: &Server, p: &mut Pending, mut me: Option<(u64, &mut ReplyBuf)>) {
     let f = flags(srv);
+    // Messages for the client itself, spliced into its replies afterwards.
+    let mut own = me.as_ref().map(|(_, out)| ReplyBuf::new(out.resp3));
+    let id = me.as_ref().map(|(id, _)| *id);
+    let mut splices = Vec::new();
     for e in p.events.drain(..) {
+        let before = own.as_ref().map_or(0, |o| o.buf.len());
         if f & KEYSPACE != 0 {
             let mut ch = format!("__keyspace@{}__:", e.db).into_bytes();
             ch.extend_from_slice(&e.key);
-            let me = me.as_mut().map(|(id, out)| (*id, &mut **out));
+            let me = id.zip(own.as_mut());
             srv.pubsub.publish(srv, &ch, e.event.as_bytes(), false, me);
         }
         if f & KEYEVENT != 0 {
             let ch = format!("__keyevent@{}__:{}", e.db, e.event);
-            let me = me.as_mut().map(|(id, out)| (*id, &mut **out));
+            let me = id.zip(own.as_mut());
             srv.pubsub.publish(srv, ch.as_bytes(), &e.key, false, me);
+        }
+        let after = own.as_ref().map_or(0, |o| o.buf.len());
+        if after > before {
+            splices.push((e.at, before..after));
+        }
+    }
+    if let (Some((_, out)), Some(own)) = (me.as_mut(), own) {
+        // Positions only grow along the queue; each insertion shifts the rest.
+        let mut shift = 0;
+        for (at, range) in splices {
+            let pos = (at + shift).min(out.buf.len());
+            let len = range.len();
+            out.buf.splice(pos..pos, own.buf[range].iter().copied());
+            shift += len;
         }
     }
 }

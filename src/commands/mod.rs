@@ -354,6 +354,7 @@ impl Ctx<'_> {
 
     /// [`Ctx::notify`] for a key of database `db` (MOVE, SWAPDB, …).
     pub fn notify_db(&mut self, class: u32, event: &'static str, key: &[u8], db: usize) {
+        self.client.events.at = self.out.mark();
         crate::notify::queue(self.srv, &mut self.client.events, class, event, key, db);
     }
 

@@ -437,6 +437,7 @@ fn mset_all(ctx: &mut Ctx<'_>, v: &mut Version) {
         );
         // A `new` event goes right before its key's `set`.
         if crate::notify::wants_expired(ctx.srv) {
+            ctx.client.events.at = ctx.out.mark();
             crate::notify::queue_key_events(ctx.srv, &mut ctx.client.events, v);
         }
         ctx.notify(events::STRING, "set", &kv[0]);
