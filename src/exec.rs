@@ -155,7 +155,25 @@ pub fn run_batch(
             }
         }
         let events_mark = ctx.client.events.len();
+        let misses_before = ctx.lookups.misses.get();
+        let absent = if crate::notify::wants_keymiss(srv) && spec.keys.0 > 0 {
+            let db = ctx.client.db;
+            match txn.as_ref() {
+                Some(t) => crate::notify::absent_keys(spec, args, t, db, now),
+                None => srv
+                    .store
+                    .read(|v| crate::notify::absent_keys(spec, args, v, db, now)),
+            }
+        } else {
+            Vec::new()
+        };
         run_one(spec, &mut ctx, &mut txn);
+        let misses = ctx.lookups.misses.get() - misses_before;
+        if misses > 0 && !absent.is_empty() {
+            let (db, ev) = (ctx.client.db, &mut ctx.client.events);
+            ev.at = mark;
+            crate::notify::keymiss(srv, ev, &absent, misses, db, events_mark);
+        }
         if let (Handler::Write(_), Some(t)) = (spec.handler, txn.as_mut()) {
             if crate::notify::wants_expired(srv) {
                 ctx.client.events.at = mark;

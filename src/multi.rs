@@ -389,6 +389,12 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
             crate::notify::expire_keys_of(ctx.srv, ev, spec, args, v, db, ctx.now);
         }
         let events_mark = ctx.client.events.len();
+        let misses_before = ctx.lookups.misses.get();
+        let absent = if crate::notify::wants_keymiss(ctx.srv) {
+            crate::notify::absent_keys(spec, args, v, ctx.client.db, ctx.now)
+        } else {
+            Vec::new()
+        };
         let started = std::time::Instant::now();
         let mut inner = Ctx {
             srv: ctx.srv,
@@ -421,6 +427,12 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
         } = inner;
         ctx.lookups = lookups;
         ctx.dirty += dirty;
+        let misses = ctx.lookups.misses.get() - misses_before;
+        if misses > 0 && !absent.is_empty() {
+            let (db, ev) = (ctx.client.db, &mut ctx.client.events);
+            ev.at = reply_at;
+            crate::notify::keymiss(ctx.srv, ev, &absent, misses, db, events_mark);
+        }
         if action.is_some() {
             ctx.action = action;
         }

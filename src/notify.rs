@@ -238,6 +238,63 @@ pub fn expire_keys_of(
     queue_key_events(srv, p, v);
 }
 
+/// Whether `keymiss` events are wanted.
+#[inline]
+pub fn wants_keymiss(srv: &Server) -> bool {
+    let f = flags(srv);
+    f & KEY_MISS != 0 && f & (KEYSPACE | KEYEVENT) != 0
+}
+
+/// The key arguments of `spec` (legacy positions) absent from `v` at
+/// `now`: the candidates for `keymiss` events of the command about to run.
+pub fn absent_keys(
+    spec: &crate::commands::CommandSpec,
+    args: &[Bytes],
+    v: &Version,
+    db: usize,
+    now: ferrous_storage::Millis,
+) -> Vec<Bytes> {
+    let (first, last, step) = spec.keys;
+    let mut out = Vec::new();
+    if first <= 0 || step <= 0 {
+        return out;
+    }
+    let argc = args.len() as i32;
+    let last = if last < 0 {
+        argc + last
+    } else {
+        last.min(argc - 1)
+    };
+    let mut i = first;
+    while i <= last {
+        if let Some(k) = args.get(i as usize) {
+            if v.db(db).get(k, now).is_none() {
+                out.push(k.clone());
+            }
+        }
+        i += step;
+    }
+    out
+}
+
+/// Queues `keymiss` events for the first `misses` of `absent` (the keys a
+/// command looked up in vain, counted by its keyspace-miss statistics).
+/// They go before the events the command queued from `mark` on.
+pub fn keymiss(
+    srv: &Server,
+    p: &mut Pending,
+    absent: &[Bytes],
+    misses: u64,
+    db: usize,
+    mark: usize,
+) {
+    let own = p.events.split_off(mark.min(p.events.len()));
+    for k in absent.iter().take(misses as usize) {
+        queue(srv, p, KEY_MISS, "keymiss", k, db);
+    }
+    p.events.extend(own);
+}
+
 /// Serialises "commit, then publish its events" across writers.
 #[derive(Default)]
 pub struct Order(Mutex<()>);
@@ -276,7 +333,9 @@ pub fn publish(srv: &Server, p: &mut Pending, mut me: Option<(u64, &mut ReplyBuf
         }
     }
     if let (Some((_, out)), Some(own)) = (me.as_mut(), own) {
-        // Positions only grow along the queue; each insertion shifts the rest.
+        // In position order (stable: same-place messages keep their order),
+        // each insertion shifting the later ones.
+        splices.sort_by_key(|(at, _)| *at);
         let mut shift = 0;
         for (at, range) in splices {
             let pos = (at + shift).min(out.buf.len());
