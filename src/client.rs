@@ -84,6 +84,8 @@ pub struct Client {
     pub subs: crate::pubsub::ClientSubs,
     /// Keyspace events waiting for the commit of the batch.
     pub events: crate::notify::Pending,
+    /// CLIENT TRACKING on, and CLIENT CACHING's flag.
+    pub caching: crate::tracking::ClientCaching,
 }
 
 impl Client {

@@ -80,6 +80,7 @@ pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, peer: SocketAddr) {
         tx: Default::default(),
         subs: Default::default(),
         events: Default::default(),
+        caching: Default::default(),
     };
     let result = run(&srv, &mut sock, &mut client, &mut push_rx).await;
     if let Err(e) = result {
@@ -87,6 +88,7 @@ pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, peer: SocketAddr) {
     }
     crate::multi::reset(&srv, &mut client);
     srv.pubsub.drop_client(&mut client);
+    srv.tracking.remove(info.id);
     srv.clients.remove(info.id);
 }
 

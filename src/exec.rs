@@ -168,6 +168,9 @@ pub fn run_batch(
             Vec::new()
         };
         run_one(spec, &mut ctx, &mut txn);
+        if ctx.client.caching.on {
+            srv.tracking.after_command(ctx.client, spec, args);
+        }
         let misses = ctx.lookups.misses.get() - misses_before;
         if misses > 0 && !absent.is_empty() {
             let (db, ev) = (ctx.client.db, &mut ctx.client.events);

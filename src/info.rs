@@ -201,7 +201,7 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             kv("client_recent_max_input_buffer", &0);
             kv("client_recent_max_output_buffer", &0);
             kv("blocked_clients", &0);
-            kv("tracking_clients", &0);
+            kv("tracking_clients", &srv.tracking.figures().0);
             kv("clients_in_timeout_table", &0);
         }
         "memory" => {
@@ -337,9 +337,10 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             kv("active_defrag_key_misses", &0);
             kv("total_active_defrag_time", &0);
             kv("current_active_defrag_time", &0);
-            kv("tracking_total_keys", &0);
-            kv("tracking_total_items", &0);
-            kv("tracking_total_prefixes", &0);
+            let (_, keys, items, prefixes) = srv.tracking.figures();
+            kv("tracking_total_keys", &keys);
+            kv("tracking_total_items", &items);
+            kv("tracking_total_prefixes", &prefixes);
             kv("unexpected_error_replies", &0);
             kv("total_error_replies", &ld(&st.error_replies));
             kv("dump_payload_sanitizations", &0);

@@ -18,6 +18,7 @@ pub mod pubsub;
 pub mod reply;
 pub mod resp;
 pub mod server;
+pub mod tracking;
 
 /// The Redis version Ferrous is compatible with, reported to clients.
 pub const REDIS_VERSION: &str = "7.0.15";

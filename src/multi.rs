@@ -176,7 +176,7 @@ impl ClientTx {
 /// anyone watches a key.
 pub fn begin(srv: &Server) -> Option<WriteTxn<'_, Version>> {
     let mut t = srv.store.try_begin()?;
-    if srv.watches.active() {
+    if srv.watches.active() || srv.tracking.active() {
         t.log_writes();
     }
     if crate::notify::wants_expired(srv) {
@@ -189,9 +189,10 @@ pub fn begin(srv: &Server) -> Option<WriteTxn<'_, Version>> {
 /// GIL, wakes writers waiting for it, and publishes the keyspace events of
 /// `client` (in commit order).
 pub fn commit(srv: &Server, mut t: WriteTxn<'_, Version>, client: &mut Client, out: &mut ReplyBuf) {
-    if let Some(log) = t.take_writes() {
+    if let Some(log) = t.unseen_writes() {
         srv.watches.touch(&log, crate::server::now_ms());
     }
+    let log = t.take_writes();
     t.end_key_event_log();
     if client.events.is_empty() {
         t.commit();
@@ -203,6 +204,11 @@ pub fn commit(srv: &Server, mut t: WriteTxn<'_, Version>, client: &mut Client, o
         });
     }
     srv.gil_released();
+    if let Some(log) = log {
+        if srv.tracking.active() {
+            srv.tracking.invalidate(srv, &log, client.info.id);
+        }
+    }
 }
 
 /// Commands that run at once inside MULTI instead of being queued.
@@ -360,7 +366,7 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
         return ctx.err("ERR EXEC without MULTI");
     };
     // Writes made earlier in this same transaction count as "since WATCH".
-    if let Some(log) = v.take_writes() {
+    if let Some(log) = v.unseen_writes() {
         ctx.srv.watches.touch(&log, ctx.now);
     }
     ctx.client.info.multi.store(-1, Ordering::Relaxed);
@@ -368,9 +374,6 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
     let dirty =
         ctx.client.tx.dirty.load(Ordering::Relaxed) || watched_key_expired(ctx.client, v, ctx.now);
     unwatch_all(ctx.srv, ctx.client);
-    if ctx.srv.watches.active() {
-        v.log_writes();
-    }
     if aborted {
         return ctx.err("EXECABORT Transaction discarded because of previous errors.");
     }

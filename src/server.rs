@@ -63,6 +63,8 @@ pub struct Server {
     pub watches: crate::multi::Watches,
     /// Pub/Sub subscribers.
     pub pubsub: crate::pubsub::PubSub,
+    /// Client-side caching (CLIENT TRACKING).
+    pub tracking: crate::tracking::Tracking,
     /// Keeps keyspace events in commit order.
     pub notify_order: crate::notify::Order,
     gil_waiters: AtomicUsize,
@@ -126,6 +128,7 @@ impl Server {
             watches: Default::default(),
             pubsub: Default::default(),
             notify_order: Default::default(),
+            tracking: Default::default(),
             gil_waiters: AtomicUsize::new(0),
             gil_free: Notify::new(),
         }

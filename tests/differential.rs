@@ -37,4 +37,5 @@ diff_files!(
     multi,
     pubsub,
     notify,
+    tracking,
 );

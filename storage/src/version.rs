@@ -35,6 +35,8 @@ pub struct Db {
     /// Keys deleted because they had expired (`false`) or created
     /// (`true`), while that log is on.
     events: Option<Vec<(SmallBytes, KeyEvent)>>,
+    /// Entries of `written` already handed out by [`Version::unseen_writes`].
+    seen: usize,
 }
 
 impl Db {
@@ -53,6 +55,7 @@ impl Db {
             expires: self.expires.clone(),
             written: None,
             events: None,
+            seen: 0,
         }
     }
 
@@ -266,6 +269,8 @@ pub struct Version {
     dbs: Arc<Vec<Db>>,
     /// Databases replaced while logging is on; `None` when it is off.
     replaced: Option<Vec<Replaced>>,
+    /// Entries of `replaced` already handed out by [`Version::unseen_writes`].
+    replaced_seen: usize,
 }
 
 /// A database emptied (FLUSHDB, FLUSHALL) or swapped (SWAPDB) while the
@@ -304,6 +309,7 @@ impl Version {
         Version {
             dbs: Arc::new(vec![Db::default(); n.max(1)]),
             replaced: None,
+            replaced_seen: 0,
         }
     }
 
@@ -313,9 +319,38 @@ impl Version {
             return;
         }
         self.replaced = Some(Vec::new());
+        self.replaced_seen = 0;
         for db in Arc::make_mut(&mut self.dbs).iter_mut() {
             db.written = Some(Vec::new());
+            db.seen = 0;
         }
+    }
+
+    /// What the write log recorded since the last call (copies; the log
+    /// keeps everything for [`Version::take_writes`] and stays on). WATCH
+    /// needs each change once and as soon as EXEC asks; other users need
+    /// the whole log at commit.
+    pub fn unseen_writes(&mut self) -> Option<WriteLog> {
+        let replaced = self.replaced.as_ref()?;
+        let mut log = WriteLog {
+            keys: Vec::new(),
+            replaced: replaced[self.replaced_seen..].to_vec(),
+        };
+        self.replaced_seen = replaced.len();
+        if self
+            .dbs
+            .iter()
+            .any(|d| d.written.as_ref().is_some_and(|w| w.len() > d.seen))
+        {
+            for (i, db) in Arc::make_mut(&mut self.dbs).iter_mut().enumerate() {
+                if let Some(w) = &db.written {
+                    log.keys
+                        .extend(w[db.seen..].iter().map(|(k, e)| (i, k.clone(), *e)));
+                    db.seen = w.len();
+                }
+            }
+        }
+        Some(log)
     }
 
     /// Whether the write log is on.
@@ -366,6 +401,7 @@ impl Version {
     /// it was off).
     pub fn take_writes(&mut self) -> Option<WriteLog> {
         let replaced = self.replaced.take()?;
+        self.replaced_seen = 0;
         let mut log = WriteLog {
             keys: Vec::new(),
             replaced,
@@ -374,6 +410,7 @@ impl Version {
             if let Some(w) = db.written.take() {
                 log.keys.extend(w.into_iter().map(|(k, e)| (i, k, e)));
             }
+            db.seen = 0;
         }
         Some(log)
     }
@@ -412,9 +449,11 @@ impl Version {
         let db = self.db_mut(i);
         let written = db.written.take();
         let events = db.events.take();
+        let seen = db.seen;
         *db = Db::default();
         db.written = written;
         db.events = events;
+        db.seen = seen;
     }
 
     /// Empties every database.
@@ -451,6 +490,9 @@ impl Version {
         let xb = dbs[b].events.take();
         dbs[a].events = xb;
         dbs[b].events = xa;
+        let (sa, sb) = (dbs[a].seen, dbs[b].seen);
+        dbs[a].seen = sb;
+        dbs[b].seen = sa;
     }
 }
 
@@ -505,6 +547,14 @@ mod tests {
             .get_raw(b"b")
             .is_some());
         assert!(!v.logging());
+        v.log_writes();
+        v.db_mut(1)
+            .insert("c".into(), Entry::new(Value::string("1")));
+        assert_eq!(v.unseen_writes().unwrap().keys.len(), 1);
+        assert_eq!(v.unseen_writes().unwrap().keys.len(), 0);
+        v.db_mut(1).remove(b"c");
+        assert_eq!(v.unseen_writes().unwrap().keys.len(), 1);
+        assert_eq!(v.take_writes().unwrap().keys.len(), 2);
         v.db_mut(3).remove(b"b");
         assert!(v.take_writes().is_none());
     }
