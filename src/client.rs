@@ -56,6 +56,12 @@ pub struct ClientInfo {
     pub push: mpsc::UnboundedSender<Bytes>,
     /// Commands queued since MULTI, -1 outside MULTI (CLIENT LIST `multi=`).
     pub multi: std::sync::atomic::AtomicI64,
+    /// CLIENT TRACKING as CLIENT LIST shows it: flag bits (1 `t`, 2 `B`,
+    /// 4 `R`) and the redirect id (-1: not tracking).
+    pub tracking: crate::tracking::TrackingInfo,
+    /// A watched key changed (CLIENT LIST flag `d`); shared with the
+    /// transaction state.
+    pub dirty_cas: std::sync::Arc<AtomicBool>,
     /// Pub/Sub counts and output-buffer accounting.
     pub sub: crate::pubsub::SubInfo,
 }

@@ -69,6 +69,8 @@ pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, peer: SocketAddr) {
         no_evict: AtomicBool::new(false),
         push: push_tx,
         multi: std::sync::atomic::AtomicI64::new(-1),
+        tracking: Default::default(),
+        dirty_cas: Default::default(),
         sub: Default::default(),
     });
     srv.clients.add(info.clone());
@@ -77,7 +79,7 @@ pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, peer: SocketAddr) {
         db: 0,
         authed: !needs_auth,
         reply_mode: ReplyMode::On,
-        tx: Default::default(),
+        tx: crate::multi::ClientTx::new(info.dirty_cas.clone()),
         subs: Default::default(),
         events: Default::default(),
         caching: Default::default(),

@@ -169,7 +169,7 @@ pub fn run_batch(
         };
         run_one(spec, &mut ctx, &mut txn);
         if ctx.client.caching.on {
-            srv.tracking.after_command(ctx.client, spec, args);
+            srv.tracking.after_command(ctx.client, spec, args, false);
         }
         let misses = ctx.lookups.misses.get() - misses_before;
         if misses > 0 && !absent.is_empty() {

@@ -155,6 +155,14 @@ pub struct ClientTx {
 }
 
 impl ClientTx {
+    /// A transaction state whose dirty flag is `dirty` (shown by CLIENT LIST).
+    pub fn new(dirty: Arc<AtomicBool>) -> ClientTx {
+        ClientTx {
+            dirty,
+            ..Default::default()
+        }
+    }
+
     /// Whether the client is between MULTI and EXEC/DISCARD.
     #[inline]
     pub fn in_multi(&self) -> bool {
@@ -438,6 +446,9 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
         }
         if action.is_some() {
             ctx.action = action;
+        }
+        if ctx.client.caching.on {
+            ctx.srv.tracking.after_command(ctx.client, spec, args, true);
         }
         // Monitors see each command of the block, then EXEC, as in Redis.
         if ctx.srv.clients.monitors.load(Ordering::Relaxed) > 0

@@ -50,6 +50,23 @@ pub struct Tracking {
     clients: AtomicUsize,
 }
 
+/// What CLIENT LIST shows of a client's tracking.
+pub struct TrackingInfo {
+    /// Bits: 1 tracking (`t`), 2 BCAST (`B`), 4 broken redirect (`R`).
+    pub flags: std::sync::atomic::AtomicU8,
+    /// The redirect id, 0 for none, -1 when not tracking.
+    pub redir: std::sync::atomic::AtomicI64,
+}
+
+impl Default for TrackingInfo {
+    fn default() -> Self {
+        TrackingInfo {
+            flags: Default::default(),
+            redir: std::sync::atomic::AtomicI64::new(-1),
+        }
+    }
+}
+
 /// The connection-private part: CLIENT CACHING's one-command flag.
 #[derive(Default)]
 pub struct ClientCaching {
@@ -84,18 +101,26 @@ impl Tracking {
 
     /// Forgets a client that stops tracking or disconnects.
     pub fn remove(&self, id: u64) {
-        if self.lock().clients.remove(&id).is_some() {
+        if let Some(t) = self.lock().clients.remove(&id) {
             self.clients.fetch_sub(1, Ordering::Relaxed);
+            t.info.tracking.flags.store(0, Ordering::Relaxed);
+            t.info.tracking.redir.store(-1, Ordering::Relaxed);
         }
     }
 
     /// After a read-only command of a tracking client: remembers its keys
     /// (unless OPTIN without CACHING yes, or OPTOUT with CACHING no).
-    pub fn after_command(&self, client: &mut Client, spec: &'static CommandSpec, args: &[Bytes]) {
+    pub fn after_command(
+        &self,
+        client: &mut Client,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+        in_exec: bool,
+    ) {
         let given = client.caching.caching;
-        // Like Redis, CLIENT subcommands and MULTI keep the flag for the
-        // command after them.
-        if !is(&args[0], "client") && !client.tx.in_multi() {
+        // Like Redis, CLIENT subcommands, MULTI and the commands inside
+        // EXEC keep the flag for the command after them.
+        if !in_exec && !is(&args[0], "client") && !client.tx.in_multi() {
             client.caching.caching = false;
         }
         if !spec.has(flags::READONLY) {
@@ -209,6 +234,7 @@ fn send(srv: &Server, g: &mut Inner, id: u64, keys: Option<&[Bytes]>) {
             }
             None => {
                 t.broken = true;
+                t.info.tracking.flags.fetch_or(4, Ordering::Relaxed);
                 if t.info.resp.load(Ordering::Relaxed) == 3 {
                     let mut r = ReplyBuf::new(true);
                     r.push(2);
@@ -351,6 +377,10 @@ pub fn client_tracking(ctx: &mut Ctx<'_>) {
         optout,
         broken: false,
     };
+    let info = &ctx.client.info.tracking;
+    info.flags
+        .store(1 | if bcast { 2 } else { 0 }, Ordering::Relaxed);
+    info.redir.store(redirect as i64, Ordering::Relaxed);
     if g.clients.insert(id, t).is_none() {
         srv.tracking.clients.fetch_add(1, Ordering::Relaxed);
     }

@@ -111,3 +111,30 @@ fn reader_never_sees_part_of_a_long_exec() {
         format!("${}\r\n{PAIRS}\r\n", PAIRS.to_string().len()).into_bytes()
     );
 }
+
+#[test]
+fn client_list_shows_multi_and_dirty_flags() {
+    let f = Ferrous::start(&[]);
+    let mut a = f.client();
+    let mut b = f.client();
+    let id = String::from_utf8(a.cmd(&["CLIENT", "ID"])).unwrap();
+    let id = id.trim_start_matches(':').trim().to_string();
+    let line = |b: &mut Raw| {
+        let r = b.cmd(&["CLIENT", "LIST", "ID", &id]);
+        String::from_utf8_lossy(&r).to_string()
+    };
+    assert!(line(&mut b).contains(" flags=N "));
+    a.cmd(&["WATCH", "k"]);
+    b.cmd(&["SET", "k", "1"]);
+    a.cmd(&["MULTI"]);
+    a.cmd(&["GET", "k"]);
+    let l = line(&mut b);
+    assert!(l.contains(" flags=xd ") && l.contains(" multi=1 "), "{l}");
+    assert_eq!(a.cmd(&["EXEC"]), b"*-1\r\n");
+    let l = line(&mut b);
+    assert!(l.contains(" flags=N ") && l.contains(" multi=-1 "), "{l}");
+    a.cmd(&["HELLO", "3"]);
+    a.cmd(&["CLIENT", "TRACKING", "on", "BCAST"]);
+    let l = line(&mut b);
+    assert!(l.contains(" flags=tB ") && l.contains(" redir=0 "), "{l}");
+}

@@ -70,6 +70,15 @@ pub fn describe(c: &ClientInfo) -> String {
     if multi >= 0 {
         flags.push('x');
     }
+    let tracking = c.tracking.flags.load(Ordering::Relaxed);
+    for (bit, f) in [(1, 't'), (4, 'R'), (2, 'B')] {
+        if tracking & bit != 0 {
+            flags.push(f);
+        }
+    }
+    if c.dirty_cas.load(Ordering::Relaxed) {
+        flags.push('d');
+    }
     if c.no_evict.load(Ordering::Relaxed) {
         flags.push('e');
     }
@@ -86,7 +95,7 @@ pub fn describe(c: &ClientInfo) -> String {
     format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
          multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
-         tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+         tot-mem=0 events=r cmd={} user=default redir={} resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -101,6 +110,7 @@ pub fn describe(c: &ClientInfo) -> String {
         c.sub.count(crate::pubsub::Kind::Shard),
         multi,
         cmd,
+        c.tracking.redir.load(Ordering::Relaxed),
         c.resp.load(Ordering::Relaxed),
     )
 }
