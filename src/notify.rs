@@ -363,3 +363,25 @@ pub fn expired_by_cycle(srv: &Server, keys: &[(usize, ferrous_storage::SmallByte
     }
     publish(srv, &mut p, None);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_round_trip_like_redis() {
+        let c = |s: &str| canonical(parse(s.as_bytes()).unwrap());
+        assert_eq!(c("KEA"), "AKE");
+        assert_eq!(c("Kg$lshzxetmdn"), "AKm");
+        assert_eq!(c("Kgnd"), "gdnK");
+        assert_eq!(c("Knm"), "nKm");
+        assert_eq!(c(""), "");
+        assert!(parse(b"Kq").is_none());
+        assert!(parse(b"K E").is_none());
+        // `n` next to `A` is hidden by CONFIG GET but kept.
+        let f = parse(b"KEAn").unwrap();
+        assert_eq!(stored(f), "AKEn");
+        assert_eq!(shown(&stored(f)), "AKE");
+        assert_eq!(parse(stored(f).as_bytes()), Some(f));
+    }
+}

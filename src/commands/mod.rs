@@ -347,6 +347,9 @@ impl Ctx<'_> {
     /// Announces keyspace event `event` of class `class` (see [`events`])
     /// for `key` in the current database. Write commands call it after each
     /// change, with Redis's event names (`set`, `lpush`, `del`, `expire`, …).
+    /// The event waits in the client until the command's transaction
+    /// commits (`crate::notify`); `expired`, `new` and `keymiss` events are
+    /// produced by the server itself, not by commands.
     pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
         let db = self.db();
         self.notify_db(class, event, key, db);
