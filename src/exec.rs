@@ -32,12 +32,13 @@ pub enum Stop {
 
 /// Whether a CLIENT PAUSE in effect holds `spec` (ALL: everything; WRITE:
 /// writes and commands that may replicate).
-fn paused_for(srv: &Server, spec: &CommandSpec) -> bool {
+fn paused_for(srv: &Server, cmd_flags: u32) -> bool {
     let until = srv.pause_until.load(Ordering::SeqCst);
     if until == 0 || now_ms() >= until {
         return false;
     }
-    !srv.pause_writes_only.load(Ordering::SeqCst) || spec.has(flags::WRITE | flags::MAY_REPLICATE)
+    !srv.pause_writes_only.load(Ordering::SeqCst)
+        || cmd_flags & (flags::WRITE | flags::MAY_REPLICATE) != 0
 }
 
 /// Runs `cmds[start..]`, writing replies into `out`. Returns `None` when all
@@ -98,16 +99,18 @@ pub fn run_batch(
                 continue;
             }
         }
+        // As in Redis, a pause holds commands before they are queued, and
+        // an EXEC whose queue writes.
+        if paused_for(srv, crate::multi::pause_flags(client, spec)) {
+            client.reply_mode = mode_before;
+            stop = Some(Stop::Paused(i));
+            break;
+        }
         if client.tx.in_multi() && crate::multi::queue(client, out, spec, args) {
             if skip_reply {
                 out.truncate(mark);
             }
             continue;
-        }
-        if paused_for(srv, spec) {
-            client.reply_mode = mode_before;
-            stop = Some(Stop::Paused(i));
-            break;
         }
         if let Handler::Write(_) = spec.handler {
             if txn.is_none() {

@@ -219,6 +219,20 @@ pub fn commit(srv: &Server, mut t: WriteTxn<'_, Version>, client: &mut Client, o
     }
 }
 
+/// The flags CLIENT PAUSE judges a command by: EXEC counts as writing when
+/// its queue does.
+pub fn pause_flags(client: &Client, spec: &CommandSpec) -> u32 {
+    if spec.name != "exec" {
+        return spec.flags;
+    }
+    client
+        .tx
+        .queue
+        .iter()
+        .flatten()
+        .fold(spec.flags, |f, (s, _)| f | s.flags)
+}
+
 /// Commands that run at once inside MULTI instead of being queued.
 fn runs_in_multi(spec: &CommandSpec) -> bool {
     matches!(

@@ -138,3 +138,27 @@ fn client_list_shows_multi_and_dirty_flags() {
     let l = line(&mut b);
     assert!(l.contains(" flags=tB ") && l.contains(" redir=0 "), "{l}");
 }
+
+#[test]
+fn client_pause_write_holds_exec_of_writes() {
+    let f = Ferrous::start(&[]);
+    let mut a = f.client();
+    let mut b = f.client();
+    assert_eq!(b.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(b.cmd(&["SET", "k", "1"]), b"+QUEUED\r\n");
+    assert_eq!(a.cmd(&["CLIENT", "PAUSE", "300", "WRITE"]), b"+OK\r\n");
+    let t = std::time::Instant::now();
+    assert_eq!(b.cmd(&["EXEC"]), b"*1\r\n+OK\r\n");
+    assert!(t.elapsed() >= std::time::Duration::from_millis(250));
+    // A read-only transaction is not held; a write is held before queueing.
+    assert_eq!(a.cmd(&["CLIENT", "PAUSE", "300", "WRITE"]), b"+OK\r\n");
+    let t = std::time::Instant::now();
+    assert_eq!(b.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(b.cmd(&["GET", "k"]), b"+QUEUED\r\n");
+    assert_eq!(b.cmd(&["EXEC"]), b"*1\r\n$1\r\n1\r\n");
+    assert!(t.elapsed() < std::time::Duration::from_millis(250));
+    assert_eq!(b.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(b.cmd(&["SET", "k", "2"]), b"+QUEUED\r\n");
+    assert!(t.elapsed() >= std::time::Duration::from_millis(250));
+    assert_eq!(b.cmd(&["EXEC"]), b"*1\r\n+OK\r\n");
+}
