@@ -149,42 +149,11 @@ pub fn run_batch(
             .last_cmd
             .store(slot.map_or(0, |s| s + 1), Ordering::Relaxed);
         let started = std::time::Instant::now();
-        if let (Handler::Write(_), Some(t)) = (spec.handler, txn.as_mut()) {
-            if crate::notify::wants_expired(srv) {
-                let db = ctx.client.db;
-                let ev = &mut ctx.client.events;
-                ev.at = mark;
-                crate::notify::expire_keys_of(srv, ev, spec, args, t, db, now);
-            }
-        }
-        let events_mark = ctx.client.events.len();
-        let misses_before = ctx.lookups.misses.get();
-        let absent = if crate::notify::wants_keymiss(srv) && spec.keys.0 > 0 {
-            let db = ctx.client.db;
-            match txn.as_ref() {
-                Some(t) => crate::notify::absent_keys(spec, args, t, db, now),
-                None => srv
-                    .store
-                    .read(|v| crate::notify::absent_keys(spec, args, v, db, now)),
-            }
-        } else {
-            Vec::new()
-        };
+        let around = crate::notify::before(&mut ctx, spec, args, txn.as_deref_mut());
         run_one(spec, &mut ctx, &mut txn);
+        crate::notify::after(&mut ctx, spec, txn.as_deref_mut(), around);
         if ctx.client.caching.on {
             srv.tracking.after_command(ctx.client, spec, args, false);
-        }
-        let misses = ctx.lookups.misses.get() - misses_before;
-        if misses > 0 && !absent.is_empty() {
-            let (db, ev) = (ctx.client.db, &mut ctx.client.events);
-            ev.at = mark;
-            crate::notify::keymiss(srv, ev, &absent, misses, db, events_mark);
-        }
-        if let (Handler::Write(_), Some(t)) = (spec.handler, txn.as_mut()) {
-            if crate::notify::wants_expired(srv) {
-                ctx.client.events.at = mark;
-                crate::notify::after_write(srv, &mut ctx.client.events, t, events_mark);
-            }
         }
         let usec = started.elapsed().as_micros() as u64;
         let Ctx {

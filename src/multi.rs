@@ -406,20 +406,7 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
     let table = commands::table();
     for (spec, args) in &queue {
         let errors_before = ctx.out.errors;
-        let reply_at = ctx.out.mark();
-        if matches!(spec.handler, Handler::Write(_)) && crate::notify::wants_expired(ctx.srv) {
-            let db = ctx.client.db;
-            let ev = &mut ctx.client.events;
-            ev.at = ctx.out.mark();
-            crate::notify::expire_keys_of(ctx.srv, ev, spec, args, v, db, ctx.now);
-        }
-        let events_mark = ctx.client.events.len();
-        let misses_before = ctx.lookups.misses.get();
-        let absent = if crate::notify::wants_keymiss(ctx.srv) {
-            crate::notify::absent_keys(spec, args, v, ctx.client.db, ctx.now)
-        } else {
-            Vec::new()
-        };
+        let around = crate::notify::before(ctx, spec, args, Some(v));
         let started = std::time::Instant::now();
         let mut inner = Ctx {
             srv: ctx.srv,
@@ -434,13 +421,7 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
         };
         match spec.handler {
             Handler::Read(f) => f(&mut inner, v),
-            Handler::Write(f) => {
-                f(&mut inner, v);
-                if crate::notify::wants_expired(inner.srv) {
-                    inner.client.events.at = reply_at;
-                    crate::notify::after_write(inner.srv, &mut inner.client.events, v, events_mark);
-                }
-            }
+            Handler::Write(f) => f(&mut inner, v),
             Handler::Conn(f) => f(&mut inner),
             Handler::Container => commands::command::bare_container(spec, &mut inner),
         }
@@ -452,12 +433,7 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
         } = inner;
         ctx.lookups = lookups;
         ctx.dirty += dirty;
-        let misses = ctx.lookups.misses.get() - misses_before;
-        if misses > 0 && !absent.is_empty() {
-            let (db, ev) = (ctx.client.db, &mut ctx.client.events);
-            ev.at = reply_at;
-            crate::notify::keymiss(ctx.srv, ev, &absent, misses, db, events_mark);
-        }
+        crate::notify::after(ctx, spec, Some(v), around);
         if action.is_some() {
             ctx.action = action;
         }

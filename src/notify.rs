@@ -183,7 +183,7 @@ pub fn queue(
 /// keys it deleted as expired or created, before the command's own events
 /// (queued from `mark` on), as Redis announces them when the key is looked
 /// up or added, before the command's own event.
-pub fn after_write(srv: &Server, p: &mut Pending, v: &mut Version, mark: usize) {
+fn after_write(srv: &Server, p: &mut Pending, v: &mut Version, mark: usize) {
     let recorded = v.take_key_events();
     if recorded.is_empty() {
         return;
@@ -204,7 +204,7 @@ pub fn after_write(srv: &Server, p: &mut Pending, v: &mut Version, mark: usize) 
 /// Before write command `spec` runs: deletes its keys that have expired,
 /// announcing each with an `expired` event, as Redis's lookup for a write
 /// does (called only while `expired` events are wanted).
-pub fn expire_keys_of(
+fn expire_keys_of(
     srv: &Server,
     p: &mut Pending,
     spec: &crate::commands::CommandSpec,
@@ -238,16 +238,9 @@ pub fn expire_keys_of(
     queue_key_events(srv, p, v);
 }
 
-/// Whether `keymiss` events are wanted.
-#[inline]
-pub fn wants_keymiss(srv: &Server) -> bool {
-    let f = flags(srv);
-    f & KEY_MISS != 0 && f & (KEYSPACE | KEYEVENT) != 0
-}
-
 /// The key arguments of `spec` (legacy positions) absent from `v` at
 /// `now`: the candidates for `keymiss` events of the command about to run.
-pub fn absent_keys(
+fn absent_keys(
     spec: &crate::commands::CommandSpec,
     args: &[Bytes],
     v: &Version,
@@ -280,19 +273,82 @@ pub fn absent_keys(
 /// Queues `keymiss` events for the first `misses` of `absent` (the keys a
 /// command looked up in vain, counted by its keyspace-miss statistics).
 /// They go before the events the command queued from `mark` on.
-pub fn keymiss(
-    srv: &Server,
-    p: &mut Pending,
-    absent: &[Bytes],
-    misses: u64,
-    db: usize,
-    mark: usize,
-) {
+fn keymiss(srv: &Server, p: &mut Pending, absent: &[Bytes], misses: u64, db: usize, mark: usize) {
     let own = p.events.split_off(mark.min(p.events.len()));
     for k in absent.iter().take(misses as usize) {
         queue(srv, p, KEY_MISS, "keymiss", k, db);
     }
     p.events.extend(own);
+}
+
+/// What [`before`] noted about a command, for [`after`].
+pub struct Around {
+    events: usize,
+    misses: u64,
+    absent: Vec<Bytes>,
+    at: usize,
+}
+
+/// Before a command runs (on `v`, the open write transaction, if any):
+/// deletes and announces its expired keys (writes only) and notes what
+/// [`after`] needs. `None` (one atomic load) when no event is wanted.
+pub fn before(
+    ctx: &mut crate::commands::Ctx<'_>,
+    spec: &crate::commands::CommandSpec,
+    args: &[Bytes],
+    mut v: Option<&mut Version>,
+) -> Option<Around> {
+    let srv = ctx.srv;
+    let f = flags(srv);
+    if f & (KEYSPACE | KEYEVENT) == 0 {
+        return None;
+    }
+    let at = ctx.out.mark();
+    let (db, now) = (ctx.client.db, ctx.now);
+    let write = matches!(spec.handler, crate::commands::Handler::Write(_));
+    if let (true, Some(v)) = (write && f & (EXPIRED | NEW) != 0, v.as_deref_mut()) {
+        ctx.client.events.at = at;
+        expire_keys_of(srv, &mut ctx.client.events, spec, args, v, db, now);
+    }
+    let absent = if f & KEY_MISS != 0 && spec.keys.0 > 0 {
+        match v.as_deref() {
+            Some(v) => absent_keys(spec, args, v, db, now),
+            None => srv.store.read(|v| absent_keys(spec, args, v, db, now)),
+        }
+    } else {
+        Vec::new()
+    };
+    Some(Around {
+        events: ctx.client.events.len(),
+        misses: ctx.lookups.misses.get(),
+        absent,
+        at,
+    })
+}
+
+/// After the command: queues the `expired`/`new` events the database
+/// recorded and the `keymiss` events, before the command's own events.
+pub fn after(
+    ctx: &mut crate::commands::Ctx<'_>,
+    spec: &crate::commands::CommandSpec,
+    v: Option<&mut Version>,
+    around: Option<Around>,
+) {
+    let Some(a) = around else {
+        return;
+    };
+    let srv = ctx.srv;
+    let write = matches!(spec.handler, crate::commands::Handler::Write(_));
+    if let (true, Some(v)) = (write && wants_expired(srv), v) {
+        ctx.client.events.at = a.at;
+        after_write(srv, &mut ctx.client.events, v, a.events);
+    }
+    let misses = ctx.lookups.misses.get().saturating_sub(a.misses);
+    if misses > 0 && !a.absent.is_empty() {
+        ctx.client.events.at = a.at;
+        let db = ctx.client.db;
+        keymiss(srv, &mut ctx.client.events, &a.absent, misses, db, a.events);
+    }
 }
 
 /// Serialises "commit, then publish its events" across writers.
