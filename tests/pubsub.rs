@@ -18,6 +18,18 @@ fn info_field(c: &mut Raw, section: &str, field: &str) -> i64 {
         .unwrap_or(-1)
 }
 
+/// Resident set size of this process (server and clients), in kB.
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !f() {
@@ -105,7 +117,11 @@ fn killed_subscribers_leave_no_leak() {
         }
         n
     });
+    let mut rss_after_first = 0;
     for round in 0..5 {
+        if round == 1 {
+            rss_after_first = rss_kb();
+        }
         let mut subs: Vec<Raw> = (0..40)
             .map(|i| {
                 let mut c = f.client();
@@ -129,6 +145,10 @@ fn killed_subscribers_leave_no_leak() {
         }
         drop(subs);
     }
+    // Memory does not grow with the rounds (a loose bound: the process also
+    // runs the test clients).
+    let grown = rss_kb().saturating_sub(rss_after_first);
+    assert!(grown < 64 * 1024, "RSS grew by {grown} kB");
     // The baseline plus the publisher.
     wait_until("clients back to baseline", || {
         info_field(&mut admin, "clients", "connected_clients") == baseline + 1
@@ -186,5 +206,37 @@ fn slow_subscriber_is_disconnected_by_the_output_limit() {
         admin.cmd(&["PUBSUB", "NUMSUB", "firehose"]),
         b"*2\r\n$8\r\nfirehose\r\n:1\r\n"
     );
+    drop(slow);
+}
+
+#[test]
+fn soft_limit_disconnects_after_its_seconds() {
+    let f = Ferrous::start(&[]);
+    let mut admin = f.client();
+    assert_eq!(
+        admin.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 0 128kb 1"
+        ]),
+        b"+OK\r\n"
+    );
+    let mut slow = f.client();
+    slow.cmd(&["SUBSCRIBE", "soft"]);
+    let big = "y".repeat(64 * 1024);
+    let started = Instant::now();
+    let mut receivers = 1;
+    // Over the soft limit, but closed only once it has lasted a second.
+    while receivers == 1 {
+        let r = admin.cmd(&["PUBLISH", "soft", &big]);
+        receivers = String::from_utf8_lossy(&r[1..r.len() - 2]).parse().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never disconnected"
+        );
+    }
+    assert!(started.elapsed() >= Duration::from_secs(1));
     drop(slow);
 }
