@@ -66,11 +66,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use ferrous_storage::{Millis, Version, WriteTxn};
+use ferrous_storage::{Millis, Version};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::oneshot;
 
-use crate::client::{Client, ClientInfo, ReplyMode};
+use crate::client::{Client, ClientInfo};
 use crate::commands::{self, Action, Ctx, Handler};
 use crate::reply::ReplyBuf;
 use crate::server::{now_ms, Server};
@@ -352,7 +352,7 @@ impl Blocking {
 
 /// Serves the clients blocked on the keys signalled so far, on the open
 /// transaction `v` (see the module doc). Called after every write command.
-pub fn serve_ready(srv: &Server, v: &mut Version, now: Millis) {
+pub fn serve_ready(srv: &Server, v: &mut Version, now: Millis, events: &mut crate::notify::Pending) {
     let b = &srv.blocking;
     loop {
         let slot = {
@@ -382,12 +382,7 @@ pub fn serve_ready(srv: &Server, v: &mut Version, now: Millis) {
             let Handler::Write(f) = spec.handler else {
                 continue;
             };
-            let mut client = Client {
-                info: waiter.info.clone(),
-                db: waiter.db,
-                authed: true,
-                reply_mode: ReplyMode::On,
-            };
+            let mut client = Client::detached(waiter.info.clone(), waiter.db);
             let mut out = ReplyBuf::new(waiter.resp3);
             let args = waiter.args.clone();
             b.rerun_id.store(id, Ordering::SeqCst);
@@ -405,6 +400,8 @@ pub fn serve_ready(srv: &Server, v: &mut Version, now: Millis) {
             };
             f(&mut ctx, v);
             let dirty = ctx.dirty;
+            // The served command's keyspace events go out with the writer's.
+            events.append(&mut client.events);
             b.rerun_id.store(0, Ordering::SeqCst);
             if dirty > 0 {
                 srv.stats.dirty.fetch_add(dirty, Ordering::Relaxed);
@@ -425,13 +422,19 @@ pub fn serve_ready(srv: &Server, v: &mut Version, now: Millis) {
     }
 }
 
-/// Commits `txn`, releases the GIL and then hands their replies to the
-/// waiters served in it (never before their effects are visible).
-pub fn commit(srv: &Server, txn: WriteTxn<'_, Version>) {
-    let served = std::mem::take(&mut srv.blocking.ready().served);
-    txn.commit();
-    srv.gil_released();
-    for (tx, reply) in served {
+/// Replies of the waiters served in the open transaction; hand them over
+/// with [`deliver`] only after the transaction commits (never before their
+/// effects are visible). `crate::multi::commit` does both around the swap.
+pub struct Served(Vec<(oneshot::Sender<Bytes>, Bytes)>);
+
+/// Takes the replies of waiters served in the transaction about to commit.
+pub fn take_served(srv: &Server) -> Served {
+    Served(std::mem::take(&mut srv.blocking.ready().served))
+}
+
+/// Sends served waiters their replies (after the commit).
+pub fn deliver(served: Served) {
+    for (tx, reply) in served.0 {
         let _ = tx.send(reply);
     }
 }

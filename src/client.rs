@@ -53,8 +53,19 @@ pub struct ClientInfo {
     pub no_evict: AtomicBool,
     /// Blocked in a blocking command (CLIENT LIST flag `b`).
     pub blocked: AtomicBool,
-    /// Messages pushed to this client from elsewhere (MONITOR, later pub/sub).
+    /// Messages pushed to this client from elsewhere (MONITOR, pub/sub);
+    /// send through `crate::pubsub::push` so they count as output buffer.
     pub push: mpsc::UnboundedSender<Bytes>,
+    /// Commands queued since MULTI, -1 outside MULTI (CLIENT LIST `multi=`).
+    pub multi: std::sync::atomic::AtomicI64,
+    /// CLIENT TRACKING as CLIENT LIST shows it: flag bits (1 `t`, 2 `B`,
+    /// 4 `R`) and the redirect id (-1: not tracking).
+    pub tracking: crate::tracking::TrackingInfo,
+    /// A watched key changed (CLIENT LIST flag `d`); shared with the
+    /// transaction state.
+    pub dirty_cas: std::sync::Arc<AtomicBool>,
+    /// Pub/Sub counts and output-buffer accounting.
+    pub sub: crate::pubsub::SubInfo,
 }
 
 impl ClientInfo {
@@ -75,9 +86,34 @@ pub struct Client {
     pub authed: bool,
     /// CLIENT REPLY state.
     pub reply_mode: ReplyMode,
+    /// MULTI queue and watched keys.
+    pub tx: crate::multi::ClientTx,
+    /// Pub/Sub subscriptions.
+    pub subs: crate::pubsub::ClientSubs,
+    /// Keyspace events waiting for the commit of the batch.
+    pub events: crate::notify::Pending,
+    /// CLIENT TRACKING on, and CLIENT CACHING's flag.
+    pub caching: crate::tracking::ClientCaching,
 }
 
 impl Client {
+    /// Client state for running a command on behalf of client `info`
+    /// outside its connection (a blocked client served by a writer, a
+    /// script's `redis.call`): authenticated, replies on, no MULTI,
+    /// subscriptions or tracking of its own.
+    pub fn detached(info: Arc<ClientInfo>, db: usize) -> Client {
+        Client {
+            tx: crate::multi::ClientTx::new(info.dirty_cas.clone()),
+            info,
+            db,
+            authed: true,
+            reply_mode: ReplyMode::On,
+            subs: Default::default(),
+            events: Default::default(),
+            caching: Default::default(),
+        }
+    }
+
     /// Selects database `db`.
     pub fn select(&mut self, db: usize) {
         self.db = db;

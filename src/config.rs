@@ -197,6 +197,12 @@ pub static PARAMS: &[Param] = &[
         Kind::Int(0, i64::MAX),
         true,
     ),
+    p(
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        Kind::Str,
+        true,
+    ),
 ];
 
 /// Looks a parameter up by name or alias, case-insensitively.
@@ -327,6 +333,10 @@ pub fn validate(p: &Param, value: &str) -> Result<String, String> {
                 .collect();
             Ok(words.join(" "))
         }
+        Kind::Str if p.name == "client-output-buffer-limit" => validate_obuf(value),
+        Kind::Str if p.name == "notify-keyspace-events" => crate::notify::parse(value.as_bytes())
+            .map(crate::notify::stored)
+            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
         Kind::Str => Ok(value.to_string()),
         Kind::Enum(words) => {
             let v = value.to_ascii_lowercase();
@@ -339,6 +349,72 @@ pub fn validate(p: &Param, value: &str) -> Result<String, String> {
                 ))
             }
         }
+    }
+}
+
+/// `client-output-buffer-limit`: groups of `class hard soft seconds`;
+/// returns them with byte counts in plain form (merged into the current
+/// value by [`merge`]).
+fn validate_obuf(value: &str) -> Result<String, String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut out = Vec::new();
+    for g in words.chunks(4) {
+        let class = match g[0].to_ascii_lowercase().as_str() {
+            "normal" => "normal",
+            "slave" | "replica" => "slave",
+            "pubsub" => "pubsub",
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        let hard = parse_memory(g[1]).ok_or_else(bad)?;
+        let soft = parse_memory(g[2]).ok_or_else(bad)?;
+        let secs = ferrous_storage::value::parse_i64(g[3].as_bytes())
+            .filter(|n| *n >= 0)
+            .ok_or_else(bad)?;
+        out.push(format!("{class} {hard} {soft} {secs}"));
+    }
+    Ok(out.join(" "))
+}
+
+/// Combines a validated value with the current one where a parameter
+/// sets only part of itself (`client-output-buffer-limit` classes).
+fn merge(name: &str, old: Option<&String>, v: String) -> String {
+    if name != "client-output-buffer-limit" {
+        return v;
+    }
+    let old = old.map_or("", |s| s.as_str());
+    let mut groups: Vec<Vec<String>> = old
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .chunks(4)
+        .map(|g| g.iter().map(|w| w.to_string()).collect())
+        .collect();
+    for g in v.split_whitespace().collect::<Vec<_>>().chunks(4) {
+        let new: Vec<String> = g.iter().map(|w| w.to_string()).collect();
+        match groups.iter_mut().find(|o| o.first() == new.first()) {
+            Some(o) => *o = new,
+            None => groups.push(new),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|g| g.join(" "))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A stored value as CONFIG GET shows it.
+fn shown(name: &str, v: Option<&String>) -> String {
+    let v = v.cloned().unwrap_or_default();
+    if name == "notify-keyspace-events" {
+        crate::notify::shown(&v)
+    } else {
+        v
     }
 }
 
@@ -370,6 +446,15 @@ pub struct Hot {
     pub timeout: AtomicI64,
     /// `latency-tracking`, shared with the command statistics.
     pub latency_tracking: Arc<AtomicBool>,
+    /// `client-output-buffer-limit` of the pubsub class: hard and soft
+    /// limits in bytes (0 = none) and soft seconds.
+    pub pubsub_hard: AtomicI64,
+    /// See `pubsub_hard`.
+    pub pubsub_soft: AtomicI64,
+    /// See `pubsub_hard`.
+    pub pubsub_soft_secs: AtomicI64,
+    /// `notify-keyspace-events` as flag bits (see `crate::notify`).
+    pub notify_flags: AtomicI64,
 }
 
 impl Default for Config {
@@ -399,6 +484,17 @@ impl Config {
         h.timeout.store(self.get_i64("timeout"), Ordering::Relaxed);
         h.latency_tracking
             .store(self.get_bool("latency-tracking"), Ordering::Relaxed);
+        let nke = self.get("notify-keyspace-events");
+        let nke = crate::notify::parse(nke.as_bytes()).unwrap_or(0);
+        h.notify_flags.store(nke as i64, Ordering::Relaxed);
+        let obuf = self.get("client-output-buffer-limit");
+        let words: Vec<&str> = obuf.split_whitespace().collect();
+        if let Some(i) = words.iter().position(|w| *w == "pubsub") {
+            let num = |j: usize| words.get(i + j).and_then(|w| w.parse().ok()).unwrap_or(0);
+            h.pubsub_hard.store(num(1), Ordering::Relaxed);
+            h.pubsub_soft.store(num(2), Ordering::Relaxed);
+            h.pubsub_soft_secs.store(num(3), Ordering::Relaxed);
+        }
     }
 
     /// The value of a known parameter (canonical name).
@@ -426,10 +522,10 @@ impl Config {
             .ok_or_else(|| format!("Bad directive or wrong number of arguments: '{name}'"))?;
         let v = validate(p, value).map_err(|e| format!("'{}' {}", p.name, e))?;
         let v = clamp_startup(p.name, v);
-        self.values
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(p.name, v);
+        let mut values = self.values.write().unwrap_or_else(|e| e.into_inner());
+        let v = merge(p.name, values.get(p.name), v);
+        values.insert(p.name, v);
+        drop(values);
         self.refresh_hot();
         Ok(())
     }
@@ -468,7 +564,8 @@ impl Config {
         }
         let mut values = self.values.write().unwrap_or_else(|e| e.into_inner());
         for (n, v) in staged {
-            values.insert(n, clamp_startup(n, v));
+            let v = merge(n, values.get(n), clamp_startup(n, v));
+            values.insert(n, v);
         }
         drop(values);
         self.refresh_hot();
@@ -484,7 +581,7 @@ impl Config {
             if !pat.iter().any(|c| matches!(c, b'*' | b'?' | b'[' | b'\\')) {
                 let name = String::from_utf8_lossy(pat).into_owned();
                 if let Some(p) = param(&name) {
-                    out.insert(name, values.get(p.name).cloned().unwrap_or_default());
+                    out.insert(name, shown(p.name, values.get(p.name)));
                 }
             }
         }
@@ -494,10 +591,7 @@ impl Config {
                     pat.iter().any(|c| matches!(c, b'*' | b'?' | b'[' | b'\\'))
                         && crate::glob::matches(pat, name.as_bytes(), true)
                 }) {
-                    out.insert(
-                        name.to_string(),
-                        values.get(p.name).cloned().unwrap_or_default(),
-                    );
+                    out.insert(name.to_string(), shown(p.name, values.get(p.name)));
                 }
             }
         }

@@ -69,6 +69,10 @@ pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, peer: SocketAddr) {
         no_evict: AtomicBool::new(false),
         blocked: AtomicBool::new(false),
         push: push_tx,
+        multi: std::sync::atomic::AtomicI64::new(-1),
+        tracking: Default::default(),
+        dirty_cas: Default::default(),
+        sub: Default::default(),
     });
     srv.clients.add(info.clone());
     let mut client = Client {
@@ -76,12 +80,19 @@ pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, peer: SocketAddr) {
         db: 0,
         authed: !needs_auth,
         reply_mode: ReplyMode::On,
+        tx: crate::multi::ClientTx::new(info.dirty_cas.clone()),
+        subs: Default::default(),
+        events: Default::default(),
+        caching: Default::default(),
     };
     let result = run(&srv, &mut sock, &mut client, &mut push_rx).await;
     if let Err(e) = result {
         tracing::debug!("client {} closed: {e}", info.id);
     }
     srv.blocking.forget(info.id);
+    crate::multi::reset(&srv, &mut client);
+    srv.pubsub.drop_client(&mut client);
+    srv.tracking.remove(info.id);
     srv.clients.remove(info.id);
 }
 
@@ -185,7 +196,12 @@ async fn run(
             out.error(&format!("ERR Protocol error: {e}"));
             close = true;
         }
-        flush(&mut wr, &mut out, srv).await?;
+        // A killed client (say, a slow subscriber past its output limit)
+        // must not stay stuck writing to a peer that does not read.
+        tokio::select! {
+            r = flush(&mut wr, &mut out, srv) => r?,
+            _ = client.info.kill_notify.notified() => return Ok(()),
+        }
         if close || client.info.killed.load(Ordering::SeqCst) {
             return Ok(());
         }
@@ -223,10 +239,16 @@ async fn run(
             }
             m = push_rx.recv() => {
                 if let Some(m) = m {
+                    // Take at most ~64 KB before writing, so what waits in
+                    // the channel is what the output-buffer limit measures.
+                    let mut n = m.len();
                     out.raw(&m);
-                    while let Ok(m) = push_rx.try_recv() {
+                    while n < 64 * 1024 {
+                        let Ok(m) = push_rx.try_recv() else { break };
+                        n += m.len();
                         out.raw(&m);
                     }
+                    crate::pubsub::taken(&client.info, n);
                 }
             }
             _ = client.info.kill_notify.notified() => return Ok(()),

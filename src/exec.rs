@@ -32,16 +32,13 @@ pub enum Stop {
 
 /// Whether a CLIENT PAUSE in effect holds `spec` (ALL: everything; WRITE:
 /// writes and commands that may replicate).
-fn paused_for(srv: &Server, spec: &CommandSpec, args: &[Bytes]) -> bool {
+fn paused_for(srv: &Server, cmd_flags: u32, script_write: bool) -> bool {
     let until = srv.pause_until.load(Ordering::SeqCst);
     if until == 0 || now_ms() >= until {
         return false;
     }
-    // Scripts count as writes unless they declare `no-writes`, as in Redis.
-    let script_write = matches!(spec.name, "eval" | "evalsha" | "fcall")
-        && !commands::scripting::is_no_writes_eval(srv, args);
     !srv.pause_writes_only.load(Ordering::SeqCst)
-        || spec.has(flags::WRITE | flags::MAY_REPLICATE)
+        || cmd_flags & (flags::WRITE | flags::MAY_REPLICATE) != 0
         || script_write
 }
 
@@ -78,6 +75,7 @@ pub fn run_batch(
         let Some(spec) = commands::resolve(args, out) else {
             srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
             count_rejected(srv, args);
+            crate::multi::rejected(srv, client, out, args, mark);
             if skip_reply {
                 out.truncate(mark);
             }
@@ -87,19 +85,46 @@ pub fn run_batch(
             out.error(errors::NOAUTH);
             srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
             srv.cmdstats.rejected(spec);
+            crate::multi::rejected(srv, client, out, args, mark);
             continue;
         }
-        if paused_for(srv, spec, args) {
+        if client.subs.active() {
+            let full = commands::table()
+                .slot(spec)
+                .map_or(spec.name, |s| commands::table().named[s].0.as_str());
+            if let Some(e) = crate::pubsub::refusal(client, out.resp3, spec.name, full) {
+                out.error(&e);
+                srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+                srv.cmdstats.rejected(spec);
+                crate::multi::rejected(srv, client, out, args, mark);
+                continue;
+            }
+        }
+        // As in Redis, a pause holds commands before they are queued, and
+        // an EXEC whose queue writes.
+        // Scripts count as writes unless they declare `no-writes`, as in Redis.
+        let is_script = matches!(spec.name, "eval" | "evalsha" | "fcall");
+        let no_writes_script = is_script && commands::scripting::is_no_writes_eval(srv, args);
+        if paused_for(
+            srv,
+            crate::multi::pause_flags(client, spec),
+            is_script && !no_writes_script,
+        ) {
             client.reply_mode = mode_before;
             stop = Some(Stop::Paused(i));
             break;
         }
+        if client.tx.in_multi() && crate::multi::queue(client, out, spec, args) {
+            if skip_reply {
+                out.truncate(mark);
+            }
+            continue;
+        }
         // A `#!lua flags=no-writes` EVAL runs like a read, without the GIL.
-        let snapshot_eval = matches!(spec.name, "eval" | "evalsha" | "fcall")
-            && commands::scripting::is_no_writes_eval(srv, args);
+        let snapshot_eval = no_writes_script;
         if let (Handler::Write(_), false) = (spec.handler, snapshot_eval) {
             if txn.is_none() {
-                match srv.store.try_begin() {
+                match crate::multi::begin(srv) {
                     Some(t) => txn = Some(t),
                     None => {
                         out.truncate(mark);
@@ -112,7 +137,7 @@ pub fn run_batch(
             // Connection and server commands see committed state and
             // up-to-date statistics only.
             if let Some(t) = txn.take() {
-                crate::blocking::commit(srv, t);
+                crate::multi::commit(srv, t, client, out);
             }
             flush_stats(srv, &mut processed, &mut dirty_total, &mut lookups);
         }
@@ -141,6 +166,7 @@ pub fn run_batch(
             feed_monitors(srv, ctx.client, args);
         }
         let started = std::time::Instant::now();
+        let around = crate::notify::before(&mut ctx, spec, args, txn.as_deref_mut());
         if snapshot_eval {
             match &txn {
                 Some(t) => commands::scripting::eval_snapshot(&mut ctx, t),
@@ -151,11 +177,15 @@ pub fn run_batch(
         } else {
             run_one(spec, &mut ctx, &mut txn);
         }
+        crate::notify::after(&mut ctx, spec, txn.as_deref_mut(), around);
+        if ctx.client.caching.on {
+            srv.tracking.after_command(ctx.client, spec, args, false);
+        }
         // Serve clients blocked on keys this command made ready, before
         // the next command (Redis does it after each command).
         if srv.blocking.has_ready() {
             if let Some(t) = txn.as_mut() {
-                crate::blocking::serve_ready(srv, t, now);
+                crate::blocking::serve_ready(srv, t, now, &mut ctx.client.events);
             }
         }
         let usec = started.elapsed().as_micros() as u64;
@@ -191,9 +221,10 @@ pub fn run_batch(
         }
     }
     if let Some(t) = txn {
-        crate::blocking::commit(srv, t);
+        crate::multi::commit(srv, t, client, out);
     }
     flush_stats(srv, &mut processed, &mut dirty_total, &mut lookups);
+    crate::notify::flush(srv, &mut client.events, Some((client.info.id, out)));
     for code in out.error_codes.drain(..) {
         srv.cmdstats.error(&code);
     }
@@ -254,7 +285,7 @@ fn run_one(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, txn: &mut Option<Write
 }
 
 /// Sends the MONITOR line for a command to every monitoring client.
-fn feed_monitors(srv: &Server, client: &Client, args: &[Bytes]) {
+pub(crate) fn feed_monitors(srv: &Server, client: &Client, args: &[Bytes]) {
     feed_monitors_as(srv, client.db, &client.info.addr, args);
 }
 
@@ -285,7 +316,7 @@ pub fn feed_monitors_as(srv: &Server, db: usize, who: &str, args: &[Bytes]) {
     let msg = Bytes::from(line);
     for c in srv.clients.all() {
         if c.monitor.load(Ordering::Relaxed) {
-            let _ = c.push.send(msg.clone());
+            crate::pubsub::push(&c, msg.clone());
         }
     }
 }

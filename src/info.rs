@@ -202,7 +202,7 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             kv("client_recent_max_input_buffer", &0);
             kv("client_recent_max_output_buffer", &0);
             kv("blocked_clients", &srv.blocking.blocked_clients());
-            kv("tracking_clients", &0);
+            kv("tracking_clients", &srv.tracking.figures().0);
             kv("clients_in_timeout_table", &0);
         }
         "memory" => {
@@ -322,9 +322,13 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             kv("current_eviction_exceeded_time", &0);
             kv("keyspace_hits", &ld(&st.keyspace_hits));
             kv("keyspace_misses", &ld(&st.keyspace_misses));
-            kv("pubsub_channels", &0);
-            kv("pubsub_patterns", &0);
-            kv("pubsubshard_channels", &0);
+            let ps = &srv.pubsub;
+            kv("pubsub_channels", &ps.count(crate::pubsub::Kind::Channel));
+            kv("pubsub_patterns", &ps.count(crate::pubsub::Kind::Pattern));
+            kv(
+                "pubsubshard_channels",
+                &ps.count(crate::pubsub::Kind::Shard),
+            );
             kv("latest_fork_usec", &0);
             kv("total_forks", &0);
             kv("migrate_cached_sockets", &0);
@@ -335,9 +339,10 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             kv("active_defrag_key_misses", &0);
             kv("total_active_defrag_time", &0);
             kv("current_active_defrag_time", &0);
-            kv("tracking_total_keys", &0);
-            kv("tracking_total_items", &0);
-            kv("tracking_total_prefixes", &0);
+            let (_, keys, items, prefixes) = srv.tracking.figures();
+            kv("tracking_total_keys", &keys);
+            kv("tracking_total_items", &items);
+            kv("tracking_total_prefixes", &prefixes);
             kv("unexpected_error_replies", &0);
             kv("total_error_replies", &ld(&st.error_replies));
             kv("dump_payload_sanitizations", &0);

@@ -13,10 +13,14 @@ pub mod errors;
 pub mod exec;
 pub mod glob;
 pub mod info;
+pub mod multi;
+pub mod notify;
+pub mod pubsub;
 pub mod reply;
 pub mod resp;
 pub mod script_host;
 pub mod server;
+pub mod tracking;
 
 /// The Redis version Ferrous is compatible with, reported to clients.
 pub const REDIS_VERSION: &str = "7.0.15";

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use ferrous_scripting::{Control, Engine, FunctionDef, Host, Reply};
 use ferrous_storage::{Millis, Version};
 
-use crate::client::{Client, ClientInfo, ReplyMode};
+use crate::client::{Client, ClientInfo};
 use crate::commands::{self, flags, Ctx, Handler, Lookups};
 use crate::reply::ReplyBuf;
 use crate::server::Server;
@@ -270,6 +270,9 @@ pub struct ScriptHost<'a> {
     /// Reply buffer reused by every `redis.call` of the run (made on the
     /// first call).
     pub out: Option<ReplyBuf>,
+    /// Keyspace events of the script's commands, handed to the caller when
+    /// the script commits and dropped when it raises.
+    pub events: crate::notify::Pending,
 }
 
 const UNKNOWN: &[u8] = b"ERR Unknown Redis command called from script";
@@ -344,12 +347,7 @@ impl Host for ScriptHost<'_> {
             self.monitor(spec, &argv);
             return r;
         }
-        let mut client = Client {
-            info: self.info.clone(),
-            db: self.db,
-            authed: true,
-            reply_mode: ReplyMode::On,
-        };
+        let mut client = Client::detached(self.info.clone(), self.db);
         let mut out = self.out.take().unwrap_or_else(|| ReplyBuf::new(resp3));
         out.buf.clear();
         out.errors = 0;
@@ -381,6 +379,8 @@ impl Host for ScriptHost<'_> {
         let Ctx { dirty, lookups, .. } = ctx;
         self.dirty += dirty;
         self.lookups = lookups;
+        // Published with the caller's batch if the script commits.
+        self.events.append(&mut client.events);
         if let Some(slot) = commands::table().slot(spec) {
             let usec = started.elapsed().as_micros() as u64;
             self.srv.cmdstats.call(slot, usec, out.errors > 0);

@@ -63,6 +63,14 @@ pub struct Server {
     pub blocking: crate::blocking::Blocking,
     /// Script cache, Lua VMs and running scripts.
     pub scripting: crate::script_host::Scripting,
+    /// Keys watched by clients (WATCH).
+    pub watches: crate::multi::Watches,
+    /// Pub/Sub subscribers.
+    pub pubsub: crate::pubsub::PubSub,
+    /// Client-side caching (CLIENT TRACKING).
+    pub tracking: crate::tracking::Tracking,
+    /// Keeps keyspace events in commit order.
+    pub notify_order: crate::notify::Order,
     gil_waiters: AtomicUsize,
     gil_free: Notify,
 }
@@ -124,6 +132,10 @@ impl Server {
             unpause: Notify::new(),
             blocking: Default::default(),
             scripting: Default::default(),
+            watches: Default::default(),
+            pubsub: Default::default(),
+            notify_order: Default::default(),
+            tracking: Default::default(),
             gil_waiters: AtomicUsize::new(0),
             gil_free: Notify::new(),
         }
@@ -186,14 +198,22 @@ impl Server {
             let Some(mut tx) = self.store.try_begin() else {
                 return total;
             };
-            let mut n = 0;
-            for (i, k) in &victims {
+            let mut gone = Vec::new();
+            for (i, k) in victims.iter() {
                 if tx.db(*i).get_raw(k).is_some_and(|e| e.is_expired(now)) {
                     tx.db_mut(*i).remove(k);
-                    n += 1;
+                    gone.push((*i, k.clone()));
                 }
             }
-            tx.commit();
+            let n = gone.len();
+            if crate::notify::wants_expired(self) && n > 0 {
+                self.notify_order.hold(|| {
+                    tx.commit();
+                    crate::notify::expired_by_cycle(self, &gone);
+                });
+            } else {
+                tx.commit();
+            }
             self.gil_released();
             self.stats
                 .expired_keys

@@ -41,7 +41,8 @@ fn table_lint() {
             assert!(first > 0 && step > 0, "{name}: bad key positions");
             let min_argc = spec.arity.unsigned_abs() as i32;
             assert!(
-                first < min_argc || spec.has(flags::MOVABLEKEYS),
+                // SUNSUBSCRIBE: optional keys (arity -1, last key -1).
+                first < min_argc || spec.has(flags::MOVABLEKEYS) || (spec.arity < 0 && last == -1),
                 "{name}: first key beyond arity"
             );
             if last > 0 {

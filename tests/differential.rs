@@ -52,4 +52,8 @@ diff_files!(
     command_getkeysandflags,
     latency_config,
     config_rewrite,
+    multi,
+    pubsub,
+    notify,
+    tracking,
 );

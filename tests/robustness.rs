@@ -94,6 +94,15 @@ fn skipped(name: &str) -> bool {
             | "reset"
             | "auth"
             | "hello"
+            // One reply per argument, and a subscribed mode or a MULTI
+            // queue changes what later commands answer.
+            | "subscribe"
+            | "psubscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "punsubscribe"
+            | "sunsubscribe"
+            | "multi"
     )
 }
 

@@ -96,15 +96,20 @@ fn setbit(ctx: &mut Ctx<'_>, v: &mut Version) {
         _ => return ctx.err(errors::BIT_VALUE),
     };
     let key = &ctx.args[1];
-    let mut b = match lookup_string_mut(ctx, v, key) {
-        Ok(s) => grown(s.unwrap_or_default(), offset),
+    let (mut b, before) = match lookup_string_mut(ctx, v, key) {
+        Ok(s) => (grown(s.unwrap_or_default(), offset), s.map(|s| s.len())),
         Err(e) => return ctx.err(e),
     };
     let old = bit_at(&b, offset);
     let mask = 1u8 << (7 - (offset % 8));
     let byte = &mut b[(offset / 8) as usize];
     *byte = (*byte & !mask) | (on * mask);
+    // Redis announces only a new key, a grown string or a flipped bit.
+    let changed = before != Some(b.len()) || old != on;
     put_string(ctx, v, key, Value::raw_string(b));
+    if changed {
+        ctx.notify(super::events::STRING, "setbit", key);
+    }
     ctx.out.int(old as i64);
 }
 
@@ -304,11 +309,13 @@ fn bitop(ctx: &mut Ctx<'_>, v: &mut Version) {
     if len == 0 {
         if db.remove_live(dest, ctx.now).is_some() {
             ctx.dirty += 1;
+            ctx.notify(super::events::GENERIC, "del", dest);
         }
     } else {
         let value = Value::raw_string(out);
         db.insert(SmallBytes::from(&dest[..]), Entry::new(value));
         ctx.dirty += 1;
+        ctx.notify(super::events::STRING, "set", dest);
     }
     ctx.out.int(len as i64);
 }
@@ -535,6 +542,7 @@ fn bitfield(ctx: &mut Ctx<'_>, v: &mut Version) {
     // so even a write refused by OVERFLOW FAIL leaves it grown.
     if changed || before != Some(b.len()) {
         put_string(ctx, v, key, Value::raw_string(b));
+        ctx.notify(super::events::STRING, "setbit", key);
     }
 }
 

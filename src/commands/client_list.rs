@@ -38,10 +38,14 @@ fn unknown_type(b: &[u8]) -> String {
     )
 }
 
-/// Every client is a normal one until replication and pub/sub exist (a
-/// MONITOR is "normal" in Redis too).
-fn type_of(_c: &ClientInfo) -> ClientType {
-    ClientType::Normal
+/// A client with subscriptions is of type pubsub; every other one is
+/// normal until replication exists (a MONITOR is "normal" in Redis too).
+fn type_of(c: &ClientInfo) -> ClientType {
+    if c.sub.active() {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
 }
 
 /// One CLIENT LIST line (without the newline), fields in Redis 7.0's order.
@@ -59,8 +63,24 @@ pub fn describe(c: &ClientInfo) -> String {
     if c.monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }
+    if c.sub.active() {
+        flags.push('P');
+    }
+    let multi = c.multi.load(Ordering::Relaxed);
+    if multi >= 0 {
+        flags.push('x');
+    }
     if c.blocked.load(Ordering::Relaxed) {
         flags.push('b');
+    }
+    let tracking = c.tracking.flags.load(Ordering::Relaxed);
+    for (bit, f) in [(1, 't'), (4, 'R'), (2, 'B')] {
+        if tracking & bit != 0 {
+            flags.push(f);
+        }
+    }
+    if c.dirty_cas.load(Ordering::Relaxed) {
+        flags.push('d');
     }
     if c.no_evict.load(Ordering::Relaxed) {
         flags.push('e');
@@ -76,9 +96,9 @@ pub fn describe(c: &ClientInfo) -> String {
         None => "NULL",
     };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
-         multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
-         tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
+         multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
+         tot-mem=0 events=r cmd={} user=default redir={} resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -88,7 +108,12 @@ pub fn describe(c: &ClientInfo) -> String {
         now.saturating_sub(c.last_interaction_ms.load(Ordering::Relaxed)) / 1000,
         flags,
         c.db.load(Ordering::Relaxed),
+        c.sub.count(crate::pubsub::Kind::Channel),
+        c.sub.count(crate::pubsub::Kind::Pattern),
+        c.sub.count(crate::pubsub::Kind::Shard),
+        multi,
         cmd,
+        c.tracking.redir.load(Ordering::Relaxed),
         c.resp.load(Ordering::Relaxed),
     )
 }

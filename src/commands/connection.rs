@@ -67,14 +67,19 @@ static CLIENT_SUBCOMMANDS: &[super::CommandSpec] = &[
     cmd!("no-evict", 3, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_no_evict),
         "connection", "Set client eviction mode for the current connection", "7.0.0", "O(1)",
         acl: [], tips: [], ks: [], subs: &[]),
-    cmd!("getredir", 2, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_getredir),
+    cmd!("tracking", -3, [NOSCRIPT, LOADING, STALE], (0, 0, 0),
+        Conn(crate::tracking::client_tracking), "connection",
+        "Enable or disable server assisted client side caching support", "6.0.0",
+        "O(1). Some options may introduce additional complexity.", acl: [], tips: [], ks: [],
+        subs: &[]),
+    cmd!("getredir", 2, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(crate::tracking::client_getredir),
         "connection", "Get tracking notifications redirection client ID if any", "6.0.0",
         "O(1)", acl: [], tips: [], ks: [], subs: &[]),
-    cmd!("trackinginfo", 2, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_trackinginfo),
+    cmd!("trackinginfo", 2, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(crate::tracking::client_trackinginfo),
         "connection",
         "Return information about server assisted client side caching for the current connection",
         "6.2.0", "O(1)", acl: [], tips: [], ks: [], subs: &[]),
-    cmd!("caching", 3, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_caching),
+    cmd!("caching", 3, [NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(crate::tracking::client_caching),
         "connection", "Instruct the server about tracking or not keys in the next request",
         "6.0.0", "O(1)", acl: [], tips: [], ks: [], subs: &[]),
     cmd!("unblock", -3, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(client_unblock),
@@ -88,6 +93,13 @@ static CLIENT_SUBCOMMANDS: &[super::CommandSpec] = &[
 ];
 
 fn ping(ctx: &mut Ctx<'_>) {
+    // A RESP2 subscriber gets PING's answer in the shape of a message.
+    if ctx.client.subs.active() && !ctx.out.resp3 && ctx.args.len() <= 2 {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(ctx.args.get(1).map_or(&b""[..], |a| &a[..]));
+        return;
+    }
     match ctx.args.len() {
         1 => ctx.out.status("PONG"),
         2 => ctx.out.bulk(&ctx.args[1]),
@@ -206,6 +218,10 @@ fn hello(ctx: &mut Ctx<'_>) {
 }
 
 fn reset(ctx: &mut Ctx<'_>) {
+    crate::multi::reset(ctx.srv, ctx.client);
+    ctx.srv.pubsub.drop_client(ctx.client);
+    ctx.srv.tracking.remove(ctx.client.info.id);
+    ctx.client.caching = Default::default();
     ctx.client.select(0);
     ctx.client.reply_mode = ReplyMode::On;
     ctx.client.authed = ctx.srv.config.get("requirepass").is_empty();
@@ -330,27 +346,6 @@ fn client_no_evict(ctx: &mut Ctx<'_>) {
     };
     ctx.client.info.no_evict.store(on, Ordering::Relaxed);
     ctx.out.ok();
-}
-
-fn client_getredir(ctx: &mut Ctx<'_>) {
-    // Client-side caching is not supported: never tracking.
-    ctx.out.int(-1);
-}
-
-fn client_trackinginfo(ctx: &mut Ctx<'_>) {
-    let out = &mut *ctx.out;
-    out.map(3);
-    out.bulk(b"flags");
-    out.set(1);
-    out.bulk(b"off");
-    out.bulk(b"redirect");
-    out.int(-1);
-    out.bulk(b"prefixes");
-    out.array(0);
-}
-
-fn client_caching(ctx: &mut Ctx<'_>) {
-    ctx.err("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
 }
 
 fn client_unblock(ctx: &mut Ctx<'_>) {

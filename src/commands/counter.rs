@@ -53,6 +53,7 @@ fn incr_by(ctx: &mut Ctx<'_>, v: &mut Version, by: i64) {
     let mut buf = [0u8; 20];
     let text = crate::reply::fmt_i64(&mut buf, new);
     put_string(ctx, v, key, Value::string(text));
+    ctx.notify(super::events::STRING, "incrby", key);
     ctx.out.int(new);
 }
 
@@ -99,5 +100,6 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, v: &mut Version) {
     }
     let text = sum.to_human();
     put_string(ctx, v, key, Value::string(text.as_bytes()));
+    ctx.notify(super::events::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
 }

@@ -8,7 +8,7 @@ use ferrous_storage::Version;
 
 use super::keys::expire_if_needed;
 use super::keyspec::*;
-use super::{cut_at_nul, int_arg, is, Ctx, Handler::*};
+use super::{cut_at_nul, events, int_arg, is, Ctx, Handler::*};
 use crate::cmd;
 use crate::errors;
 
@@ -154,9 +154,11 @@ fn expire_generic(ctx: &mut Ctx<'_>, v: &mut Version, name: &str, secs: bool, re
     match u64::try_from(when) {
         Ok(t) if t > ctx.now => {
             db.set_expire(key, t);
+            ctx.notify(events::GENERIC, "expire", key);
         }
         _ => {
             db.remove(key);
+            ctx.notify(events::GENERIC, "del", key);
         }
     }
     ctx.dirty += 1;
@@ -208,6 +210,7 @@ fn persist(ctx: &mut Ctx<'_>, v: &mut Version) {
         Some(e) if e.expire != 0 => {
             db.set_expire(key, 0);
             ctx.dirty += 1;
+            ctx.notify(events::GENERIC, "persist", key);
             ctx.out.int(1);
         }
         _ => ctx.out.int(0),

@@ -165,6 +165,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         dirty: 0,
         lookups: std::mem::take(&mut ctx.lookups),
         out: None,
+        events: Default::default(),
     };
     let run_id = scripting.start(
         engine.control(),
@@ -188,12 +189,14 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         version,
         dirty,
         lookups,
+        mut events,
         ..
     } = host;
     ctx.lookups = lookups;
     match outcome {
         Outcome::Return(r) => {
             ctx.dirty += dirty;
+            ctx.client.events.append(&mut events);
             write_reply(ctx.out, &r);
         }
         Outcome::Raise(msg) => {

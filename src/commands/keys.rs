@@ -8,7 +8,7 @@ use ferrous_storage::value::parse_i64;
 use ferrous_storage::{Db, SmallBytes, Value, Version};
 
 use super::keyspec::*;
-use super::{cut_at_nul, int_arg, is, Ctx, Handler::*};
+use super::{cut_at_nul, events, int_arg, is, Ctx, Handler::*};
 use crate::cmd;
 use crate::errors;
 use crate::glob;
@@ -121,6 +121,7 @@ fn del(ctx: &mut Ctx<'_>, v: &mut Version) {
             if matches!(e.value, ferrous_storage::Value::Stream(_)) {
                 ctx.key_ready(k);
             }
+            ctx.notify(events::GENERIC, "del", k);
         }
     }
     ctx.dirty += n as u64;
@@ -268,6 +269,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, v: &mut Version, nx: bool) {
         db.insert(SmallBytes::from(&dst[..]), e);
     }
     ctx.dirty += 1;
+    ctx.notify(events::GENERIC, "rename_from", src);
+    ctx.notify(events::GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1)
     } else {
@@ -312,6 +315,8 @@ fn move_(ctx: &mut Ctx<'_>, v: &mut Version) {
         v.db_mut(to).insert(SmallBytes::from(&key[..]), e);
     }
     ctx.dirty += 1;
+    ctx.notify_db(events::GENERIC, "move_from", key, from);
+    ctx.notify_db(events::GENERIC, "move_to", key, to);
     ctx.out.int(1);
 }
 
@@ -353,6 +358,7 @@ fn copy(ctx: &mut Ctx<'_>, v: &mut Version) {
     }
     v.db_mut(to).insert(SmallBytes::from(&dst[..]), entry);
     ctx.dirty += 1;
+    ctx.notify_db(events::GENERIC, "copy_to", dst, to);
     ctx.out.int(1);
 }
 

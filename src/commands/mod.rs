@@ -19,6 +19,8 @@ pub mod hll;
 pub mod keys;
 pub mod list;
 pub(crate) mod longdouble;
+pub mod multi;
+pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod set;
@@ -359,6 +361,9 @@ impl Ctx<'_> {
     /// Announces keyspace event `event` of class `class` (see [`events`])
     /// for `key` in the current database. Write commands call it after each
     /// change, with Redis's event names (`set`, `lpush`, `del`, `expire`, …).
+    /// The event waits in the client until the command's transaction
+    /// commits (`crate::notify`); `expired`, `new` and `keymiss` events are
+    /// produced by the server itself, not by commands.
     pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
         let db = self.db();
         self.notify_db(class, event, key, db);
@@ -366,8 +371,8 @@ impl Ctx<'_> {
 
     /// [`Ctx::notify`] for a key of database `db` (MOVE, SWAPDB, …).
     pub fn notify_db(&mut self, class: u32, event: &'static str, key: &[u8], db: usize) {
-        // Delivered by the pub/sub and keyspace-notification work.
-        let _ = (class, event, key, db);
+        self.client.events.at = self.out.mark();
+        crate::notify::queue(self.srv, &mut self.client.events, class, event, key, db);
     }
 
     /// Marks `key` of the current database as possibly able to serve
@@ -531,6 +536,8 @@ pub fn table() -> &'static Table {
             set::COMMANDS,
             scripting::COMMANDS,
             functions::COMMANDS,
+            multi::COMMANDS,
+            pubsub::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
         let by_name = all.iter().map(|c| (c.name, *c)).collect();

@@ -216,6 +216,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         dirty: 0,
         lookups: std::mem::take(&mut ctx.lookups),
         out: None,
+        events: Default::default(),
     };
     let run_id = scripting.start(engine.control(), writer, None);
     let opts = RunOpts {
@@ -232,12 +233,14 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         version,
         dirty,
         lookups,
+        mut events,
         ..
     } = host;
     ctx.lookups = lookups;
     match outcome {
         Outcome::Return(r) => {
             ctx.dirty += dirty;
+            ctx.client.events.append(&mut events);
             write_reply(ctx.out, &r);
         }
         Outcome::Raise(msg) => {

@@ -7,7 +7,7 @@ use ferrous_storage::value::WrongType;
 use ferrous_storage::{Entry, Millis, SmallBytes, Value, Version};
 
 use super::keyspec::*;
-use super::{int_arg, is, Ctx, Handler::*};
+use super::{events, int_arg, is, Ctx, Handler::*};
 use crate::cmd;
 use crate::errors;
 
@@ -269,6 +269,10 @@ fn set(ctx: &mut Ctx<'_>, v: &mut Version) {
     entry.expire = o.expire;
     v.db_mut(db).set(key, entry, o.keep_ttl, ctx.now);
     ctx.dirty += 1;
+    ctx.notify(events::STRING, "set", key);
+    if o.expire != 0 {
+        ctx.notify(events::GENERIC, "expire", key);
+    }
     if !o.get {
         ctx.out.ok();
     }
@@ -282,6 +286,7 @@ fn setnx(ctx: &mut Ctx<'_>, v: &mut Version) {
     let entry = Entry::new(Value::string(&ctx.args[2][..]));
     v.db_mut(ctx.db()).insert(SmallBytes::from(&key[..]), entry);
     ctx.dirty += 1;
+    ctx.notify(events::STRING, "set", key);
     ctx.out.int(1);
 }
 
@@ -295,6 +300,8 @@ fn setex_generic(ctx: &mut Ctx<'_>, v: &mut Version, unit: usize, cmd: &str) {
     v.db_mut(ctx.db())
         .insert(SmallBytes::from(&ctx.args[1][..]), entry);
     ctx.dirty += 1;
+    ctx.notify(events::STRING, "set", &ctx.args[1]);
+    ctx.notify(events::GENERIC, "expire", &ctx.args[1]);
     ctx.out.ok();
 }
 
@@ -316,6 +323,7 @@ fn getset(ctx: &mut Ctx<'_>, v: &mut Version) {
     let entry = Entry::new(Value::string(&ctx.args[2][..]));
     v.db_mut(ctx.db()).insert(SmallBytes::from(&key[..]), entry);
     ctx.dirty += 1;
+    ctx.notify(events::STRING, "set", key);
 }
 
 fn getdel(ctx: &mut Ctx<'_>, v: &mut Version) {
@@ -327,6 +335,7 @@ fn getdel(ctx: &mut Ctx<'_>, v: &mut Version) {
     }
     v.db_mut(ctx.db()).remove(key);
     ctx.dirty += 1;
+    ctx.notify(events::GENERIC, "del", key);
 }
 
 fn getex(ctx: &mut Ctx<'_>, v: &mut Version) {
@@ -368,14 +377,17 @@ fn getex(ctx: &mut Ctx<'_>, v: &mut Version) {
         Some(t) if t <= ctx.now => {
             db.remove(key);
             ctx.dirty += 1;
+            ctx.notify(events::GENERIC, "del", key);
         }
         Some(t) => {
             db.set_expire(key, t);
             ctx.dirty += 1;
+            ctx.notify(events::GENERIC, "expire", key);
         }
         None if persist && db.get(key, ctx.now).is_some_and(|e| e.expire != 0) => {
             db.set_expire(key, 0);
             ctx.dirty += 1;
+            ctx.notify(events::GENERIC, "persist", key);
         }
         None => {}
     }
@@ -417,12 +429,18 @@ fn pairs_ok(ctx: &mut Ctx<'_>, name: &str) -> bool {
 }
 
 fn mset_all(ctx: &mut Ctx<'_>, v: &mut Version) {
-    let db = v.db_mut(ctx.db());
+    let db = ctx.db();
     for kv in ctx.args[1..].chunks_exact(2) {
-        db.insert(
+        v.db_mut(db).insert(
             SmallBytes::from(&kv[0][..]),
             Entry::new(Value::string(&kv[1][..])),
         );
+        // A `new` event goes right before its key's `set`.
+        if crate::notify::wants_expired(ctx.srv) {
+            ctx.client.events.at = ctx.out.mark();
+            crate::notify::queue_key_events(ctx.srv, &mut ctx.client.events, v);
+        }
+        ctx.notify(events::STRING, "set", &kv[0]);
     }
     ctx.dirty += (ctx.args.len() / 2) as u64;
 }
@@ -471,6 +489,7 @@ fn append(ctx: &mut Ctx<'_>, v: &mut Version) {
         _ => 0,
     };
     put_string(ctx, v, key, value);
+    ctx.notify(events::STRING, "append", key);
     ctx.out.int(len);
 }
 
@@ -538,6 +557,7 @@ fn setrange(ctx: &mut Ctx<'_>, v: &mut Version) {
     b[offset..end].copy_from_slice(patch);
     let len = b.len() as i64;
     put_string(ctx, v, key, Value::raw_string(b));
+    ctx.notify(events::STRING, "setrange", key);
     ctx.out.int(len);
 }
 

@@ -22,7 +22,7 @@ pub use hamt::HashTrie;
 pub use mvcc::{Store, WriteTxn};
 pub use smallbytes::SmallBytes;
 pub use value::{Entry, Value};
-pub use version::{Db, Version};
+pub use version::{Db, KeyEvent, Replaced, Version, WriteLog};
 
 /// Milliseconds since the Unix epoch, the unit of every expiry time.
 pub type Millis = u64;

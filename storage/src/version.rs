@@ -4,6 +4,19 @@
 //! that carry an expiry (sampled by the active expiry cycle). Reads treat an
 //! expired entry as absent and never write; writes through `&mut Db` remove
 //! expired entries they meet.
+//!
+//! Write log (for WATCH): when switched on with [`Version::log_writes`],
+//! every key a `Db` method modifies is recorded, and so is every database
+//! FLUSHDB/FLUSHALL/SWAPDB replaces. The server drains the log under the GIL
+//! before it commits ([`Version::take_writes`]), so the check covers every
+//! command without each one having to report its keys; an aborted
+//! transaction's log is dropped with it. Logging is off (one branch per
+//! write) while no client watches a key.
+//!
+//! Key event log (for `expired` and `new` keyspace events): when switched on
+//! with [`Version::log_key_events`], keys that a write deletes because they
+//! had expired, and keys that are created, are recorded, so the server can
+//! announce them right after the command that caused them.
 
 use std::borrow::Borrow;
 use std::sync::Arc;
@@ -16,9 +29,36 @@ use crate::{Entry, Millis, SmallBytes};
 pub struct Db {
     keys: HashTrie<SmallBytes, Entry>,
     expires: HashTrie<SmallBytes, Millis>,
+    /// Keys modified while logging is on, each with whether it exists after
+    /// the change; `None` when logging is off.
+    written: Option<Vec<(SmallBytes, bool)>>,
+    /// Keys deleted because they had expired (`false`) or created
+    /// (`true`), while that log is on.
+    events: Option<Vec<(SmallBytes, KeyEvent)>>,
+    /// Entries of `written` already handed out by [`Version::unseen_writes`].
+    seen: usize,
 }
 
 impl Db {
+    /// Records a change of `key` when logging is on.
+    #[inline]
+    fn log(&mut self, key: &[u8], exists: bool) {
+        if let Some(w) = &mut self.written {
+            w.push((SmallBytes::from(key), exists));
+        }
+    }
+
+    /// The same keys without the write log (what a replaced database was).
+    fn without_log(&self) -> Db {
+        Db {
+            keys: self.keys.clone(),
+            expires: self.expires.clone(),
+            written: None,
+            events: None,
+            seen: 0,
+        }
+    }
+
     /// Number of keys, counting expired ones not yet deleted (as Redis's DBSIZE).
     pub fn len(&self) -> usize {
         self.keys.len()
@@ -49,9 +89,10 @@ impl Db {
     /// The caller must not change `expire` through it (use [`Db::set_expire`]).
     pub fn get_mut(&mut self, key: &[u8], now: Millis) -> Option<&mut Entry> {
         if self.keys.get(key)?.is_expired(now) {
-            self.remove(key);
+            self.remove_expired(key);
             return None;
         }
+        self.log(key, true);
         self.keys.get_mut(key)
     }
 
@@ -59,10 +100,16 @@ impl Db {
     /// `entry.expire`. Returns the previous entry (possibly an expired one).
     pub fn insert(&mut self, key: SmallBytes, entry: Entry) -> Option<Entry> {
         let expire = entry.expire;
+        self.log(key.borrow(), true);
         if expire != 0 {
             self.expires.insert(key.clone(), expire);
         }
         let old = self.keys.insert(key.clone(), entry);
+        if old.is_none() {
+            if let Some(x) = &mut self.events {
+                x.push((key.clone(), KeyEvent::New));
+            }
+        }
         if expire == 0 && old.as_ref().is_some_and(|o| o.expire != 0) {
             self.expires.remove::<[u8]>(key.borrow());
         }
@@ -71,6 +118,9 @@ impl Db {
 
     /// Sets `key` to `entry` keeping the current expiry when `keep_ttl`.
     pub fn set(&mut self, key: &[u8], mut entry: Entry, keep_ttl: bool, now: Millis) {
+        if self.events.is_some() {
+            self.expire_if_needed(key, now);
+        }
         if keep_ttl {
             if let Some(old) = self.get(key, now) {
                 entry.expire = old.expire;
@@ -82,6 +132,7 @@ impl Db {
     /// Removes `key`, returning its entry (possibly an expired one).
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let (_, e) = self.keys.remove(key)?;
+        self.log(key, false);
         if e.expire != 0 {
             self.expires.remove(key);
         }
@@ -90,7 +141,19 @@ impl Db {
 
     /// Removes `key` if live at `now`; returns the live entry removed.
     pub fn remove_live(&mut self, key: &[u8], now: Millis) -> Option<Entry> {
-        self.remove(key).filter(|e| !e.is_expired(now))
+        if self.expire_if_needed(key, now) {
+            return None;
+        }
+        self.remove(key)
+    }
+
+    /// Removes an expired `key`, recording it in the expiry log.
+    fn remove_expired(&mut self, key: &[u8]) {
+        if self.remove(key).is_some() {
+            if let Some(x) = &mut self.events {
+                x.push((SmallBytes::from(key), KeyEvent::Expired));
+            }
+        }
     }
 
     /// Sets (or with 0 clears) the expiry of an existing key. Returns false if
@@ -101,6 +164,7 @@ impl Db {
         };
         let had = e.expire;
         e.expire = expire;
+        self.log(key, true);
         if expire != 0 {
             let k = SmallBytes::from(key);
             self.expires.insert(k, expire);
@@ -139,7 +203,7 @@ impl Db {
     /// does when it meets an expired key). Returns whether it deleted one.
     pub fn expire_if_needed(&mut self, key: &[u8], now: Millis) -> bool {
         if self.keys.get(key).is_some_and(|e| e.is_expired(now)) {
-            self.remove(key);
+            self.remove_expired(key);
             true
         } else {
             false
@@ -186,6 +250,15 @@ impl Db {
     }
 }
 
+/// An event the database itself records in its key event log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyEvent {
+    /// A write met the key expired and deleted it.
+    Expired,
+    /// The key was created.
+    New,
+}
+
 /// One immutable state of every database.
 ///
 /// The databases sit behind one `Arc`, so a snapshot is a single reference
@@ -194,6 +267,40 @@ impl Db {
 #[derive(Clone)]
 pub struct Version {
     dbs: Arc<Vec<Db>>,
+    /// Databases replaced while logging is on; `None` when it is off.
+    replaced: Option<Vec<Replaced>>,
+    /// Entries of `replaced` already handed out by [`Version::unseen_writes`].
+    replaced_seen: usize,
+}
+
+/// A database emptied (FLUSHDB, FLUSHALL) or swapped (SWAPDB) while the
+/// write log was on.
+pub struct Replaced {
+    /// Its index.
+    pub db: usize,
+    /// Its contents before.
+    pub before: Db,
+    /// Its contents after a swap (`None`: emptied).
+    pub after: Option<Db>,
+}
+
+impl Clone for Replaced {
+    fn clone(&self) -> Self {
+        Replaced {
+            db: self.db,
+            before: self.before.without_log(),
+            after: self.after.as_ref().map(Db::without_log),
+        }
+    }
+}
+
+/// What a transaction changed while its write log was on.
+#[derive(Default)]
+pub struct WriteLog {
+    /// `(db, key, exists afterwards)` for each key change, in order per db.
+    pub keys: Vec<(usize, SmallBytes, bool)>,
+    /// Databases replaced as a whole, in order.
+    pub replaced: Vec<Replaced>,
 }
 
 impl Version {
@@ -201,7 +308,111 @@ impl Version {
     pub fn new(n: usize) -> Version {
         Version {
             dbs: Arc::new(vec![Db::default(); n.max(1)]),
+            replaced: None,
+            replaced_seen: 0,
         }
+    }
+
+    /// Switches the write log on (see the module doc). Idempotent.
+    pub fn log_writes(&mut self) {
+        if self.replaced.is_some() {
+            return;
+        }
+        self.replaced = Some(Vec::new());
+        self.replaced_seen = 0;
+        for db in Arc::make_mut(&mut self.dbs).iter_mut() {
+            db.written = Some(Vec::new());
+            db.seen = 0;
+        }
+    }
+
+    /// What the write log recorded since the last call (copies; the log
+    /// keeps everything for [`Version::take_writes`] and stays on). WATCH
+    /// needs each change once and as soon as EXEC asks; other users need
+    /// the whole log at commit.
+    pub fn unseen_writes(&mut self) -> Option<WriteLog> {
+        let replaced = self.replaced.as_ref()?;
+        let mut log = WriteLog {
+            keys: Vec::new(),
+            replaced: replaced[self.replaced_seen..].to_vec(),
+        };
+        self.replaced_seen = replaced.len();
+        if self
+            .dbs
+            .iter()
+            .any(|d| d.written.as_ref().is_some_and(|w| w.len() > d.seen))
+        {
+            for (i, db) in Arc::make_mut(&mut self.dbs).iter_mut().enumerate() {
+                if let Some(w) = &db.written {
+                    log.keys
+                        .extend(w[db.seen..].iter().map(|(k, e)| (i, k.clone(), *e)));
+                    db.seen = w.len();
+                }
+            }
+        }
+        Some(log)
+    }
+
+    /// Whether the write log is on.
+    pub fn logging(&self) -> bool {
+        self.replaced.is_some()
+    }
+
+    /// Switches the key event log on (see the module doc). Idempotent.
+    pub fn log_key_events(&mut self) {
+        if self.dbs.iter().all(|d| d.events.is_some()) {
+            return;
+        }
+        for db in Arc::make_mut(&mut self.dbs).iter_mut() {
+            db.events.get_or_insert_with(Vec::new);
+        }
+    }
+
+    /// Key events recorded since the last call, by database; the log stays
+    /// on. Cheap when nothing was recorded.
+    pub fn take_key_events(&mut self) -> Vec<(usize, SmallBytes, KeyEvent)> {
+        if !self
+            .dbs
+            .iter()
+            .any(|d| d.events.as_ref().is_some_and(|x| !x.is_empty()))
+        {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (i, db) in Arc::make_mut(&mut self.dbs).iter_mut().enumerate() {
+            if let Some(x) = &mut db.events {
+                out.extend(x.drain(..).map(|(k, e)| (i, k, e)));
+            }
+        }
+        out
+    }
+
+    /// Switches the key event log off (before a commit: a published version
+    /// carries no log).
+    pub fn end_key_event_log(&mut self) {
+        if self.dbs.iter().any(|d| d.events.is_some()) {
+            for db in Arc::make_mut(&mut self.dbs).iter_mut() {
+                db.events = None;
+            }
+        }
+    }
+
+    /// Switches the write log off and returns what it recorded (`None` if
+    /// it was off).
+    pub fn take_writes(&mut self) -> Option<WriteLog> {
+        let replaced = self.replaced.take()?;
+        self.replaced_seen = 0;
+        let mut log = WriteLog {
+            keys: Vec::new(),
+            replaced,
+        };
+        for (i, db) in Arc::make_mut(&mut self.dbs).iter_mut().enumerate() {
+            if let Some(w) = db.written.take() {
+                log.keys.extend(w.into_iter().map(|(k, e)| (i, k, e)));
+            }
+            db.seen = 0;
+        }
+        Some(log)
     }
 
     /// Number of databases.
@@ -228,19 +439,60 @@ impl Version {
 
     /// Empties database `i`.
     pub fn flush(&mut self, i: usize) {
-        *self.db_mut(i) = Db::default();
+        if let Some(r) = &mut self.replaced {
+            r.push(Replaced {
+                db: i,
+                before: self.dbs[i].without_log(),
+                after: None,
+            });
+        }
+        let db = self.db_mut(i);
+        let written = db.written.take();
+        let events = db.events.take();
+        let seen = db.seen;
+        *db = Db::default();
+        db.written = written;
+        db.events = events;
+        db.seen = seen;
     }
 
     /// Empties every database.
     pub fn flush_all(&mut self) {
-        for db in Arc::make_mut(&mut self.dbs).iter_mut() {
-            *db = Db::default();
+        for i in 0..self.dbs.len() {
+            self.flush(i);
         }
     }
 
-    /// Swaps two databases (SWAPDB).
+    /// Swaps two databases (SWAPDB). Each keeps its own write log: the log
+    /// follows the database index, as watched keys do.
     pub fn swap(&mut self, a: usize, b: usize) {
-        Arc::make_mut(&mut self.dbs).swap(a, b);
+        if let Some(r) = &mut self.replaced {
+            let (da, db) = (self.dbs[a].without_log(), self.dbs[b].without_log());
+            r.push(Replaced {
+                db: a,
+                before: da.without_log(),
+                after: Some(db.without_log()),
+            });
+            r.push(Replaced {
+                db: b,
+                before: db,
+                after: Some(da),
+            });
+        }
+        let dbs = Arc::make_mut(&mut self.dbs);
+        dbs.swap(a, b);
+        // The logs went with the contents; put them back with the index.
+        let wa = dbs[a].written.take();
+        let wb = dbs[b].written.take();
+        dbs[a].written = wb;
+        dbs[b].written = wa;
+        let xa = dbs[a].events.take();
+        let xb = dbs[b].events.take();
+        dbs[a].events = xb;
+        dbs[b].events = xa;
+        let (sa, sb) = (dbs[a].seen, dbs[b].seen);
+        dbs[a].seen = sb;
+        dbs[b].seen = sa;
     }
 }
 
@@ -261,6 +513,50 @@ mod tests {
         assert_eq!(db.len(), 1, "a read does not delete");
         assert!(db.get_mut(b"k", 100).is_none());
         assert_eq!((db.len(), db.expires_len()), (0, 0));
+    }
+
+    #[test]
+    fn write_log_records_changes_only_while_on() {
+        let mut v = Version::new(4);
+        v.db_mut(0)
+            .insert("a".into(), Entry::new(Value::string("1")));
+        assert!(v.take_writes().is_none());
+        v.log_writes();
+        assert!(v.logging());
+        v.db_mut(0)
+            .insert("b".into(), Entry::new(Value::string("1")));
+        v.db_mut(1).remove(b"missing");
+        v.db_mut(0).remove(b"a");
+        assert!(v.db_mut(0).get_mut(b"b", 0).is_some());
+        v.flush(2);
+        v.swap(0, 3);
+        let log = v.take_writes().unwrap();
+        let keys: Vec<(usize, &[u8], bool)> =
+            log.keys.iter().map(|(d, k, e)| (*d, &k[..], *e)).collect();
+        assert_eq!(
+            keys,
+            [(0, &b"b"[..], true), (0, b"a", false), (0, b"b", true)]
+        );
+        assert_eq!(log.replaced.len(), 3);
+        assert_eq!((log.replaced[1].db, log.replaced[2].db), (0, 3));
+        assert!(log.replaced[1].before.get_raw(b"b").is_some());
+        assert!(log.replaced[2]
+            .after
+            .as_ref()
+            .unwrap()
+            .get_raw(b"b")
+            .is_some());
+        assert!(!v.logging());
+        v.log_writes();
+        v.db_mut(1)
+            .insert("c".into(), Entry::new(Value::string("1")));
+        assert_eq!(v.unseen_writes().unwrap().keys.len(), 1);
+        assert_eq!(v.unseen_writes().unwrap().keys.len(), 0);
+        v.db_mut(1).remove(b"c");
+        assert_eq!(v.unseen_writes().unwrap().keys.len(), 1);
+        assert_eq!(v.take_writes().unwrap().keys.len(), 2);
+        v.db_mut(3).remove(b"b");
+        assert!(v.take_writes().is_none());
     }
 
     #[test]

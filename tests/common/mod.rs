@@ -297,6 +297,15 @@ pub fn show(b: &[u8]) -> String {
 /// * `!reconnect` — open fresh connections (after QUIT, errors that close);
 /// * `!raw TEXT` — send TEXT (with \r\n escapes decoded) unframed and compare
 ///   one reply;
+/// * `@N …` — (N = 2..9) run the rest of the line (a command, `~ …`, `!raw`
+///   or `!read`) on a second, third… connection pair, opened on first use;
+///   plain lines use connection 1;
+/// * `!read` — send nothing and compare the next reply (a pushed message,
+///   the second reply of a multi-channel SUBSCRIBE, …); `~ !read` compares
+///   only its type and length (a message carrying a client id);
+/// * `{id:M}` inside a command — replaced, on each side, by the CLIENT ID of
+///   connection M (asked on first use; M must not be in RESP2 subscribed
+///   mode then);
 /// * `# …` or blank — ignored.
 ///
 /// Returns the number of compared commands.
@@ -306,8 +315,8 @@ pub fn run_case_file(path: &Path) -> usize {
         return 0;
     };
     let ferrous = Ferrous::start(&[]);
-    let mut r = redis.client();
-    let mut f = ferrous.client();
+    // Connection pairs by number; index 0 is connection 1.
+    let mut conns: Vec<Option<(Raw, Raw)>> = vec![Some((redis.client(), ferrous.client()))];
     let mut cases = 0;
     for (lineno, line) in text.lines().enumerate() {
         let line = line.trim_end();
@@ -321,30 +330,82 @@ pub fn run_case_file(path: &Path) -> usize {
             continue;
         }
         if trimmed == "!reconnect" {
-            r = redis.client();
-            f = ferrous.client();
+            conns = vec![Some((redis.client(), ferrous.client()))];
             continue;
         }
-        let unordered = trimmed.starts_with("% ");
-        let (shape_only, raw, cmd) = if let Some(rest) = trimmed.strip_prefix("~ ") {
-            (true, false, rest)
-        } else if let Some(rest) = trimmed.strip_prefix("% ") {
-            (false, false, rest)
-        } else if let Some(rest) = trimmed.strip_prefix("!raw ") {
-            (false, true, rest)
-        } else {
-            (false, false, trimmed)
+        let (n, trimmed) = match trimmed.strip_prefix('@') {
+            Some(rest) => {
+                let (n, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+                let n: usize = n.parse().unwrap_or_else(|_| panic!("{at}: bad @N"));
+                assert!((1..10).contains(&n), "{at}: @N must be 1..9");
+                (n - 1, rest.trim_start())
+            }
+            None => (0, trimmed),
         };
-        let bytes = if raw {
-            unescape(cmd)
-        } else {
-            let args = ferrous::resp::split_args(cmd.as_bytes())
-                .unwrap_or_else(|| panic!("{at}: bad quoting"));
-            let a: Vec<&[u8]> = args.iter().map(|v| &v[..]).collect();
-            encode(&a)
+        if conns.len() <= n {
+            conns.resize_with(n + 1, || None);
+        }
+        // `{id:M}` stands for the CLIENT ID of connection M on each side.
+        let (mut line_r, mut line_f) = (trimmed.to_string(), trimmed.to_string());
+        while let Some(start) = line_r.find("{id:") {
+            let end = start + line_r[start..].find('}').expect("closing }");
+            let m: usize = line_r[start + 4..end].parse().expect("{id:M}");
+            assert!((1..10).contains(&m), "{at}: {{id:M}} needs M in 1..9");
+            if conns.len() < m {
+                conns.resize_with(m, || None);
+            }
+            let (cr, cf) = conns[m - 1].get_or_insert_with(|| (redis.client(), ferrous.client()));
+            let id = |c: &mut Raw| {
+                let r = c.cmd(&["CLIENT", "ID"]);
+                String::from_utf8_lossy(&r[1..r.len() - 2]).into_owned()
+            };
+            let (ir, i_f) = (id(cr), id(cf));
+            let pat = line_r[start..=end].to_string();
+            line_r = line_r.replacen(&pat, &ir, 1);
+            line_f = line_f.replacen(&pat, &i_f, 1);
+        }
+        let (r, f) = conns[n].get_or_insert_with(|| (redis.client(), ferrous.client()));
+        if trimmed == "!read" || trimmed == "~ !read" {
+            let want = r
+                .try_read_reply()
+                .unwrap_or_else(|| panic!("{at}: redis-server sent nothing to read"));
+            let got = f.try_read_reply().unwrap_or_else(|| b"<closed>".to_vec());
+            cases += 1;
+            let shape = trimmed.starts_with('~');
+            assert!(
+                want == got || (shape && want.first() == got.first() && want.len() == got.len()),
+                "{at}\n redis:   {}\n ferrous: {}",
+                show(&want),
+                show(&got)
+            );
+            continue;
+        }
+        // (shape only, unordered, bytes to send)
+        let encode_line = |line: &str| -> (bool, bool, Vec<u8>) {
+            let unordered = line.starts_with("% ");
+            let (shape_only, raw, cmd) = if let Some(rest) = line.strip_prefix("~ ") {
+                (true, false, rest)
+            } else if let Some(rest) = line.strip_prefix("% ") {
+                (false, false, rest)
+            } else if let Some(rest) = line.strip_prefix("!raw ") {
+                (false, true, rest)
+            } else {
+                (false, false, line)
+            };
+            let bytes = if raw {
+                unescape(cmd)
+            } else {
+                let args = ferrous::resp::split_args(cmd.as_bytes())
+                    .unwrap_or_else(|| panic!("{at}: bad quoting"));
+                let a: Vec<&[u8]> = args.iter().map(|v| &v[..]).collect();
+                encode(&a)
+            };
+            (shape_only, unordered, bytes)
         };
-        r.send_raw(&bytes);
-        f.send_raw(&bytes);
+        let (shape_only, unordered, bytes_r) = encode_line(&line_r);
+        let (_, _, bytes_f) = encode_line(&line_f);
+        r.send_raw(&bytes_r);
+        f.send_raw(&bytes_f);
         let mut want = r.try_read_reply().unwrap_or_else(|| b"<closed>".to_vec());
         let mut got = f.try_read_reply().unwrap_or_else(|| b"<closed>".to_vec());
         if unordered {
