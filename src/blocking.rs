@@ -113,13 +113,9 @@ pub fn parse_timeout(arg: &[u8], now: Millis) -> Result<Millis, &'static str> {
         return Err(TIMEOUT_NOT_FLOAT);
     };
     // Redis multiplies by 1000 in long double and casts to long long: out of
-    // range (or infinite) values become LLONG_MIN, hence "negative".
-    let ms = v.to_f64() * 1000.0;
-    let ms = if ms.is_finite() && ms > -9.223_372_036_854_775e18 && ms < 9.223_372_036_854_775e18 {
-        ms as i64
-    } else {
-        i64::MIN
-    };
+    // range (or infinite) values become LLONG_MIN, hence "negative", and
+    // -0.0001 truncates to 0, i.e. forever.
+    let ms = v.mul_trunc_i64(1000);
     deadline(ms, now)
 }
 

@@ -34,4 +34,7 @@ diff_files!(
     strings_range,
     bitmap_basic,
     bitmap_bitfield,
+    list_basic,
+    list_ops,
+    list_blocking,
 );

@@ -254,6 +254,12 @@ fn pop_elems(
 
 fn pop_cmd(ctx: &mut Ctx<'_>, v: &mut Version, end: End) {
     let args = ctx.args;
+    if args.len() > 3 {
+        return ctx.err(&format!(
+            "ERR wrong number of arguments for '{}' command",
+            if end == End::Left { "lpop" } else { "rpop" }
+        ));
+    }
     let count = match args.get(2) {
         None => None,
         Some(a) => match int_arg(a) {
