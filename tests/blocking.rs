@@ -95,9 +95,9 @@ fn fifo_many_clients() {
             log.poll(w, 20);
         }
         // One element at a time, served in blocking order.
-        for i in 3..20 {
+        for (i, w) in waiters.iter_mut().enumerate().skip(3) {
             log.cmd(&mut p, &["LPUSH", "k", &format!("v{i}")]);
-            log.poll(&mut waiters[i], 1000);
+            log.poll(w, 1000);
         }
         log.cmd(&mut p, &["EXISTS", "k"]);
         log.note(info_field(&mut p, "blocked_clients"));
