@@ -37,4 +37,5 @@ diff_files!(
     list_basic,
     list_ops,
     list_blocking,
+    list_sort,
 );

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod list;
 pub(crate) mod longdouble;
 pub mod server;
+pub mod sort;
 pub mod string;
 
 use std::collections::HashMap;
@@ -509,6 +510,7 @@ pub fn table() -> &'static Table {
             bitmap::COMMANDS,
             keys::COMMANDS,
             list::COMMANDS,
+            sort::COMMANDS,
             expire::COMMANDS,
             server::COMMANDS,
             command::COMMANDS,
