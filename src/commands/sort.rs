@@ -27,7 +27,7 @@ pub static COMMANDS: &[super::CommandSpec] = &[
     cmd!("sort", -2, [WRITE, DENYOOM, MOVABLEKEYS], (1, 1, 1), Write(sort), "generic",
         "Sort the elements in a list, set or sorted set", "1.0.0",
         "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
-        acl: ["@set", "@sortedset", "@list", "@dangerous"], tips: [],
+        acl: ["-@keyspace", "@set", "@sortedset", "@list", "@dangerous"], tips: [],
         ks: [ks_range(RO | ACCESS, 1, 0, 1, 0),
             ks(RO | ACCESS, BeginSearch::Unknown, FindKeys::Unknown)
                 .notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"),
@@ -37,7 +37,7 @@ pub static COMMANDS: &[super::CommandSpec] = &[
     cmd!("sort_ro", -2, [READONLY, MOVABLEKEYS], (1, 1, 1), Read(sort_ro), "generic",
         "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", "7.0.0",
         "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
-        acl: ["@set", "@sortedset", "@list", "@dangerous"], tips: [],
+        acl: ["-@keyspace", "@set", "@sortedset", "@list", "@dangerous"], tips: [],
         ks: [ks_range(RO | ACCESS, 1, 0, 1, 0),
             ks(RO | ACCESS, BeginSearch::Unknown, FindKeys::Unknown)
                 .notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort")],
