@@ -286,6 +286,23 @@ impl Blocking {
         }
     }
 
+    /// Signals every key a client waits on in database `db` (SWAPDB).
+    pub fn signal_db(&self, db: usize) {
+        if self.count.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let keys: Vec<Bytes> = self
+            .waiters()
+            .by_key
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect();
+        for k in keys {
+            self.signal(db, &k);
+        }
+    }
+
     /// Whether keys were signalled since the last [`serve_ready`].
     #[inline]
     pub fn has_ready(&self) -> bool {

@@ -343,6 +343,44 @@ fn databases() {
 }
 
 #[test]
+fn keys_arriving_by_rename_move_copy_swapdb() {
+    compare("arrivals", |port, log| {
+        let mut p = Raw::connect(port);
+        let mut a = Raw::connect(port);
+        send(&mut a, &["BLPOP", "k", "0"]);
+        settle();
+        log.cmd(&mut p, &["RPUSH", "src", "1"]);
+        log.cmd(&mut p, &["RENAME", "src", "k"]);
+        log.poll(&mut a, 1000);
+        send(&mut a, &["BLPOP", "k", "0"]);
+        settle();
+        log.cmd(&mut p, &["SELECT", "1"]);
+        log.cmd(&mut p, &["RPUSH", "k", "2"]);
+        log.cmd(&mut p, &["MOVE", "k", "0"]);
+        log.poll(&mut a, 1000);
+        send(&mut a, &["BLPOP", "k", "0"]);
+        settle();
+        log.cmd(&mut p, &["RPUSH", "c", "3"]);
+        log.cmd(&mut p, &["COPY", "c", "k", "DB", "0"]);
+        log.poll(&mut a, 1000);
+        send(&mut a, &["BLPOP", "k", "0"]);
+        settle();
+        log.cmd(&mut p, &["RPUSH", "k", "4"]);
+        log.poll(&mut a, 100);
+        log.cmd(&mut p, &["SWAPDB", "0", "1"]);
+        log.poll(&mut a, 1000);
+        log.cmd(&mut p, &["SELECT", "0"]);
+        log.cmd(&mut p, &["KEYS", "*"]);
+        // A string renamed onto the key keeps the client waiting.
+        send(&mut a, &["BLPOP", "k", "0.3"]);
+        settle();
+        log.cmd(&mut p, &["SET", "s", "x"]);
+        log.cmd(&mut p, &["RENAME", "s", "k"]);
+        log.poll(&mut a, 2000);
+    });
+}
+
+#[test]
 fn timeout_parsing() {
     let now = 1_000_000;
     let p = ferrous::blocking::parse_timeout;

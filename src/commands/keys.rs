@@ -264,6 +264,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, v: &mut Version, nx: bool) {
         db.insert(SmallBytes::from(&dst[..]), e);
     }
     ctx.dirty += 1;
+    ctx.key_ready(dst);
     if nx {
         ctx.out.int(1)
     } else {
@@ -308,6 +309,7 @@ fn move_(ctx: &mut Ctx<'_>, v: &mut Version) {
         v.db_mut(to).insert(SmallBytes::from(&key[..]), e);
     }
     ctx.dirty += 1;
+    ctx.key_ready_db(key, to);
     ctx.out.int(1);
 }
 
@@ -349,6 +351,7 @@ fn copy(ctx: &mut Ctx<'_>, v: &mut Version) {
     }
     v.db_mut(to).insert(SmallBytes::from(&dst[..]), entry);
     ctx.dirty += 1;
+    ctx.key_ready_db(dst, to);
     ctx.out.int(1);
 }
 

@@ -601,11 +601,15 @@ fn move_elem(
         return Ok(None);
     }
     get_list(ctx, v, dst)?;
-    let popped = pop_elems(ctx, v, src, from, 1);
-    let Some(e) = popped.into_iter().next() else {
+    let Some(e) = list_mut(ctx, v, src)?.and_then(|l| l.pop(from)) else {
         return Ok(None);
     };
+    // Redis's order: the push (and its event), then the pop's event, then
+    // the source's deletion if it became empty (after the push, so a
+    // rotation of a one-element list keeps it).
     push_elems(ctx, v, dst, &[Bytes::copy_from_slice(&e)], to, false)?;
+    ctx.notify(events::LIST, end_name(from, false), src);
+    drop_if_empty(ctx, v, src);
     Ok(Some(e))
 }
 

@@ -369,6 +369,11 @@ impl Ctx<'_> {
         self.srv.blocking.signal(db, key);
     }
 
+    /// [`Ctx::key_ready`] for a key of database `db` (MOVE, COPY … DB).
+    pub fn key_ready_db(&mut self, key: &[u8], db: usize) {
+        self.srv.blocking.signal(db, key);
+    }
+
     /// Writes an error reply.
     pub fn err(&mut self, msg: &str) {
         self.out.error(msg);
