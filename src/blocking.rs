@@ -27,6 +27,15 @@
 //! waiter's own writes (BLMOVE pushing to its destination) signal further
 //! keys, served in the same pass.
 //!
+//! # Writers outside the plain batch loop
+//!
+//! `exec::run_batch` calls [`serve_ready`] after every write command and
+//! commits through [`commit`]. Code that runs commands on its own write
+//! transaction (EXEC, EVAL) is covered when it runs as one write command of
+//! the batch; if it ever commits by itself, it must call [`serve_ready`]
+//! before and [`commit`] for the commit, and [`Blocking::discard_ready`]
+//! when it aborts.
+//!
 //! # Writing a blocking command
 //!
 //! ```ignore
@@ -194,6 +203,7 @@ pub fn block_with_args(
             keys: key_list,
             timeout_reply: Bytes::from(timeout_reply.buf),
             tx,
+            deadline,
         },
     );
     w.parked.insert(id, (rx, deadline));
@@ -212,6 +222,7 @@ struct Waiter {
     keys: Vec<Bytes>,
     timeout_reply: Bytes,
     tx: oneshot::Sender<Bytes>,
+    deadline: Millis,
 }
 
 #[derive(Default)]
@@ -270,6 +281,19 @@ impl Blocking {
     /// Number of blocked clients (INFO `blocked_clients`).
     pub fn blocked_clients(&self) -> usize {
         self.count.load(Ordering::SeqCst)
+    }
+
+    /// Number of blocked clients with a timeout (INFO
+    /// `clients_in_timeout_table`).
+    pub fn with_timeout(&self) -> usize {
+        if self.blocked_clients() == 0 {
+            return 0;
+        }
+        self.waiters()
+            .waiters
+            .values()
+            .filter(|w| w.deadline != 0)
+            .count()
     }
 
     /// Records that `key` of database `db` may serve blocked clients (see

@@ -205,6 +205,19 @@ fn disconnect_while_blocked() {
         log.cmd(&mut p, &["RPUSH", "j", "y"]);
         log.poll(&mut b, 1000);
         log.cmd(&mut p, &["EXISTS", "j"]);
+        // Killed while blocked (with a timeout).
+        let mut a = Raw::connect(port);
+        let id = client_id(&mut a);
+        send(&mut a, &["BLMOVE", "h", "i", "LEFT", "LEFT", "100"]);
+        settle();
+        log.note(info_field(&mut p, "clients_in_timeout_table"));
+        log.cmd(&mut p, &["CLIENT", "KILL", "ID", &id]);
+        log.note(format!("{:?}", poll(&mut a, 1000)));
+        settle();
+        log.note(info_field(&mut p, "blocked_clients"));
+        log.note(info_field(&mut p, "clients_in_timeout_table"));
+        log.cmd(&mut p, &["RPUSH", "h", "z"]);
+        log.cmd(&mut p, &["LRANGE", "h", "0", "-1"]);
     });
 }
 

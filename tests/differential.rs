@@ -38,4 +38,5 @@ diff_files!(
     list_ops,
     list_blocking,
     list_sort,
+    list_edge,
 );
