@@ -530,7 +530,6 @@ fn lpos(ctx: &mut Ctx<'_>, v: &Version) {
     let elem = &args[2][..];
     let mut found: Vec<usize> = Vec::new();
     let mut matches: i64 = 0;
-    let want = count.map(|c| if c == 0 { i64::MAX } else { c });
     let mut visit = |idx: usize, e: &SmallBytes| -> bool {
         if e.as_slice() != elem {
             return true;
@@ -538,10 +537,12 @@ fn lpos(ctx: &mut Ctx<'_>, v: &Version) {
         matches += 1;
         if matches >= rank {
             found.push(idx);
-            match want {
+            match count {
                 None => return false,
-                Some(w) => {
-                    if found.len() as i64 >= w {
+                // Redis's test, wrapping like its C arithmetic does for the
+                // most negative rank (which then collects every match).
+                Some(c) => {
+                    if c != 0 && matches.wrapping_sub(rank).wrapping_add(1) >= c {
                         return false;
                     }
                 }
