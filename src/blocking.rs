@@ -46,7 +46,8 @@
 //!         Err(e) => return ctx.err(e),
 //!     };
 //!     let keys = &args[1..args.len() - 1];
-//!     for key in keys {
+//!     // On a re-run, only the key that was signalled (Redis 7.0).
+//!     for key in &blocking::keys_to_serve(ctx, keys) {
 //!         // Redis 7.0 keeps a waiter blocked when its key changed type:
 //!         // only the first run reports WRONGTYPE.
 //!         match pop_from(ctx, v, key) {
@@ -149,6 +150,31 @@ fn deadline(ms: i64, now: Millis) -> Result<Millis, &'static str> {
 /// client (from [`serve_ready`]) rather than called by the client itself.
 pub fn is_rerun(ctx: &Ctx<'_>) -> bool {
     ctx.srv.blocking.rerun_id.load(Ordering::SeqCst) == ctx.client.info.id
+}
+
+/// When re-run for a blocked client, the key being served: Redis 7.0
+/// serves a waiter from the key that was signalled (BLPOP on several keys
+/// pops from that one; XREAD replies with that stream only), so a re-run
+/// should consider this key alone. `None` on a normal call.
+pub fn served_key(ctx: &Ctx<'_>) -> Option<Bytes> {
+    if !is_rerun(ctx) {
+        return None;
+    }
+    ctx.srv
+        .blocking
+        .served_key
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// The keys a blocking command should look at: all of `keys` on a normal
+/// call, only the served key on a re-run (see [`served_key`]).
+pub fn keys_to_serve(ctx: &Ctx<'_>, keys: &[Bytes]) -> Vec<Bytes> {
+    match served_key(ctx) {
+        Some(k) => vec![k],
+        None => keys.to_vec(),
+    }
 }
 
 /// Blocks the calling client on `keys` until one of them is signalled ready
@@ -267,6 +293,7 @@ pub struct Blocking {
     count: AtomicUsize,
     has_ready: AtomicBool,
     rerun_id: AtomicU64,
+    served_key: Mutex<Option<Bytes>>,
     still_blocked: AtomicBool,
 }
 
@@ -427,6 +454,7 @@ pub fn serve_ready(srv: &Server, v: &mut Version, now: Millis) {
             };
             let mut out = ReplyBuf::new(waiter.resp3);
             let args = waiter.args.clone();
+            *b.served_key.lock().unwrap_or_else(|e| e.into_inner()) = Some(slot.1.clone());
             b.rerun_id.store(id, Ordering::SeqCst);
             b.still_blocked.store(false, Ordering::SeqCst);
             let mut ctx = Ctx {
@@ -443,6 +471,7 @@ pub fn serve_ready(srv: &Server, v: &mut Version, now: Millis) {
             f(&mut ctx, v);
             let dirty = ctx.dirty;
             b.rerun_id.store(0, Ordering::SeqCst);
+            *b.served_key.lock().unwrap_or_else(|e| e.into_inner()) = None;
             if dirty > 0 {
                 srv.stats.dirty.fetch_add(dirty, Ordering::Relaxed);
             }

@@ -675,7 +675,7 @@ fn parse_mpop(args: &[Bytes]) -> Result<MpopArgs<'_>, &'static str> {
 /// false when all are empty. A wrong-type key is an error the first time,
 /// skipped when re-run for a blocked client (Redis 7.0 keeps it blocked).
 fn mpop_from(ctx: &mut Ctx<'_>, v: &mut Version, m: &MpopArgs<'_>) -> Result<bool, &'static str> {
-    for key in m.keys {
+    for key in &blocking::keys_to_serve(ctx, m.keys) {
         match get_list(ctx, v, key) {
             Ok(Some(_)) => {
                 let e = pop_elems(ctx, v, key, m.end, m.count);
@@ -731,7 +731,7 @@ fn bpop(ctx: &mut Ctx<'_>, v: &mut Version, end: End) {
         Err(e) => return ctx.err(e),
     };
     let keys = &args[1..args.len() - 1];
-    for key in keys {
+    for key in &blocking::keys_to_serve(ctx, keys) {
         match get_list(ctx, v, key) {
             Ok(Some(_)) => {
                 let e = pop_elems(ctx, v, key, end, 1);
