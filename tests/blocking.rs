@@ -458,3 +458,82 @@ fn no_lost_wakeups() {
     assert_eq!(c.cmd(&["EXISTS", "q1", "q2"]), b":0\r\n");
     assert_eq!(f.server().blocking.blocked_clients(), 0);
 }
+
+/// Inside MULTI/EXEC and scripts (`ctx.no_block`) blocking commands answer
+/// at once: a null array, or a null bulk for BLMOVE/BRPOPLPUSH (what Redis
+/// 7.0 sends from a transaction), in RESP2 and RESP3; nobody is registered.
+#[test]
+fn no_block_answers_at_once() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize};
+    use std::sync::{Arc, Mutex};
+
+    use bytes::Bytes;
+    use ferrous::client::{Client, ClientInfo, ReplyMode};
+    use ferrous::commands::{self, Ctx, Handler};
+    use ferrous::reply::ReplyBuf;
+
+    let srv = ferrous::server::Server::new(ferrous::config::Config::default());
+    let (push, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let info = Arc::new(ClientInfo {
+        id: 7,
+        addr: String::new(),
+        laddr: String::new(),
+        fd: -1,
+        created_ms: 0,
+        last_interaction_ms: AtomicU64::new(0),
+        name: Mutex::new(None),
+        db: AtomicUsize::new(0),
+        resp: AtomicU8::new(2),
+        last_cmd: AtomicUsize::new(0),
+        killed: AtomicBool::new(false),
+        kill_notify: tokio::sync::Notify::new(),
+        monitor: AtomicBool::new(false),
+        no_evict: AtomicBool::new(false),
+        blocked: AtomicBool::new(false),
+        push,
+    });
+    let mut client = Client {
+        info,
+        db: 0,
+        authed: true,
+        reply_mode: ReplyMode::On,
+    };
+    let cases: &[(&[&str], &[u8], &[u8])] = &[
+        (&["BLPOP", "k", "0"], b"*-1\r\n", b"_\r\n"),
+        (&["BRPOP", "k", "j", "1"], b"*-1\r\n", b"_\r\n"),
+        (&["BLMPOP", "0", "1", "k", "LEFT"], b"*-1\r\n", b"_\r\n"),
+        (
+            &["BLMOVE", "k", "d", "LEFT", "LEFT", "0"],
+            b"$-1\r\n",
+            b"_\r\n",
+        ),
+        (&["BRPOPLPUSH", "k", "d", "0"], b"$-1\r\n", b"_\r\n"),
+    ];
+    for (args, resp2, resp3) in cases {
+        for (resp3_on, want) in [(false, resp2), (true, resp3)] {
+            let args: Vec<Bytes> = args.iter().map(|a| Bytes::from(a.to_string())).collect();
+            let spec = commands::table().get(&args[0]).unwrap();
+            let Handler::Write(f) = spec.handler else {
+                panic!("{} is not a write command", spec.name);
+            };
+            let mut out = ReplyBuf::new(resp3_on);
+            let mut tx = srv.store.begin();
+            let mut ctx = Ctx {
+                srv: &srv,
+                client: &mut client,
+                out: &mut out,
+                args: &args,
+                now: 1,
+                dirty: 0,
+                action: None,
+                lookups: Default::default(),
+                no_block: true,
+            };
+            f(&mut ctx, &mut tx);
+            assert!(ctx.action.is_none(), "{args:?} blocked");
+            drop(tx);
+            assert_eq!(show(&out.buf), show(want), "{args:?}");
+        }
+    }
+    assert_eq!(srv.blocking.blocked_clients(), 0);
+}
