@@ -127,6 +127,7 @@ pub fn run_batch(
             .store(slot.map_or(0, |s| s + 1), Ordering::Relaxed);
         let started = std::time::Instant::now();
         run_one(spec, &mut ctx, &mut txn);
+        let usec = started.elapsed().as_micros() as u64;
         // Serve clients blocked on keys this command made ready, before
         // the next command (Redis does it after each command).
         if srv.blocking.has_ready() {
@@ -134,7 +135,6 @@ pub fn run_batch(
                 crate::blocking::serve_ready(srv, t, now);
             }
         }
-        let usec = started.elapsed().as_micros() as u64;
         let Ctx {
             dirty,
             action,
