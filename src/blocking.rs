@@ -27,6 +27,15 @@
 //! waiter's own writes (BLMOVE pushing to its destination) signal further
 //! keys, served in the same pass.
 //!
+//! # Writers outside the plain batch loop
+//!
+//! `exec::run_batch` calls [`serve_ready`] after every write command and
+//! commits through [`commit`]. Code that runs commands on its own write
+//! transaction (EXEC, EVAL) is covered when it runs as one write command of
+//! the batch; if it ever commits by itself, it must call [`serve_ready`]
+//! before and [`commit`] for the commit, and [`Blocking::discard_ready`]
+//! when it aborts.
+//!
 //! # Writing a blocking command
 //!
 //! ```ignore
@@ -37,7 +46,8 @@
 //!         Err(e) => return ctx.err(e),
 //!     };
 //!     let keys = &args[1..args.len() - 1];
-//!     for key in keys {
+//!     // On a re-run, only the key that was signalled (Redis 7.0).
+//!     for key in &blocking::keys_to_serve(ctx, keys) {
 //!         // Redis 7.0 keeps a waiter blocked when its key changed type:
 //!         // only the first run reports WRONGTYPE.
 //!         match pop_from(ctx, v, key) {
@@ -113,13 +123,9 @@ pub fn parse_timeout(arg: &[u8], now: Millis) -> Result<Millis, &'static str> {
         return Err(TIMEOUT_NOT_FLOAT);
     };
     // Redis multiplies by 1000 in long double and casts to long long: out of
-    // range (or infinite) values become LLONG_MIN, hence "negative".
-    let ms = v.to_f64() * 1000.0;
-    let ms = if ms.is_finite() && ms > -9.223_372_036_854_775e18 && ms < 9.223_372_036_854_775e18 {
-        ms as i64
-    } else {
-        i64::MIN
-    };
+    // range (or infinite) values become LLONG_MIN, hence "negative", and
+    // -0.0001 truncates to 0, i.e. forever.
+    let ms = v.mul_trunc_i64(1000);
     deadline(ms, now)
 }
 
@@ -144,6 +150,31 @@ fn deadline(ms: i64, now: Millis) -> Result<Millis, &'static str> {
 /// client (from [`serve_ready`]) rather than called by the client itself.
 pub fn is_rerun(ctx: &Ctx<'_>) -> bool {
     ctx.srv.blocking.rerun_id.load(Ordering::SeqCst) == ctx.client.info.id
+}
+
+/// When re-run for a blocked client, the key being served: Redis 7.0
+/// serves a waiter from the key that was signalled (BLPOP on several keys
+/// pops from that one; XREAD replies with that stream only), so a re-run
+/// should consider this key alone. `None` on a normal call.
+pub fn served_key(ctx: &Ctx<'_>) -> Option<Bytes> {
+    if !is_rerun(ctx) {
+        return None;
+    }
+    ctx.srv
+        .blocking
+        .served_key
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// The keys a blocking command should look at: all of `keys` on a normal
+/// call, only the served key on a re-run (see [`served_key`]).
+pub fn keys_to_serve(ctx: &Ctx<'_>, keys: &[Bytes]) -> Vec<Bytes> {
+    match served_key(ctx) {
+        Some(k) => vec![k],
+        None => keys.to_vec(),
+    }
 }
 
 /// Blocks the calling client on `keys` until one of them is signalled ready
@@ -198,6 +229,7 @@ pub fn block_with_args(
             keys: key_list,
             timeout_reply: Bytes::from(timeout_reply.buf),
             tx,
+            deadline,
         },
     );
     w.parked.insert(id, (rx, deadline));
@@ -216,6 +248,7 @@ struct Waiter {
     keys: Vec<Bytes>,
     timeout_reply: Bytes,
     tx: oneshot::Sender<Bytes>,
+    deadline: Millis,
 }
 
 #[derive(Default)]
@@ -260,6 +293,7 @@ pub struct Blocking {
     count: AtomicUsize,
     has_ready: AtomicBool,
     rerun_id: AtomicU64,
+    served_key: Mutex<Option<Bytes>>,
     still_blocked: AtomicBool,
 }
 
@@ -276,6 +310,19 @@ impl Blocking {
         self.count.load(Ordering::SeqCst)
     }
 
+    /// Number of blocked clients with a timeout (INFO
+    /// `clients_in_timeout_table`).
+    pub fn with_timeout(&self) -> usize {
+        if self.blocked_clients() == 0 {
+            return 0;
+        }
+        self.waiters()
+            .waiters
+            .values()
+            .filter(|w| w.deadline != 0)
+            .count()
+    }
+
     /// Records that `key` of database `db` may serve blocked clients (see
     /// [`crate::commands::Ctx::key_ready`]). Cheap when nobody is blocked.
     pub fn signal(&self, db: usize, key: &[u8]) {
@@ -287,6 +334,23 @@ impl Blocking {
         if r.set.insert(slot.clone()) {
             r.order.push_back(slot);
             self.has_ready.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Signals every key a client waits on in database `db` (SWAPDB).
+    pub fn signal_db(&self, db: usize) {
+        if self.count.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let keys: Vec<Bytes> = self
+            .waiters()
+            .by_key
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect();
+        for k in keys {
+            self.signal(db, &k);
         }
     }
 
@@ -385,6 +449,7 @@ pub fn serve_ready(srv: &Server, v: &mut Version, now: Millis, events: &mut crat
             let mut client = Client::detached(waiter.info.clone(), waiter.db);
             let mut out = ReplyBuf::new(waiter.resp3);
             let args = waiter.args.clone();
+            *b.served_key.lock().unwrap_or_else(|e| e.into_inner()) = Some(slot.1.clone());
             b.rerun_id.store(id, Ordering::SeqCst);
             b.still_blocked.store(false, Ordering::SeqCst);
             let mut ctx = Ctx {
@@ -403,6 +468,7 @@ pub fn serve_ready(srv: &Server, v: &mut Version, now: Millis, events: &mut crat
             // The served command's keyspace events go out with the writer's.
             events.append(&mut client.events);
             b.rerun_id.store(0, Ordering::SeqCst);
+            *b.served_key.lock().unwrap_or_else(|e| e.into_inner()) = None;
             if dirty > 0 {
                 srv.stats.dirty.fetch_add(dirty, Ordering::Relaxed);
             }

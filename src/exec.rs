@@ -181,6 +181,7 @@ pub fn run_batch(
         if ctx.client.caching.on {
             srv.tracking.after_command(ctx.client, spec, args, false);
         }
+        let usec = started.elapsed().as_micros() as u64;
         // Serve clients blocked on keys this command made ready, before
         // the next command (Redis does it after each command).
         if srv.blocking.has_ready() {
@@ -188,7 +189,6 @@ pub fn run_batch(
                 crate::blocking::serve_ready(srv, t, now, &mut ctx.client.events);
             }
         }
-        let usec = started.elapsed().as_micros() as u64;
         let Ctx {
             dirty,
             action,

@@ -203,7 +203,7 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             kv("client_recent_max_output_buffer", &0);
             kv("blocked_clients", &srv.blocking.blocked_clients());
             kv("tracking_clients", &srv.tracking.figures().0);
-            kv("clients_in_timeout_table", &0);
+            kv("clients_in_timeout_table", &srv.blocking.with_timeout());
         }
         "memory" => {
             let rss = rss_bytes();

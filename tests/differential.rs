@@ -56,4 +56,9 @@ diff_files!(
     pubsub,
     notify,
     tracking,
+    list_basic,
+    list_ops,
+    list_blocking,
+    list_sort,
+    list_edge,
 );

@@ -271,6 +271,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, v: &mut Version, nx: bool) {
     ctx.dirty += 1;
     ctx.notify(events::GENERIC, "rename_from", src);
     ctx.notify(events::GENERIC, "rename_to", dst);
+    ctx.key_ready(dst);
     if nx {
         ctx.out.int(1)
     } else {
@@ -317,6 +318,7 @@ fn move_(ctx: &mut Ctx<'_>, v: &mut Version) {
     ctx.dirty += 1;
     ctx.notify_db(events::GENERIC, "move_from", key, from);
     ctx.notify_db(events::GENERIC, "move_to", key, to);
+    ctx.key_ready_db(key, to);
     ctx.out.int(1);
 }
 
@@ -359,6 +361,7 @@ fn copy(ctx: &mut Ctx<'_>, v: &mut Version) {
     v.db_mut(to).insert(SmallBytes::from(&dst[..]), entry);
     ctx.dirty += 1;
     ctx.notify_db(events::GENERIC, "copy_to", dst, to);
+    ctx.key_ready_db(dst, to);
     ctx.out.int(1);
 }
 

@@ -254,6 +254,12 @@ fn pop_elems(
 
 fn pop_cmd(ctx: &mut Ctx<'_>, v: &mut Version, end: End) {
     let args = ctx.args;
+    if args.len() > 3 {
+        return ctx.err(&format!(
+            "ERR wrong number of arguments for '{}' command",
+            if end == End::Left { "lpop" } else { "rpop" }
+        ));
+    }
     let count = match args.get(2) {
         None => None,
         Some(a) => match int_arg(a) {
@@ -524,7 +530,6 @@ fn lpos(ctx: &mut Ctx<'_>, v: &Version) {
     let elem = &args[2][..];
     let mut found: Vec<usize> = Vec::new();
     let mut matches: i64 = 0;
-    let want = count.map(|c| if c == 0 { i64::MAX } else { c });
     let mut visit = |idx: usize, e: &SmallBytes| -> bool {
         if e.as_slice() != elem {
             return true;
@@ -532,10 +537,12 @@ fn lpos(ctx: &mut Ctx<'_>, v: &Version) {
         matches += 1;
         if matches >= rank {
             found.push(idx);
-            match want {
+            match count {
                 None => return false,
-                Some(w) => {
-                    if found.len() as i64 >= w {
+                // Redis's test, wrapping like its C arithmetic does for the
+                // most negative rank (which then collects every match).
+                Some(c) => {
+                    if c != 0 && matches.wrapping_sub(rank).wrapping_add(1) >= c {
                         return false;
                     }
                 }
@@ -595,11 +602,15 @@ fn move_elem(
         return Ok(None);
     }
     get_list(ctx, v, dst)?;
-    let popped = pop_elems(ctx, v, src, from, 1);
-    let Some(e) = popped.into_iter().next() else {
+    let Some(e) = list_mut(ctx, v, src)?.and_then(|l| l.pop(from)) else {
         return Ok(None);
     };
+    // Redis's order: the push (and its event), then the pop's event, then
+    // the source's deletion if it became empty (after the push, so a
+    // rotation of a one-element list keeps it).
     push_elems(ctx, v, dst, &[Bytes::copy_from_slice(&e)], to, false)?;
+    ctx.notify(events::LIST, end_name(from, false), src);
+    drop_if_empty(ctx, v, src);
     Ok(Some(e))
 }
 
@@ -664,7 +675,7 @@ fn parse_mpop(args: &[Bytes]) -> Result<MpopArgs<'_>, &'static str> {
 /// false when all are empty. A wrong-type key is an error the first time,
 /// skipped when re-run for a blocked client (Redis 7.0 keeps it blocked).
 fn mpop_from(ctx: &mut Ctx<'_>, v: &mut Version, m: &MpopArgs<'_>) -> Result<bool, &'static str> {
-    for key in m.keys {
+    for key in &blocking::keys_to_serve(ctx, m.keys) {
         match get_list(ctx, v, key) {
             Ok(Some(_)) => {
                 let e = pop_elems(ctx, v, key, m.end, m.count);
@@ -720,7 +731,7 @@ fn bpop(ctx: &mut Ctx<'_>, v: &mut Version, end: End) {
         Err(e) => return ctx.err(e),
     };
     let keys = &args[1..args.len() - 1];
-    for key in keys {
+    for key in &blocking::keys_to_serve(ctx, keys) {
         match get_list(ctx, v, key) {
             Ok(Some(_)) => {
                 let e = pop_elems(ctx, v, key, end, 1);

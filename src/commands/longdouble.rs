@@ -287,19 +287,54 @@ impl LongDouble {
         }
     }
 
-    /// The nearest `f64` (infinite beyond its range), for callers that only
-    /// need the magnitude (blocking timeouts).
-    pub fn to_f64(self) -> f64 {
-        let sign = if self.neg { -1.0 } else { 1.0 };
+    /// `(long long)(self * m)` as x86-64 computes it: the product rounded
+    /// to a 64-bit significand (nearest even), then truncated toward zero;
+    /// out of range or infinite gives `i64::MIN` (the x87 "integer
+    /// indefinite"). Blocking timeouts use it (`seconds * 1000`).
+    pub fn mul_trunc_i64(self, m: u64) -> i64 {
         if self.inf {
-            return sign * f64::INFINITY;
+            return i64::MIN;
         }
-        if self.mant == 0 {
-            return 0.0;
+        let mut p = self.mant as u128 * m as u128;
+        if p == 0 {
+            return 0;
         }
-        // powi saturates to inf/0 outside f64's range, as wanted.
-        let e = self.exp.clamp(-3000, 3000) as i32;
-        sign * (self.mant as f64) * 2f64.powi(e)
+        let mut exp = self.exp;
+        let bits = 128 - p.leading_zeros() as i64;
+        if bits > 64 {
+            let sh = (bits - 64) as u32;
+            let rem = p & ((1u128 << sh) - 1);
+            let half = 1u128 << (sh - 1);
+            p >>= sh;
+            exp += sh as i64;
+            if rem > half || (rem == half && p & 1 == 1) {
+                p += 1;
+            }
+        }
+        // p < 2^65 now; the value is p * 2^exp.
+        let mag: u128 = if exp >= 0 {
+            if exp >= 64 || (p << exp as u32) >> exp as u32 != p {
+                return i64::MIN;
+            }
+            p << exp as u32
+        } else if exp <= -128 {
+            0
+        } else {
+            p >> (-exp) as u32
+        };
+        let limit = if self.neg {
+            1u128 << 63
+        } else {
+            (1u128 << 63) - 1
+        };
+        if mag > limit {
+            return i64::MIN;
+        }
+        if self.neg {
+            (mag as i128).wrapping_neg() as i64
+        } else {
+            mag as i64
+        }
     }
 
     /// Whether the value is infinite.

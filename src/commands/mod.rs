@@ -24,6 +24,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod stream;
 pub mod stream_claim;
 pub mod stream_group;
@@ -383,6 +384,11 @@ impl Ctx<'_> {
         self.srv.blocking.signal(db, key);
     }
 
+    /// [`Ctx::key_ready`] for a key of database `db` (MOVE, COPY … DB).
+    pub fn key_ready_db(&mut self, key: &[u8], db: usize) {
+        self.srv.blocking.signal(db, key);
+    }
+
     /// Writes an error reply.
     pub fn err(&mut self, msg: &str) {
         self.out.error(msg);
@@ -529,6 +535,7 @@ pub fn table() -> &'static Table {
             stream_info::COMMANDS,
             keys::COMMANDS,
             list::COMMANDS,
+            sort::COMMANDS,
             expire::COMMANDS,
             server::COMMANDS,
             command::COMMANDS,

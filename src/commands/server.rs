@@ -126,6 +126,9 @@ fn swapdb(ctx: &mut Ctx<'_>, v: &mut Version) {
     if a != b {
         v.swap(a as usize, b as usize);
         ctx.dirty += 1;
+        // Clients blocked in either database may now find their keys.
+        ctx.srv.blocking.signal_db(a as usize);
+        ctx.srv.blocking.signal_db(b as usize);
     }
     ctx.out.ok();
 }
