@@ -9,6 +9,7 @@ pub mod hamt;
 pub mod hash;
 pub mod list;
 pub mod mvcc;
+pub mod ostree;
 pub mod set;
 pub mod smallbytes;
 pub mod stream;
