@@ -34,4 +34,5 @@ diff_files!(
     strings_range,
     bitmap_basic,
     bitmap_bitfield,
+    zset_basic,
 );

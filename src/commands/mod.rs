@@ -16,6 +16,8 @@ pub mod keys;
 mod longdouble;
 pub mod server;
 pub mod string;
+pub mod zset;
+pub mod zset_range;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -507,6 +509,8 @@ pub fn table() -> &'static Table {
             expire::COMMANDS,
             server::COMMANDS,
             command::COMMANDS,
+            zset::COMMANDS,
+            zset_range::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
         let by_name = all.iter().map(|c| (c.name, *c)).collect();

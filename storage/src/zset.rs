@@ -102,7 +102,11 @@ impl ZSet {
 
     /// Sets `member`'s score, adding it if new; returns the previous score.
     /// Converts to the skiplist encoding when a threshold is passed.
-    pub fn insert(&mut self, member: &[u8], score: f64, lim: Limits) -> Option<f64> {
+    pub fn insert(&mut self, member: &[u8], mut score: f64, lim: Limits) -> Option<f64> {
+        if self.dict.is_none() && score == 0.0 {
+            // A listpack stores scores as text or integers: -0 comes back as 0.
+            score = 0.0;
+        }
         let old = self.score(member);
         if let Some(o) = old {
             if o.to_bits() == score.to_bits() {
