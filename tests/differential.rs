@@ -35,4 +35,7 @@ diff_files!(
     bitmap_basic,
     bitmap_bitfield,
     zset_basic,
+    zset_range,
+    zset_ops,
+    zset_pop,
 );

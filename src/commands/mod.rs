@@ -17,6 +17,7 @@ mod longdouble;
 pub mod server;
 pub mod string;
 pub mod zset;
+pub mod zset_ops;
 pub mod zset_range;
 
 use std::collections::HashMap;
@@ -511,6 +512,7 @@ pub fn table() -> &'static Table {
             command::COMMANDS,
             zset::COMMANDS,
             zset_range::COMMANDS,
+            zset_ops::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
         let by_name = all.iter().map(|c| (c.name, *c)).collect();

@@ -349,7 +349,7 @@ fn parse_range(ctx: &Ctx<'_>, key_at: usize, store: bool, preset: Preset, rev: O
         }
         j += 1;
     }
-    if (offset != 0 || limit != -1) && matches!(kind, Preset::Auto | Preset::Rank) {
+    if limit != -1 && matches!(kind, Preset::Auto | Preset::Rank) {
         return Err("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX".into());
     }
     if withscores && kind == Preset::Lex {
@@ -535,16 +535,11 @@ fn pop_generic(ctx: &mut Ctx<'_>, v: &mut Version, max: bool) {
     let count = match args.get(2) {
         None => None,
         Some(a) => match int_arg(a) {
-            Ok(n) if n < 0 => return ctx.err("ERR value is out of range, must be positive"),
-            Ok(n) => Some(n as usize),
-            Err(e) => return ctx.err(e),
+            Ok(n) if n >= 0 => Some(n as usize),
+            _ => return ctx.err("ERR value is out of range, must be positive"),
         },
     };
     let key = args[1].clone();
-    if count == Some(0) {
-        // Redis answers before looking at the key's type.
-        return ctx.out.array(0);
-    }
     let popped = match pop_items(ctx, v, &key, max, count.unwrap_or(1)) {
         Ok(p) => p.unwrap_or_default(),
         Err(e) => return ctx.err(e),
@@ -580,7 +575,7 @@ pub struct MpopArgs {
 
 /// Parses `numkeys key… MIN|MAX [COUNT n]` starting at argument `at`.
 pub fn parse_mpop(args: &[Bytes], at: usize) -> Result<MpopArgs, &'static str> {
-    let numkeys = int_arg(&args[at])?;
+    let numkeys = int_arg(&args[at]).unwrap_or(0);
     if numkeys <= 0 {
         return Err("ERR numkeys should be greater than 0");
     }
@@ -604,7 +599,7 @@ pub fn parse_mpop(args: &[Bytes], at: usize) -> Result<MpopArgs, &'static str> {
     let mut j = where_at + 1;
     while j < args.len() {
         if count.is_none() && is(&args[j], "count") && j + 1 < args.len() {
-            let n = int_arg(&args[j + 1])?;
+            let n = int_arg(&args[j + 1]).unwrap_or(0);
             if n <= 0 {
                 return Err("ERR count should be greater than 0");
             }
