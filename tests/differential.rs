@@ -38,4 +38,5 @@ diff_files!(
     zset_range,
     zset_ops,
     zset_pop,
+    geo,
 );

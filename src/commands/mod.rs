@@ -12,6 +12,8 @@ pub mod connection;
 pub mod counter;
 pub mod debug;
 pub mod expire;
+pub mod geo;
+mod geohash;
 pub mod keys;
 mod longdouble;
 pub mod server;
@@ -513,6 +515,7 @@ pub fn table() -> &'static Table {
             zset::COMMANDS,
             zset_range::COMMANDS,
             zset_ops::COMMANDS,
+            geo::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
         let by_name = all.iter().map(|c| (c.name, *c)).collect();
