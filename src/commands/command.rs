@@ -393,14 +393,28 @@ pub fn get_keys(args: &[Bytes]) -> Result<Vec<Bytes>, &'static str> {
     if !super::arity_ok(resolved.arity, args.len()) {
         return Err("ERR Invalid number of arguments specified for command");
     }
+    if resolved.key_specs.is_empty() {
+        return Err("ERR The command has no key arguments");
+    }
     let mut keys = Vec::new();
+    let mut bad_keynum = false;
     for ks in resolved.key_specs {
-        for i in key_positions(ks, args) {
+        let pos = key_positions(ks, args);
+        // A key count that cannot be used makes Redis fall back to the
+        // command's own key finder, which then finds no key at all.
+        bad_keynum |= pos.is_empty() && matches!(ks.find, FindKeys::Keynum { .. });
+        for i in pos {
             keys.push(args[i].clone());
         }
     }
+    if bad_keynum && resolved.has(flags::MOVABLEKEYS) {
+        keys.clear();
+    }
     if keys.is_empty() {
-        return Err("ERR The command has no key arguments");
+        if resolved.has(flags::NO_MANDATORY_KEYS) {
+            return Ok(keys);
+        }
+        return Err("ERR Invalid arguments specified for command");
     }
     Ok(keys)
 }
