@@ -127,8 +127,17 @@ fn aggregate(agg: Agg, acc: &mut f64, v: f64) {
                 *acc = 0.0;
             }
         }
-        Agg::Min => *acc = acc.min(v),
-        Agg::Max => *acc = acc.max(v),
+        // C comparisons: a NaN or an equal value keeps the accumulator.
+        Agg::Min => {
+            if v < *acc {
+                *acc = v
+            }
+        }
+        Agg::Max => {
+            if v > *acc {
+                *acc = v
+            }
+        }
     }
 }
 
@@ -235,7 +244,9 @@ fn compute<'v>(o: &OpArgs<'v>, op: Op) -> Vec<(f64, &'v [u8])> {
                 let mut score = weighted(s, o.weights[first]);
                 for &i in &order[1..] {
                     match o.srcs[i].score(m) {
-                        Some(s) => aggregate(o.agg, &mut score, weighted(s, o.weights[i])),
+                        // Unlike the first score, these products are not
+                        // cleared of NaN before aggregating (Redis's order).
+                        Some(s) => aggregate(o.agg, &mut score, s * o.weights[i]),
                         None => continue 'next,
                     }
                 }

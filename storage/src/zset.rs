@@ -103,11 +103,19 @@ impl ZSet {
     /// Sets `member`'s score, adding it if new; returns the previous score.
     /// Converts to the skiplist encoding when a threshold is passed.
     pub fn insert(&mut self, member: &[u8], mut score: f64, lim: Limits) -> Option<f64> {
+        let old = self.score(member);
+        // Like Redis, convert before adding the element that passes a limit,
+        // so that element goes straight into the skiplist.
+        if self.dict.is_none()
+            && old.is_none()
+            && (self.tree.len() + 1 > lim.entries || member.len() > lim.value)
+        {
+            self.convert_to_skiplist();
+        }
         if self.dict.is_none() && score == 0.0 {
             // A listpack stores scores as text or integers: -0 comes back as 0.
             score = 0.0;
         }
-        let old = self.score(member);
         if let Some(o) = old {
             if o.to_bits() == score.to_bits() {
                 return old;
@@ -119,9 +127,6 @@ impl ZSet {
             d.insert(m.clone(), score);
         }
         self.tree.insert(score, m);
-        if self.dict.is_none() && (self.tree.len() > lim.entries || member.len() > lim.value) {
-            self.convert_to_skiplist();
-        }
         old
     }
 
@@ -166,6 +171,14 @@ impl ZSet {
             && self.tree.iter().all(|it| it.member.len() <= lim.value)
         {
             self.dict = None;
+            // A listpack keeps no negative zero (see `insert`).
+            if self.tree.iter().any(|it| it.score == 0.0 && it.score.is_sign_negative()) {
+                let items: Vec<Item> = self.tree.iter().cloned().collect();
+                self.tree = OsTree::new();
+                for it in items {
+                    self.tree.insert(if it.score == 0.0 { 0.0 } else { it.score }, it.member);
+                }
+            }
         }
     }
 
