@@ -63,11 +63,7 @@ fn lex(g: &mut Rng) -> String {
     match g.below(8) {
         0 => "-".into(),
         1 => "+".into(),
-        _ => format!(
-            "{}m{}",
-            ["[", "("][g.below(2) as usize],
-            g.below(400)
-        ),
+        _ => format!("{}m{}", ["[", "("][g.below(2) as usize], g.below(400)),
     }
 }
 
@@ -86,7 +82,10 @@ fn random_sorted_set_commands() {
     };
     let fe = Ferrous::start(&[]);
     let (mut r, mut f) = (redis.client(), fe.client());
-    let seed = std::env::var("ZSEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_2a5e_7001);
+    let seed = std::env::var("ZSEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_2a5e_7001);
     let mut g = Rng(seed);
     let keys = ["z1", "z2", "z3"];
     for _ in 0..4000 {
@@ -130,7 +129,11 @@ fn random_sorted_set_commands() {
                     a.push("REV".into());
                 }
                 if g.below(2) == 0 {
-                    a.extend(["LIMIT".into(), g.range(-1, 50).to_string(), g.range(-1, 50).to_string()]);
+                    a.extend([
+                        "LIMIT".into(),
+                        g.range(-1, 50).to_string(),
+                        g.range(-1, 50).to_string(),
+                    ]);
                 }
                 a.push("WITHSCORES".into());
             }
@@ -146,7 +149,12 @@ fn random_sorted_set_commands() {
                     a.push(member(&mut g));
                 }
             }
-            12 => a.extend(["ZREMRANGEBYRANK".into(), k, idx(&mut g), g.range(-450, -400).to_string()]),
+            12 => a.extend([
+                "ZREMRANGEBYRANK".into(),
+                k,
+                idx(&mut g),
+                g.range(-450, -400).to_string(),
+            ]),
             13 => a.extend(["ZREMRANGEBYSCORE".into(), k, bound(&mut g), bound(&mut g)]),
             14 => a.extend([
                 ["ZPOPMIN", "ZPOPMAX"][g.below(2) as usize].into(),
@@ -155,13 +163,22 @@ fn random_sorted_set_commands() {
             ]),
             15 => {
                 let op = ["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"][g.below(3) as usize];
-                a.extend([op.into(), g.pick(&keys).into(), "2".into(), k, g.pick(&keys).into()]);
+                a.extend([
+                    op.into(),
+                    g.pick(&keys).into(),
+                    "2".into(),
+                    k,
+                    g.pick(&keys).into(),
+                ]);
                 if op != "ZDIFFSTORE" {
                     if g.below(2) == 0 {
                         a.extend(["WEIGHTS".into(), score(&mut g), score(&mut g)]);
                     }
                     if g.below(2) == 0 {
-                        a.extend(["AGGREGATE".into(), ["SUM", "MIN", "MAX"][g.below(3) as usize].into()]);
+                        a.extend([
+                            "AGGREGATE".into(),
+                            ["SUM", "MIN", "MAX"][g.below(3) as usize].into(),
+                        ]);
                     }
                 }
             }
@@ -176,10 +193,19 @@ fn random_sorted_set_commands() {
             18 => a.extend(["ZCARD".into(), k]),
             19 => {
                 // Lex commands on a same-score set.
-                let cmd = ["ZRANGEBYLEX", "ZREVRANGEBYLEX", "ZLEXCOUNT", "ZREMRANGEBYLEX"][g.below(4) as usize];
+                let cmd = [
+                    "ZRANGEBYLEX",
+                    "ZREVRANGEBYLEX",
+                    "ZLEXCOUNT",
+                    "ZREMRANGEBYLEX",
+                ][g.below(4) as usize];
                 a.extend([cmd.into(), "lex".into(), lex(&mut g), lex(&mut g)]);
                 if cmd.ends_with("BYLEX") && !cmd.starts_with("ZREM") && g.below(2) == 0 {
-                    a.extend(["LIMIT".into(), g.range(-1, 30).to_string(), g.range(-1, 30).to_string()]);
+                    a.extend([
+                        "LIMIT".into(),
+                        g.range(-1, 30).to_string(),
+                        g.range(-1, 30).to_string(),
+                    ]);
                 }
             }
             20 => {
@@ -191,7 +217,14 @@ fn random_sorted_set_commands() {
             }
             _ => {
                 let op = ["ZUNION", "ZINTER", "ZDIFF"][g.below(3) as usize];
-                a.extend([op.into(), "3".into(), "z1".into(), "z2".into(), "z3".into(), "WITHSCORES".into()]);
+                a.extend([
+                    op.into(),
+                    "3".into(),
+                    "z1".into(),
+                    "z2".into(),
+                    "z3".into(),
+                    "WITHSCORES".into(),
+                ]);
             }
         }
         if std::env::var("ZTRACE").is_ok() {
@@ -200,7 +233,13 @@ fn random_sorted_set_commands() {
         both(&mut r, &mut f, &a);
     }
     for k in keys {
-        let a: Vec<String> = vec!["ZRANGE".into(), k.into(), "0".into(), "-1".into(), "WITHSCORES".into()];
+        let a: Vec<String> = vec![
+            "ZRANGE".into(),
+            k.into(),
+            "0".into(),
+            "-1".into(),
+            "WITHSCORES".into(),
+        ];
         both(&mut r, &mut f, &a);
     }
 }
@@ -212,7 +251,10 @@ fn random_geo_searches() {
     };
     let fe = Ferrous::start(&[]);
     let (mut r, mut f) = (redis.client(), fe.client());
-    let seed = std::env::var("ZSEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x6e0_5eed_1234);
+    let seed = std::env::var("ZSEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x6e0_5eed_1234);
     let mut g = Rng(seed);
     let coord = |g: &mut Rng, max: f64| (g.below(2_000_001) as f64 / 1_000_000.0 - 1.0) * max;
     // Clustered points (a city) plus points all over the map.

@@ -90,7 +90,9 @@ fn lonlat(lon: &[u8], lat: &[u8]) -> Result<(f64, f64), String> {
     if !(geohash::LON_MIN..=geohash::LON_MAX).contains(&lon)
         || !(geohash::LAT_MIN..=geohash::LAT_MAX).contains(&lat)
     {
-        return Err(format!("ERR invalid longitude,latitude pair {lon:.6},{lat:.6}"));
+        return Err(format!(
+            "ERR invalid longitude,latitude pair {lon:.6},{lat:.6}"
+        ));
     }
     Ok((lon, lat))
 }
@@ -140,7 +142,7 @@ fn geoadd(ctx: &mut Ctx<'_>, v: &mut Version) {
         i += 1;
     }
     let rest = &args[i..];
-    if rest.is_empty() || rest.len() % 3 != 0 || (nx && xx) {
+    if rest.is_empty() || !rest.len().is_multiple_of(3) || (nx && xx) {
         return ctx.err(errors::SYNTAX);
     }
     let mut pairs = Vec::with_capacity(rest.len() / 3);
@@ -289,14 +291,26 @@ fn radius_arg(r: &[u8], u: &[u8]) -> Result<(f64, f64), String> {
 
 /// The whole GEORADIUS / GEOSEARCH family. `store_allowed` is false for
 /// the `_RO` forms and GEOSEARCH; `search_store` is GEOSEARCHSTORE.
-fn search_generic(ctx: &mut Ctx<'_>, v: &mut Version, kind: Kind, store_allowed: bool, search_store: bool) {
+fn search_generic(
+    ctx: &mut Ctx<'_>,
+    v: &mut Version,
+    kind: Kind,
+    store_allowed: bool,
+    search_store: bool,
+) {
     match search_inner(ctx, v, kind, store_allowed, search_store) {
         Ok(()) => {}
         Err(e) => ctx.err(&e),
     }
 }
 
-fn search_inner(ctx: &mut Ctx<'_>, v: &mut Version, kind: Kind, store_allowed: bool, search_store: bool) -> Result<(), String> {
+fn search_inner(
+    ctx: &mut Ctx<'_>,
+    v: &mut Version,
+    kind: Kind,
+    store_allowed: bool,
+    search_store: bool,
+) -> Result<(), String> {
     let args: Vec<Bytes> = ctx.args.to_vec();
     let src_at = if search_store { 2 } else { 1 };
     let z = zset_read(ctx, v, &args[src_at])?.cloned();
@@ -402,15 +416,23 @@ fn search_inner(ctx: &mut Ctx<'_>, v: &mut Version, kind: Kind, store_allowed: b
     if store.is_some() && (withdist || withhash || withcoord) {
         return Err(format!(
             "ERR {} is not compatible with WITHDIST, WITHHASH and WITHCOORD options",
-            if search_store { "GEOSEARCHSTORE" } else { "STORE option in GEORADIUS" }
+            if search_store {
+                "GEOSEARCHSTORE"
+            } else {
+                "STORE option in GEORADIUS"
+            }
         ));
     }
     let name = String::from_utf8_lossy(&args[0]).into_owned();
     if search && !(frommember || fromloc) {
-        return Err(format!("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}"));
+        return Err(format!(
+            "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}"
+        ));
     }
     if search && !(byradius || bybox) {
-        return Err(format!("ERR exactly one of BYRADIUS and BYBOX can be specified for {name}"));
+        return Err(format!(
+            "ERR exactly one of BYRADIUS and BYBOX can be specified for {name}"
+        ));
     }
     if any && count == 0 {
         return Err("ERR the ANY argument requires COUNT argument".into());
@@ -466,9 +488,17 @@ fn search_inner(ctx: &mut Ctx<'_>, v: &mut Version, kind: Kind, store_allowed: b
             let lim = limits(ctx);
             let mut out = ZSet::with_hint(usize::MAX, usize::MAX, lim);
             for f in &found {
-                out.insert(&f.member, if storedist { f.dist / conv } else { f.score }, lim);
+                out.insert(
+                    &f.member,
+                    if storedist { f.dist / conv } else { f.score },
+                    lim,
+                );
             }
-            let event = if search { "geosearchstore" } else { "georadiusstore" };
+            let event = if search {
+                "geosearchstore"
+            } else {
+                "georadiusstore"
+            };
             let stored = store_zset(ctx, v, &dst, out, event);
             ctx.out.int(stored as i64);
         }

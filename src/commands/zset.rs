@@ -120,7 +120,11 @@ pub fn parse_c_double(s: &str) -> Option<f64> {
     let ok_word = ["inf", "infinity", "nan"]
         .iter()
         .any(|w| body.eq_ignore_ascii_case(w));
-    if !ok_word && !body.bytes().all(|c| c.is_ascii_digit() || b".eE+-".contains(&c)) {
+    if !ok_word
+        && !body
+            .bytes()
+            .all(|c| c.is_ascii_digit() || b".eE+-".contains(&c))
+    {
         return None;
     }
     s.parse::<f64>().ok()
@@ -220,7 +224,13 @@ pub fn put_zset(ctx: &mut Ctx<'_>, v: &mut Version, key: &[u8], z: ZSet) -> bool
 /// Replaces whatever is at `key` with `z` (no TTL), or deletes the key when
 /// `z` is empty; notifies `event` or `del` like Redis's store commands.
 /// Returns the stored cardinality.
-pub fn store_zset(ctx: &mut Ctx<'_>, v: &mut Version, key: &[u8], mut z: ZSet, event: &'static str) -> usize {
+pub fn store_zset(
+    ctx: &mut Ctx<'_>,
+    v: &mut Version,
+    key: &[u8],
+    mut z: ZSet,
+    event: &'static str,
+) -> usize {
     let n = z.len();
     let db = v.db_mut(ctx.db());
     if n == 0 {
@@ -241,7 +251,12 @@ pub fn store_zset(ctx: &mut Ctx<'_>, v: &mut Version, key: &[u8], mut z: ZSet, e
 
 /// Writes `items` as a range reply: members, or with scores member/score
 /// pairs (flat in RESP2, two-element arrays in RESP3).
-pub fn reply_items<'a>(ctx: &mut Ctx<'_>, n: usize, items: impl Iterator<Item = &'a Item>, withscores: bool) {
+pub fn reply_items<'a>(
+    ctx: &mut Ctx<'_>,
+    n: usize,
+    items: impl Iterator<Item = &'a Item>,
+    withscores: bool,
+) {
     let out = &mut *ctx.out;
     if withscores && !out.resp3 {
         out.array(2 * n);
@@ -296,13 +311,13 @@ fn zadd(ctx: &mut Ctx<'_>, v: &mut Version) {
         i += 1;
     }
     let rest = &args[i..];
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return ctx.err(errors::SYNTAX);
     }
     if f.nx && f.xx {
         return ctx.err("ERR XX and NX options at the same time are not compatible");
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if [f.gt, f.lt, f.nx].iter().filter(|&&b| b).count() > 1 {
         return ctx.err("ERR GT, LT, and/or NX options at the same time are not compatible");
     }
     if f.incr && rest.len() > 2 {
@@ -331,7 +346,13 @@ fn zincrby(ctx: &mut Ctx<'_>, v: &mut Version) {
 }
 
 /// The body of ZADD/ZINCRBY once arguments are valid.
-fn add_generic(ctx: &mut Ctx<'_>, v: &mut Version, f: &AddFlags, pairs: &[(f64, &[u8])], event: &'static str) {
+fn add_generic(
+    ctx: &mut Ctx<'_>,
+    v: &mut Version,
+    f: &AddFlags,
+    pairs: &[(f64, &[u8])],
+    event: &'static str,
+) {
     let key = ctx.args[1].clone();
     let lim = limits(ctx);
     let existing = match take_zset(ctx, v, &key) {
@@ -341,7 +362,11 @@ fn add_generic(ctx: &mut Ctx<'_>, v: &mut Version, f: &AddFlags, pairs: &[(f64, 
     let mut z = match existing {
         Some(z) => z,
         None if f.xx => {
-            return if f.incr { ctx.out.null() } else { ctx.out.int(0) };
+            return if f.incr {
+                ctx.out.null()
+            } else {
+                ctx.out.int(0)
+            };
         }
         None => ZSet::with_hint(1, pairs[0].1.len(), lim),
     };

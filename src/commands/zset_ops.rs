@@ -161,12 +161,22 @@ struct OpArgs<'v> {
 /// Parses `numkeys key… [WEIGHTS…] [AGGREGATE…] [WITHSCORES]` from argument
 /// `at`, looking the keys up first (as Redis does, WRONGTYPE comes before
 /// option errors).
-fn parse_op<'v>(ctx: &Ctx<'_>, v: &'v Version, at: usize, op: Op, store: bool) -> Result<OpArgs<'v>, String> {
+fn parse_op<'v>(
+    ctx: &Ctx<'_>,
+    v: &'v Version,
+    at: usize,
+    op: Op,
+    store: bool,
+) -> Result<OpArgs<'v>, String> {
     let args = ctx.args;
-    let name = std::str::from_utf8(&args[0]).unwrap_or("").to_ascii_lowercase();
+    let name = std::str::from_utf8(&args[0])
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let n = int_arg(&args[at])?;
     if n < 1 {
-        return Err(format!("ERR at least 1 input key is needed for '{name}' command"));
+        return Err(format!(
+            "ERR at least 1 input key is needed for '{name}' command"
+        ));
     }
     if n as u64 > (args.len() - at - 1) as u64 {
         return Err(errors::SYNTAX.into());
@@ -188,7 +198,8 @@ fn parse_op<'v>(ctx: &Ctx<'_>, v: &'v Version, at: usize, op: Op, store: bool) -
         let a = &args[j];
         if op != Op::Diff && left >= n && is(a, "weights") {
             for i in 0..n {
-                o.weights[i] = parse_score(&args[j + 1 + i]).ok_or("ERR weight value is not a float")?;
+                o.weights[i] =
+                    parse_score(&args[j + 1 + i]).ok_or("ERR weight value is not a float")?;
             }
             j += n;
         } else if op != Op::Diff && left >= 1 && is(a, "aggregate") {

@@ -11,7 +11,9 @@ use ferrous_storage::zset::ZSet;
 use ferrous_storage::Version;
 
 use super::keyspec::*;
-use super::zset::{limits, parse_c_double, put_zset, reply_items, store_zset, take_zset, zset_read};
+use super::zset::{
+    limits, parse_c_double, put_zset, reply_items, store_zset, take_zset, zset_read,
+};
 use super::{events, int_arg, is, Ctx, Handler::*};
 use crate::cmd;
 use crate::errors;
@@ -142,15 +144,34 @@ pub fn parse_score_range(min: &[u8], max: &[u8]) -> Option<ScoreRange> {
 impl ScoreRange {
     /// Whether `s` lies in the range.
     pub fn contains(&self, s: f64) -> bool {
-        (if self.minex { s > self.min } else { s >= self.min })
-            && (if self.maxex { s < self.max } else { s <= self.max })
+        (if self.minex {
+            s > self.min
+        } else {
+            s >= self.min
+        }) && (if self.maxex {
+            s < self.max
+        } else {
+            s <= self.max
+        })
     }
 
     /// The ascending ranks of the items in the range.
     pub fn ranks(&self, z: &ZSet) -> Range<usize> {
         let t = z.tree();
-        let lo = t.count_while(|x| if self.minex { x.score <= self.min } else { x.score < self.min });
-        let hi = t.count_while(|x| if self.maxex { x.score < self.max } else { x.score <= self.max });
+        let lo = t.count_while(|x| {
+            if self.minex {
+                x.score <= self.min
+            } else {
+                x.score < self.min
+            }
+        });
+        let hi = t.count_while(|x| {
+            if self.maxex {
+                x.score < self.max
+            } else {
+                x.score <= self.max
+            }
+        });
         lo..hi.max(lo)
     }
 }
@@ -256,7 +277,11 @@ struct RangeReq {
 /// interval, or `None` when empty.
 pub fn rank_span(start: i64, end: i64, n: usize) -> Option<(usize, usize)> {
     let n = n as i64;
-    let mut start = if start < 0 { n.saturating_add(start) } else { start };
+    let mut start = if start < 0 {
+        n.saturating_add(start)
+    } else {
+        start
+    };
     let mut end = if end < 0 { n.saturating_add(end) } else { end };
     if start < 0 {
         start = 0;
@@ -323,7 +348,13 @@ impl RangeReq {
 /// Parses a range command whose source key is argument `key_at` (min and
 /// max follow it, options after), like Redis's ZRANGE parser: option
 /// errors, then LIMIT/WITHSCORES combinations, then the range itself.
-fn parse_range(ctx: &Ctx<'_>, key_at: usize, store: bool, preset: Preset, rev: Option<bool>) -> Result<RangeReq, String> {
+fn parse_range(
+    ctx: &Ctx<'_>,
+    key_at: usize,
+    store: bool,
+    preset: Preset,
+    rev: Option<bool>,
+) -> Result<RangeReq, String> {
     let args = ctx.args;
     let mut kind = preset;
     let mut dir = rev;
@@ -350,7 +381,10 @@ fn parse_range(ctx: &Ctx<'_>, key_at: usize, store: bool, preset: Preset, rev: O
         j += 1;
     }
     if limit != -1 && matches!(kind, Preset::Auto | Preset::Rank) {
-        return Err("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX".into());
+        return Err(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+                .into(),
+        );
     }
     if withscores && kind == Preset::Lex {
         return Err("ERR syntax error, WITHSCORES not supported in combination with BYLEX".into());
@@ -438,8 +472,12 @@ fn zrangestore(ctx: &mut Ctx<'_>, v: &mut Version) {
 fn remrange_generic(ctx: &mut Ctx<'_>, v: &mut Version, preset: Preset, event: &'static str) {
     let args = ctx.args;
     let kind = match preset {
-        Preset::Score => parse_score_range(&args[2], &args[3]).map(Kind::Score).ok_or(NOT_FLOAT_RANGE),
-        Preset::Lex => parse_lex_range(&args[2], &args[3]).map(Kind::Lex).ok_or(NOT_LEX_RANGE),
+        Preset::Score => parse_score_range(&args[2], &args[3])
+            .map(Kind::Score)
+            .ok_or(NOT_FLOAT_RANGE),
+        Preset::Lex => parse_lex_range(&args[2], &args[3])
+            .map(Kind::Lex)
+            .ok_or(NOT_LEX_RANGE),
         _ => match (int_arg(&args[2]), int_arg(&args[3])) {
             (Ok(s), Ok(e)) => Ok(Kind::Rank(s, e)),
             (Err(e), _) | (_, Err(e)) => Err(e),
@@ -493,14 +531,24 @@ fn zremrangebylex(ctx: &mut Ctx<'_>, v: &mut Version) {
 /// Pops up to `count` items from the low (`max` false) or high end of the
 /// sorted set at `key`, deleting the key when emptied and notifying.
 /// Returns `None` if the key is absent, `Err` on a wrong type.
-pub fn pop_items(ctx: &mut Ctx<'_>, v: &mut Version, key: &[u8], max: bool, count: usize) -> Result<Option<Vec<Item>>, &'static str> {
+pub fn pop_items(
+    ctx: &mut Ctx<'_>,
+    v: &mut Version,
+    key: &[u8],
+    max: bool,
+    count: usize,
+) -> Result<Option<Vec<Item>>, &'static str> {
     let Some(mut z) = take_zset(ctx, v, key)? else {
         return Ok(None);
     };
     let n = count.min(z.len());
     let mut popped = Vec::with_capacity(n);
     for _ in 0..n {
-        let it = if max { z.tree().last() } else { z.tree().first() };
+        let it = if max {
+            z.tree().last()
+        } else {
+            z.tree().first()
+        };
         let Some(it) = it.cloned() else { break };
         z.remove(&it.member);
         popped.push(it);
@@ -664,7 +712,11 @@ fn zrandmember(ctx: &mut Ctx<'_>, v: &Version) {
     let z = match zset_read(ctx, v, &args[1]) {
         Ok(Some(z)) => z,
         Ok(None) => {
-            return if count.is_some() { ctx.out.array(0) } else { ctx.out.null() };
+            return if count.is_some() {
+                ctx.out.array(0)
+            } else {
+                ctx.out.null()
+            };
         }
         Err(e) => return ctx.err(e),
     };
@@ -680,7 +732,9 @@ fn zrandmember(ctx: &mut Ctx<'_>, v: &Version) {
         return ctx.out.array(0);
     }
     let chosen: Vec<&Item> = if count < 0 {
-        (0..count.unsigned_abs()).filter_map(|_| z.get(pick())).collect()
+        (0..count.unsigned_abs())
+            .filter_map(|_| z.get(pick()))
+            .collect()
     } else if count as u64 >= n as u64 {
         // The whole set; Redis 7.0 walks it from the highest score down.
         z.tree().iter_rev_from(n - 1).collect()

@@ -153,8 +153,7 @@ impl OsTree {
         if !remove_rec(root, score, member) {
             return false;
         }
-        loop {
-            let Some(r) = self.root.as_ref() else { break };
+        while let Some(r) = self.root.as_ref() {
             match &**r {
                 Node::Leaf(v) if v.is_empty() => self.root = None,
                 Node::Inner(k) if k.is_empty() => self.root = None,
@@ -276,16 +275,17 @@ impl OsTree {
                     assert!(v.len() <= LEAF_MAX);
                     assert!(is_root || v.len() >= LEAF_MIN, "leaf underfull {}", v.len());
                     for w in v.windows(2) {
-                        assert_eq!(
-                            cmp_item(&w[0], w[1].score, &w[1].member),
-                            Ordering::Less
-                        );
+                        assert_eq!(cmp_item(&w[0], w[1].score, &w[1].member), Ordering::Less);
                     }
                     (v.len(), 0)
                 }
                 Node::Inner(k) => {
                     assert!(k.len() <= INNER_MAX);
-                    assert!(if is_root { k.len() >= 2 } else { k.len() >= INNER_MIN });
+                    assert!(if is_root {
+                        k.len() >= 2
+                    } else {
+                        k.len() >= INNER_MIN
+                    });
                     let mut total = 0;
                     let mut depth = None;
                     for c in k {
@@ -317,7 +317,8 @@ impl PartialEq for OsTree {
 fn insert_rec(node: &mut Arc<Node>, item: Item) -> Option<Arc<Node>> {
     match Arc::make_mut(node) {
         Node::Leaf(v) => {
-            let pos = v.partition_point(|x| cmp_item(x, item.score, &item.member) == Ordering::Less);
+            let pos =
+                v.partition_point(|x| cmp_item(x, item.score, &item.member) == Ordering::Less);
             v.insert(pos, item);
             if v.len() > LEAF_MAX {
                 let right = v.split_off(v.len() / 2);
@@ -327,8 +328,8 @@ fn insert_rec(node: &mut Arc<Node>, item: Item) -> Option<Arc<Node>> {
             None
         }
         Node::Inner(kids) => {
-            let mut i =
-                kids.partition_point(|c| cmp_item(&c.max, item.score, &item.member) == Ordering::Less);
+            let mut i = kids
+                .partition_point(|c| cmp_item(&c.max, item.score, &item.member) == Ordering::Less);
             if i == kids.len() {
                 i -= 1;
                 kids[i].max = item.clone();
@@ -577,7 +578,10 @@ mod tests {
                     assert_eq!(t.get(i).map(|x| mkey(x.score, &x.member)), Some(k.clone()));
                     let tail: Vec<_> = t.iter_from(i).map(|x| mkey(x.score, &x.member)).collect();
                     assert_eq!(tail, want[i..].to_vec());
-                    let head: Vec<_> = t.iter_rev_from(i).map(|x| mkey(x.score, &x.member)).collect();
+                    let head: Vec<_> = t
+                        .iter_rev_from(i)
+                        .map(|x| mkey(x.score, &x.member))
+                        .collect();
                     assert_eq!(head, want[..=i].iter().rev().cloned().collect::<Vec<_>>());
                 }
                 Err(_) => assert_eq!(r, None),

@@ -172,11 +172,16 @@ impl ZSet {
         {
             self.dict = None;
             // A listpack keeps no negative zero (see `insert`).
-            if self.tree.iter().any(|it| it.score == 0.0 && it.score.is_sign_negative()) {
+            if self
+                .tree
+                .iter()
+                .any(|it| it.score == 0.0 && it.score.is_sign_negative())
+            {
                 let items: Vec<Item> = self.tree.iter().cloned().collect();
                 self.tree = OsTree::new();
                 for it in items {
-                    self.tree.insert(if it.score == 0.0 { 0.0 } else { it.score }, it.member);
+                    self.tree
+                        .insert(if it.score == 0.0 { 0.0 } else { it.score }, it.member);
                 }
             }
         }
