@@ -20,6 +20,7 @@ pub mod server;
 pub mod string;
 pub mod zset;
 pub mod zset_ops;
+pub mod zset_pop;
 pub mod zset_range;
 
 use std::collections::HashMap;
@@ -515,6 +516,7 @@ pub fn table() -> &'static Table {
             zset::COMMANDS,
             zset_range::COMMANDS,
             zset_ops::COMMANDS,
+            zset_pop::COMMANDS,
             geo::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();

@@ -1,8 +1,9 @@
 //! Sorted-set commands, part one: the shared plumbing (lookups, score
 //! parsing, limits, reply helpers) and the single-member commands ZADD,
 //! ZINCRBY, ZREM, ZCARD, ZSCORE, ZMSCORE, ZRANK, ZREVRANK, ZCOUNT,
-//! ZLEXCOUNT. Ranges, pops, random picks and ZSCAN are in `zset_range.rs`,
-//! the multi-key algebra in `zset_ops.rs`, geo commands in `geo.rs`.
+//! ZLEXCOUNT. Ranges are in `zset_range.rs`, pops, random picks and ZSCAN
+//! in `zset_pop.rs`, the multi-key algebra in `zset_ops.rs`, geo commands
+//! in `geo.rs`.
 
 use ferrous_storage::ostree::Item;
 use ferrous_storage::zset::{Limits, ZSet};
