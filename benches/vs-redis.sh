@@ -4,20 +4,34 @@
 # Starts a release Ferrous and a redis-server on free loopback ports, runs the
 # same redis-benchmark tests against each in alternation (A B A B ...), and
 # prints the median requests/s of each and the ratio Ferrous/redis-server.
-# Then loads 1,000,000 keys with 16-byte values into each (redis-cli --pipe)
-# and prints both resident set sizes.
+#
+# Besides redis-benchmark's built-in tests it runs named custom benchmarks:
+#   evalsha-incr     EVALSHA of `return redis.call('incr',KEYS[1])`
+#   evalsha-10calls  EVALSHA of a script making ten redis.call()s
+#   publish          PUBLISH ch hello with one SUBSCRIBE client attached
+# and two one-off measurements:
+#   - read-heavy mix: GETs answered by other clients while one script loops
+#     for 3 s (redis-server answers none until the script ends);
+#   - memory: RSS after 1,000,000 SETs of 16-byte values (redis-cli --pipe),
+#     and after `redis-benchmark -t zadd -r 1000000 -n 1000000 -P 32`.
 #
 # Usage: benches/vs-redis.sh [rounds]        (default 3 rounds)
-# Env:   TESTS (default "set,get,incr"), N (200000), C (50), PIPELINES ("1 16"),
-#        KEYS_FOR_RSS (1000000; 0 skips the memory comparison)
+# Env:   TESTS    built-in tests (default set,get,incr,lpush,rpop,sadd,hset,
+#                 zadd,lrange_100,mset)
+#        CUSTOM   custom benchmarks (default "evalsha-incr evalsha-10calls publish")
+#        N (200000), C (50), PIPELINES ("1 16"),
+#        KEYS_FOR_RSS (1000000; 0 skips the memory comparison),
+#        MIX (1; 0 skips the read-heavy mix)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
-TESTS=${TESTS:-set,get,incr}
+TESTS=${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset}
+CUSTOM=${CUSTOM:-"evalsha-incr evalsha-10calls publish"}
 N=${N:-200000}
 C=${C:-50}
 PIPELINES=${PIPELINES:-"1 16"}
 KEYS_FOR_RSS=${KEYS_FOR_RSS:-1000000}
+MIX=${MIX:-1}
 
 for t in redis-server redis-benchmark redis-cli python3; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install redis-server redis-tools)"; exit 1; }
@@ -27,44 +41,113 @@ cargo build --release -q --bin ferrous-server
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 FPORT=$(free_port); RPORT=$(free_port)
 WORK=$(mktemp -d)
+PIDS=()
 ./target/release/ferrous-server --port "$FPORT" --bind 127.0.0.1 --loglevel warning >"$WORK/ferrous.log" 2>&1 &
 FPID=$!
 redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
 RPID=$!
-cleanup() { kill "$FPID" "$RPID" 2>/dev/null || true; wait "$FPID" "$RPID" 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() {
+  kill "$FPID" "$RPID" "${PIDS[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 for p in "$FPORT" "$RPORT"; do
   for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
 done
+port_of() { if [ "$1" = redis ]; then echo "$RPORT"; else echo "$FPORT"; fi; }
 
-# bench PORT P -> lines "test,rps"
+INCR_SCRIPT="return redis.call('incr',KEYS[1])"
+TEN_SCRIPT="local n = 0
+for i = 1, 10 do n = n + redis.call('incr', KEYS[1]) end
+return n"
+for side in ferrous redis; do
+  p=$(port_of "$side")
+  SHA_INCR=$(redis-cli -p "$p" script load "$INCR_SCRIPT" 2>/dev/null || true)
+  SHA_TEN=$(redis-cli -p "$p" script load "$TEN_SCRIPT" 2>/dev/null || true)
+  # One subscriber per server for the publish benchmark.
+  redis-cli -p "$p" subscribe ch >/dev/null 2>&1 &
+  PIDS+=($!)
+done
+
+# bench SIDE P -> lines "test,rps"
 bench() {
-  redis-benchmark -p "$1" -n "$N" -c "$C" -P "$2" -t "$TESTS" --csv 2>/dev/null |
+  local port; port=$(port_of "$1")
+  redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" -t "$TESTS" --csv 2>/dev/null |
     tail -n +2 | tr -d '"' | cut -d, -f1,2
+  for name in $CUSTOM; do
+    local cmd
+    case $name in
+      evalsha-incr) cmd="evalsha $SHA_INCR 1 key" ;;
+      evalsha-10calls) cmd="evalsha $SHA_TEN 1 key" ;;
+      publish) cmd="publish ch hello" ;;
+      *) echo "unknown custom benchmark $name" >&2; continue ;;
+    esac
+    # shellcheck disable=SC2086
+    redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" --csv $cmd 2>/dev/null |
+      tail -n +2 | tr -d '"' | cut -d, -f2 | sed "s/^/$name,/"
+  done
 }
 
 declare -A RES
 for P in $PIPELINES; do
   for r in $(seq "$ROUNDS"); do
     for side in ferrous redis; do
-      port=$FPORT; [ "$side" = redis ] && port=$RPORT
       while IFS=, read -r test rps; do
         RES["$P|$test|$side"]+="$rps "
-      done < <(bench "$port" "$P")
+      done < <(bench "$side" "$P")
     done
   done
 done
 
-median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-printf '\n%-14s %4s %14s %14s %8s\n' test P ferrous_rps redis_rps ratio
+median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else if (NR) print (a[NR/2]+a[NR/2+1])/2}'; }
+printf '\n%-16s %4s %14s %14s %8s\n' test P ferrous_rps redis_rps ratio
 for key in $(printf '%s\n' "${!RES[@]}" | cut -d'|' -f1,2 | sort -u -t'|' -k1,1n -k2); do
   P=${key%%|*}; test=${key#*|}
   f=$(echo "${RES[$key|ferrous]:-}" | median); r=$(echo "${RES[$key|redis]:-}" | median)
   ratio=$(awk -v f="$f" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", f / r; else print "n/a" }')
-  printf '%-14s %4s %14s %14s %8s\n' "$test" "$P" "$f" "$r" "$ratio"
+  printf '%-16s %4s %14s %14s %8s\n' "$test" "$P" "${f:-n/a}" "${r:-n/a}" "$ratio"
 done
 
+if [ "$MIX" -gt 0 ]; then
+  echo
+  echo "read-heavy mix: GET replies from another client while one script loops for 3 s"
+  for side in ferrous redis; do
+    p=$(port_of "$side")
+    redis-cli -p "$p" set mixkey v >/dev/null
+    redis-cli -p "$p" eval "local t = redis.call('time'); local s = t[1] + 3
+      while true do local n = redis.call('time'); if n[1] + n[2] / 1e6 >= s + t[2] / 1e6 then break end end
+      return 1" 0 >/dev/null 2>&1 &
+    spid=$!
+    sleep 0.2
+    got=$(python3 - "$p" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(0.2)
+req = b"*2\r\n$3\r\nGET\r\n$6\r\nmixkey\r\n" * 64
+# Every reply is "$1\r\nv\r\n", 7 bytes: count bytes, not parsed replies.
+got, end = 0, time.time() + 2.0
+while time.time() < end:
+    s.sendall(req)
+    want = got + 64 * 7
+    while got < want and time.time() < end:
+        try:
+            got += len(s.recv(65536))
+        except socket.timeout:
+            continue
+    if got < want:
+        break
+replies = got // 7
+print(replies)
+PY
+)
+    wait "$spid" 2>/dev/null || true
+    echo "$side: ${got} GETs answered in 2 s during the script (~$((got / 2))/s)"
+  done
+fi
+
 if [ "$KEYS_FOR_RSS" -gt 0 ]; then
+  echo
   python3 - "$KEYS_FOR_RSS" >"$WORK/load.resp" <<'PY'
 import sys
 n = int(sys.argv[1])
@@ -75,10 +158,17 @@ for i in range(n):
 PY
   rss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
   for side in ferrous redis; do
-    port=$FPORT; pid=$FPID; [ "$side" = redis ] && { port=$RPORT; pid=$RPID; }
+    port=$(port_of "$side"); pid=$FPID; [ "$side" = redis ] && pid=$RPID
     redis-cli -p "$port" flushall >/dev/null
     before=$(rss "$pid")
     redis-cli -p "$port" --pipe <"$WORK/load.resp" >/dev/null
-    echo "$side: dbsize=$(redis-cli -p "$port" dbsize) rss_before=${before}MB rss_after=$(rss "$pid")MB"
+    echo "$side: $KEYS_FOR_RSS SETs: dbsize=$(redis-cli -p "$port" dbsize) rss_before=${before}MB rss_after=$(rss "$pid")MB"
+  done
+  for side in ferrous redis; do
+    port=$(port_of "$side"); pid=$FPID; [ "$side" = redis ] && pid=$RPID
+    redis-cli -p "$port" flushall >/dev/null
+    before=$(rss "$pid")
+    redis-benchmark -p "$port" -t zadd -r 1000000 -n 1000000 -P 32 -q >/dev/null 2>&1
+    echo "$side: zadd -r 1000000 -n 1000000: zcard=$(redis-cli -p "$port" zcard myzset) rss_before=${before}MB rss_after=$(rss "$pid")MB"
   done
 fi

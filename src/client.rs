@@ -51,6 +51,8 @@ pub struct ClientInfo {
     pub monitor: AtomicBool,
     /// CLIENT NO-EVICT.
     pub no_evict: AtomicBool,
+    /// Blocked in a blocking command (CLIENT LIST flag `b`).
+    pub blocked: AtomicBool,
     /// Messages pushed to this client from elsewhere (MONITOR, later pub/sub).
     pub push: mpsc::UnboundedSender<Bytes>,
 }

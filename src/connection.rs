@@ -67,6 +67,7 @@ pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, peer: SocketAddr) {
         kill_notify: Notify::new(),
         monitor: AtomicBool::new(false),
         no_evict: AtomicBool::new(false),
+        blocked: AtomicBool::new(false),
         push: push_tx,
     });
     srv.clients.add(info.clone());
@@ -80,6 +81,7 @@ pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, peer: SocketAddr) {
     if let Err(e) = result {
         tracing::debug!("client {} closed: {e}", info.id);
     }
+    srv.blocking.forget(info.id);
     srv.clients.remove(info.id);
 }
 
@@ -152,6 +154,17 @@ async fn run(
                                 srv.request_shutdown();
                                 close = true;
                                 break;
+                            }
+                            Action::Block => {
+                                flush(&mut wr, &mut out, srv).await?;
+                                let woken = crate::blocking::wait(
+                                    srv, client, &mut rd, &mut inbuf, &mut stop,
+                                )
+                                .await?;
+                                match woken {
+                                    crate::blocking::Woken::Reply(r) => out.raw(&r),
+                                    crate::blocking::Woken::Gone => return Ok(()),
+                                }
                             }
                         }
                     }

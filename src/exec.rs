@@ -104,8 +104,7 @@ pub fn run_batch(
             // Connection and server commands see committed state and
             // up-to-date statistics only.
             if let Some(t) = txn.take() {
-                t.commit();
-                srv.gil_released();
+                crate::blocking::commit(srv, t);
             }
             flush_stats(srv, &mut processed, &mut dirty_total, &mut lookups);
         }
@@ -128,6 +127,13 @@ pub fn run_batch(
             .store(slot.map_or(0, |s| s + 1), Ordering::Relaxed);
         let started = std::time::Instant::now();
         run_one(spec, &mut ctx, &mut txn);
+        // Serve clients blocked on keys this command made ready, before
+        // the next command (Redis does it after each command).
+        if srv.blocking.has_ready() {
+            if let Some(t) = txn.as_mut() {
+                crate::blocking::serve_ready(srv, t, now);
+            }
+        }
         let usec = started.elapsed().as_micros() as u64;
         let Ctx {
             dirty,
@@ -161,8 +167,7 @@ pub fn run_batch(
         }
     }
     if let Some(t) = txn {
-        t.commit();
-        srv.gil_released();
+        crate::blocking::commit(srv, t);
     }
     flush_stats(srv, &mut processed, &mut dirty_total, &mut lookups);
     for code in out.error_codes.drain(..) {

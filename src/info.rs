@@ -200,7 +200,7 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             kv("maxclients", &srv.config.get_i64("maxclients"));
             kv("client_recent_max_input_buffer", &0);
             kv("client_recent_max_output_buffer", &0);
-            kv("blocked_clients", &0);
+            kv("blocked_clients", &srv.blocking.blocked_clients());
             kv("tracking_clients", &0);
             kv("clients_in_timeout_table", &0);
         }

@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) parses the command line into a [`config::Config`]
 //! and calls [`server::start`]; tests start the same server in-process.
 
+pub mod blocking;
 pub mod client;
 pub mod cmdstats;
 pub mod commands;

@@ -59,6 +59,8 @@ pub struct Server {
     pub pause_writes_only: AtomicBool,
     /// Woken when the pause ends early (CLIENT UNPAUSE).
     pub unpause: Notify,
+    /// Clients blocked in BLPOP, BZPOPMIN, XREAD BLOCK, …
+    pub blocking: crate::blocking::Blocking,
     gil_waiters: AtomicUsize,
     gil_free: Notify,
 }
@@ -117,6 +119,7 @@ impl Server {
             pause_until: AtomicU64::new(0),
             pause_writes_only: AtomicBool::new(false),
             unpause: Notify::new(),
+            blocking: Default::default(),
             gil_waiters: AtomicUsize::new(0),
             gil_free: Notify::new(),
         }

@@ -39,4 +39,12 @@ diff_files!(
     zset_ops,
     zset_pop,
     geo,
+    hash_basic,
+    hash_counter,
+    hash_random,
+    hash_encoding,
+    set_basic,
+    set_algebra,
+    set_encoding,
+    set_random,
 );

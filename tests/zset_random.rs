@@ -91,7 +91,7 @@ fn random_sorted_set_commands() {
     for _ in 0..4000 {
         let k = g.pick(&keys).to_string();
         let mut a: Vec<String> = Vec::new();
-        match g.below(22) {
+        match g.below(23) {
             0..=4 => {
                 a.push("ZADD".into());
                 a.push(k);
@@ -215,14 +215,26 @@ fn random_sorted_set_commands() {
                     a.push(member(&mut g));
                 }
             }
+            21 => {
+                // A plain set, as an input of the algebra (members score 1).
+                a.extend(["SADD".into(), "s".into()]);
+                for _ in 0..g.range(1, 10) {
+                    a.push(if g.below(3) == 0 {
+                        g.below(50).to_string()
+                    } else {
+                        member(&mut g)
+                    });
+                }
+            }
             _ => {
                 let op = ["ZUNION", "ZINTER", "ZDIFF"][g.below(3) as usize];
+                let third = if g.below(2) == 0 { "s" } else { "z3" };
                 a.extend([
                     op.into(),
                     "3".into(),
                     "z1".into(),
+                    third.into(),
                     "z2".into(),
-                    "z3".into(),
                     "WITHSCORES".into(),
                 ]);
             }

@@ -59,6 +59,9 @@ pub fn describe(c: &ClientInfo) -> String {
     if c.monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }
+    if c.blocked.load(Ordering::Relaxed) {
+        flags.push('b');
+    }
     if c.no_evict.load(Ordering::Relaxed) {
         flags.push('e');
     }

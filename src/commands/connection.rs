@@ -361,14 +361,14 @@ fn client_unblock(ctx: &mut Ctx<'_>) {
     let Ok(id) = int_arg(&args[2]) else {
         return ctx.err(errors::NOT_INTEGER);
     };
-    match args.get(3) {
-        None => {}
-        Some(a) if is(a, "timeout") || is(a, "error") => {}
+    let error = match args.get(3) {
+        None => false,
+        Some(a) if is(a, "timeout") => false,
+        Some(a) if is(a, "error") => true,
         Some(_) => return ctx.err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
-    }
-    // No blocking commands yet: nobody is ever blocked.
-    let _ = id;
-    ctx.out.int(0);
+    };
+    let done = id > 0 && ctx.srv.blocking.unblock(id as u64, error);
+    ctx.out.int(done as i64);
 }
 
 /// CLIENT's reply to a subcommand given too many arguments.

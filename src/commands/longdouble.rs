@@ -287,6 +287,21 @@ impl LongDouble {
         }
     }
 
+    /// The nearest `f64` (infinite beyond its range), for callers that only
+    /// need the magnitude (blocking timeouts).
+    pub fn to_f64(self) -> f64 {
+        let sign = if self.neg { -1.0 } else { 1.0 };
+        if self.inf {
+            return sign * f64::INFINITY;
+        }
+        if self.mant == 0 {
+            return 0.0;
+        }
+        // powi saturates to inf/0 outside f64's range, as wanted.
+        let e = self.exp.clamp(-3000, 3000) as i32;
+        sign * (self.mant as f64) * 2f64.powi(e)
+    }
+
     /// Whether the value is infinite.
     pub fn is_infinite(&self) -> bool {
         self.inf

@@ -14,9 +14,12 @@ pub mod debug;
 pub mod expire;
 pub mod geo;
 mod geohash;
+pub mod hash;
 pub mod keys;
-mod longdouble;
+pub mod list;
+pub(crate) mod longdouble;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod zset;
 pub mod zset_ops;
@@ -286,6 +289,9 @@ pub enum Action {
     Sleep(std::time::Duration),
     /// Shut the server down.
     Shutdown,
+    /// The command blocked the client (see `crate::blocking`): wait for its
+    /// reply before running the client's next command.
+    Block,
 }
 
 /// Everything a handler may touch besides the keyspace.
@@ -366,8 +372,8 @@ impl Ctx<'_> {
     /// clients blocked on it (a push to a list, ZADD, XADD, a RENAME or
     /// MOVE onto it, …). Blocked clients are served after the command.
     pub fn key_ready(&mut self, key: &[u8]) {
-        // Delivered by the blocking-commands work.
-        let _ = key;
+        let db = self.db();
+        self.srv.blocking.signal(db, key);
     }
 
     /// Writes an error reply.
@@ -510,6 +516,7 @@ pub fn table() -> &'static Table {
             counter::COMMANDS,
             bitmap::COMMANDS,
             keys::COMMANDS,
+            list::COMMANDS,
             expire::COMMANDS,
             server::COMMANDS,
             command::COMMANDS,
@@ -518,6 +525,8 @@ pub fn table() -> &'static Table {
             zset_ops::COMMANDS,
             zset_pop::COMMANDS,
             geo::COMMANDS,
+            hash::COMMANDS,
+            set::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
         let by_name = all.iter().map(|c| (c.name, *c)).collect();

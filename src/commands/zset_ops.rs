@@ -1,7 +1,8 @@
 //! Sorted-set algebra: ZUNION, ZINTER, ZDIFF (and their STORE forms, with
 //! WEIGHTS and AGGREGATE) and ZINTERCARD. Inputs may be sorted sets or
-//! plain sets (members score 1), missing keys are empty.
+//! plain sets (members score 1); missing keys are empty.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use ferrous_storage::ostree::cmp_key;
@@ -72,6 +73,8 @@ enum Agg {
 enum Src<'a> {
     Empty,
     Z(&'a ZSet),
+    /// A plain set: every member scores 1.
+    Set(&'a ferrous_storage::set::Set),
 }
 
 impl<'a> Src<'a> {
@@ -79,6 +82,7 @@ impl<'a> Src<'a> {
         match self {
             Src::Empty => 0,
             Src::Z(z) => z.len(),
+            Src::Set(s) => s.len(),
         }
     }
 
@@ -86,13 +90,25 @@ impl<'a> Src<'a> {
         match self {
             Src::Empty => None,
             Src::Z(z) => z.score(m),
+            Src::Set(s) => s.contains(m).then_some(1.0),
         }
     }
 
-    fn items(&self) -> Box<dyn Iterator<Item = (&'a [u8], f64)> + 'a> {
+    fn items(&self) -> Box<dyn Iterator<Item = (Cow<'a, [u8]>, f64)> + 'a> {
         match *self {
             Src::Empty => Box::new(std::iter::empty()),
-            Src::Z(z) => Box::new(z.tree().iter().map(|it| (&it.member[..], it.score))),
+            Src::Z(z) => Box::new(
+                z.tree()
+                    .iter()
+                    .map(|it| (Cow::Borrowed(&it.member[..]), it.score)),
+            ),
+            Src::Set(s) => Box::new(s.iter().map(|m| {
+                let b = match m {
+                    ferrous_storage::set::Member::Bytes(b) => Cow::Borrowed(b),
+                    other => Cow::Owned(other.to_bytes().to_vec()),
+                };
+                (b, 1.0)
+            })),
         }
     }
 }
@@ -108,13 +124,10 @@ fn source<'v>(ctx: &Ctx<'_>, v: &'v Version, key: &[u8]) -> Result<Src<'v>, &'st
             value: Value::ZSet(z),
             ..
         }) => Ok(Src::Z(z)),
-        // Hook for the set type: when storage/src/set.rs holds real members,
-        // add a `Src::Set` variant yielding each member with score 1.0. The
-        // placeholder set type has no members, so it reads as empty.
         Some(Entry {
-            value: Value::Set(_),
+            value: Value::Set(s),
             ..
-        }) => Ok(Src::Empty),
+        }) => Ok(Src::Set(s)),
         Some(_) => Err(errors::WRONGTYPE),
     }
 }
@@ -225,21 +238,21 @@ fn parse_op<'v>(
 }
 
 /// Computes the result, sorted by (score, member).
-fn compute<'v>(o: &OpArgs<'v>, op: Op) -> Vec<(f64, &'v [u8])> {
+fn compute<'v>(o: &OpArgs<'v>, op: Op) -> Vec<(f64, Cow<'v, [u8]>)> {
     // Smallest inputs first, as Redis does (it decides the summation order).
     let mut order: Vec<usize> = (0..o.srcs.len()).collect();
     if op != Op::Diff {
         order.sort_by_key(|&i| o.srcs[i].len());
     }
-    let mut out: Vec<(f64, &[u8])> = Vec::new();
+    let mut out: Vec<(f64, Cow<'v, [u8]>)> = Vec::new();
     match op {
         Op::Union => {
-            let mut acc: HashMap<&[u8], f64> = HashMap::new();
+            let mut acc: HashMap<Cow<'v, [u8]>, f64> = HashMap::new();
             for &i in &order {
                 let w = o.weights[i];
                 for (m, s) in o.srcs[i].items() {
                     let s = weighted(s, w);
-                    match acc.get_mut(m) {
+                    match acc.get_mut(&m) {
                         Some(a) => aggregate(o.agg, a, s),
                         None => {
                             acc.insert(m, s);
@@ -254,7 +267,7 @@ fn compute<'v>(o: &OpArgs<'v>, op: Op) -> Vec<(f64, &'v [u8])> {
             'next: for (m, s) in o.srcs[first].items() {
                 let mut score = weighted(s, o.weights[first]);
                 for &i in &order[1..] {
-                    match o.srcs[i].score(m) {
+                    match o.srcs[i].score(&m) {
                         // Unlike the first score, these products are not
                         // cleared of NaN before aggregating (Redis's order).
                         Some(s) => aggregate(o.agg, &mut score, s * o.weights[i]),
@@ -267,7 +280,7 @@ fn compute<'v>(o: &OpArgs<'v>, op: Op) -> Vec<(f64, &'v [u8])> {
         Op::Diff => {
             'next: for (m, s) in o.srcs[0].items() {
                 for src in &o.srcs[1..] {
-                    if src.score(m).is_some() {
+                    if src.score(&m).is_some() {
                         continue 'next;
                     }
                 }
@@ -275,7 +288,7 @@ fn compute<'v>(o: &OpArgs<'v>, op: Op) -> Vec<(f64, &'v [u8])> {
             }
         }
     }
-    out.sort_by(|a, b| cmp_key(a.0, a.1, b.0, b.1));
+    out.sort_by(|a, b| cmp_key(a.0, &a.1, b.0, &b.1));
     out
 }
 
@@ -287,9 +300,9 @@ fn op_read(ctx: &mut Ctx<'_>, v: &Version, op: Op) {
     let res = compute(&o, op);
     let items: Vec<ferrous_storage::ostree::Item> = res
         .iter()
-        .map(|&(score, m)| ferrous_storage::ostree::Item {
-            score,
-            member: m.into(),
+        .map(|(score, m)| ferrous_storage::ostree::Item {
+            score: *score,
+            member: m[..].into(),
         })
         .collect();
     reply_items(ctx, items.len(), items.iter(), o.withscores);
@@ -305,7 +318,7 @@ fn op_store(ctx: &mut Ctx<'_>, v: &mut Version, op: Op, event: &'static str) {
         let res = compute(&o, op);
         let mut z = ZSet::with_hint(res.len(), usize::MAX, lim);
         for (s, m) in res {
-            z.insert(m, s, lim);
+            z.insert(&m, s, lim);
         }
         z
     };
@@ -375,7 +388,7 @@ fn zintercard(ctx: &mut Ctx<'_>, v: &Version) {
     let mut count = 0u64;
     'next: for (m, _) in srcs[0].items() {
         for s in &srcs[1..] {
-            if s.score(m).is_none() {
+            if s.score(&m).is_none() {
                 continue 'next;
             }
         }

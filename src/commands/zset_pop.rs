@@ -1,5 +1,6 @@
 //! Sorted-set commands, part three: the pops (ZPOPMIN, ZPOPMAX, ZMPOP and
-//! the helpers BZPOPMIN/BZPOPMAX/BZMPOP share), ZRANDMEMBER and ZSCAN.
+//! the blocking BZPOPMIN, BZPOPMAX, BZMPOP on `crate::blocking`),
+//! ZRANDMEMBER and ZSCAN.
 
 use bytes::Bytes;
 use ferrous_storage::ostree::Item;
@@ -8,6 +9,7 @@ use ferrous_storage::Version;
 use super::keyspec::*;
 use super::zset::{put_zset, reply_items, take_zset, zset_read};
 use super::{events, int_arg, is, Ctx, Handler::*};
+use crate::blocking::{self, OnTimeout};
 use crate::cmd;
 use crate::errors;
 use crate::glob;
@@ -39,6 +41,21 @@ pub static COMMANDS: &[super::CommandSpec] = &[
         "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
         acl: [], tips: ["nondeterministic_output"],
         ks: [ks_range(RO | ACCESS, 1, 0, 1, 0)], subs: &[]),
+    cmd!("bzpopmin", -3, [WRITE, NOSCRIPT, BLOCKING, FAST], (1, -2, 1), Write(bzpopmin), "sorted-set",
+        "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "5.0.0",
+        "O(log(N)) with N being the number of elements in the sorted set.",
+        acl: [], tips: [],
+        ks: [ks_range(RW | ACCESS | DELETE, 1, -2, 1, 0)], subs: &[]),
+    cmd!("bzpopmax", -3, [WRITE, NOSCRIPT, BLOCKING, FAST], (1, -2, 1), Write(bzpopmax), "sorted-set",
+        "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "5.0.0",
+        "O(log(N)) with N being the number of elements in the sorted set.",
+        acl: [], tips: [],
+        ks: [ks_range(RW | ACCESS | DELETE, 1, -2, 1, 0)], subs: &[]),
+    cmd!("bzmpop", -5, [WRITE, BLOCKING, MOVABLEKEYS], (0, 0, 0), Write(bzmpop), "sorted-set",
+        "Remove and return members with scores in a sorted set or block until one is available", "7.0.0",
+        "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+        acl: [], tips: [],
+        ks: [ks_keynum(RW | ACCESS | DELETE, 2, 0, 1, 1)], subs: &[]),
 ];
 
 /// Pops up to `count` items from the low (`max` false) or high end of the
@@ -329,5 +346,60 @@ fn zscan(ctx: &mut Ctx<'_>, v: &Version) {
     for (m, s) in found {
         ctx.out.bulk(&m);
         ctx.out.bulk(crate::reply::fmt_double(s).as_bytes());
+    }
+}
+
+/// BZPOPMIN / BZPOPMAX: `key… timeout`, replying `[key, member, score]`.
+fn bzpop(ctx: &mut Ctx<'_>, v: &mut Version, max: bool) {
+    let args = ctx.args;
+    let deadline = match blocking::parse_timeout(&args[args.len() - 1], ctx.now) {
+        Ok(d) => d,
+        Err(e) => return ctx.err(e),
+    };
+    let keys = &args[1..args.len() - 1];
+    for key in keys {
+        match pop_items(ctx, v, key, max, 1) {
+            Ok(Some(items)) => {
+                if let Some(it) = items.first() {
+                    ctx.out.array(3);
+                    ctx.out.bulk(key);
+                    ctx.out.bulk(&it.member);
+                    ctx.out.double(it.score);
+                    return;
+                }
+            }
+            Ok(None) => {}
+            // A waiter whose key changed type keeps waiting (Redis 7.0).
+            Err(e) if !blocking::is_rerun(ctx) => return ctx.err(e),
+            Err(_) => {}
+        }
+    }
+    blocking::block(ctx, keys, deadline, OnTimeout::NullArray);
+}
+
+fn bzpopmin(ctx: &mut Ctx<'_>, v: &mut Version) {
+    bzpop(ctx, v, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx<'_>, v: &mut Version) {
+    bzpop(ctx, v, true)
+}
+
+fn bzmpop(ctx: &mut Ctx<'_>, v: &mut Version) {
+    let deadline = match blocking::parse_timeout(&ctx.args[1], ctx.now) {
+        Ok(d) => d,
+        Err(e) => return ctx.err(e),
+    };
+    let m = match parse_mpop(ctx.args, 2) {
+        Ok(m) => m,
+        Err(e) => return ctx.err(e),
+    };
+    match mpop_first(ctx, v, &m) {
+        Ok(true) => {}
+        Ok(false) => blocking::block(ctx, &m.keys, deadline, OnTimeout::NullArray),
+        Err(_) if blocking::is_rerun(ctx) => {
+            blocking::block(ctx, &m.keys, deadline, OnTimeout::NullArray)
+        }
+        Err(e) => ctx.err(e),
     }
 }

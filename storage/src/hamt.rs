@@ -528,7 +528,7 @@ impl<K, V> HashTrie<K, V> {
     /// Every entry present for the whole scan is visited at least once, whatever is inserted
     /// or removed between calls, because a cursor is a position in hash space, not in a
     /// node layout.
-    pub fn scan<F: FnMut(&K, &V)>(&self, cursor: u64, count: usize, mut f: F) -> u64 {
+    pub fn scan<'a, F: FnMut(&'a K, &'a V)>(&'a self, cursor: u64, count: usize, mut f: F) -> u64 {
         let count = count.max(1);
         let mut last = None;
         for (visited, (h, k, v)) in self.iter_from(cursor).enumerate() {

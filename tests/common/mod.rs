@@ -290,6 +290,9 @@ pub fn show(b: &[u8]) -> String {
 ///   replies must be byte-identical;
 /// * `~ COMMAND …` — only the reply's type byte and, for errors, text must match
 ///   (for replies that legitimately differ: ids, times, random picks);
+/// * `% COMMAND …` — the replies must be equal once the elements of every
+///   aggregate (arrays, sets, maps by pair) are sorted: for collections whose
+///   order Redis does not define (hashtable-encoded hashes and sets);
 /// * `!sleep MS` — sleep on both sides;
 /// * `!reconnect` — open fresh connections (after QUIT, errors that close);
 /// * `!raw TEXT` — send TEXT (with \r\n escapes decoded) unframed and compare
@@ -322,8 +325,11 @@ pub fn run_case_file(path: &Path) -> usize {
             f = ferrous.client();
             continue;
         }
+        let unordered = trimmed.starts_with("% ");
         let (shape_only, raw, cmd) = if let Some(rest) = trimmed.strip_prefix("~ ") {
             (true, false, rest)
+        } else if let Some(rest) = trimmed.strip_prefix("% ") {
+            (false, false, rest)
         } else if let Some(rest) = trimmed.strip_prefix("!raw ") {
             (false, true, rest)
         } else {
@@ -339,8 +345,12 @@ pub fn run_case_file(path: &Path) -> usize {
         };
         r.send_raw(&bytes);
         f.send_raw(&bytes);
-        let want = r.try_read_reply().unwrap_or_else(|| b"<closed>".to_vec());
-        let got = f.try_read_reply().unwrap_or_else(|| b"<closed>".to_vec());
+        let mut want = r.try_read_reply().unwrap_or_else(|| b"<closed>".to_vec());
+        let mut got = f.try_read_reply().unwrap_or_else(|| b"<closed>".to_vec());
+        if unordered {
+            want = sorted_reply(&want);
+            got = sorted_reply(&got);
+        }
         cases += 1;
         if shape_only {
             let same = want.first() == got.first() && (want.first() != Some(&b'-') || want == got);
@@ -360,6 +370,48 @@ pub fn run_case_file(path: &Path) -> usize {
         }
     }
     cases
+}
+
+/// `reply` (one complete RESP2/RESP3 reply) with the elements of every
+/// aggregate sorted (map and attribute entries as key-value pairs), so that
+/// replies differing only in element order compare equal.
+pub fn sorted_reply(reply: &[u8]) -> Vec<u8> {
+    fn walk(b: &[u8], i: &mut usize) -> Vec<u8> {
+        let start = *i;
+        let Some(nl) = b[start..].windows(2).position(|w| w == b"\r\n") else {
+            *i = b.len();
+            return b[start..].to_vec();
+        };
+        let end = start + nl + 2;
+        let mut out = b[start..end].to_vec();
+        *i = end;
+        let n: i64 = std::str::from_utf8(&b[start + 1..end - 2])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(-1);
+        match b[start] {
+            b'$' | b'=' | b'!' if n >= 0 => {
+                let stop = (end + n as usize + 2).min(b.len());
+                out.extend_from_slice(&b[end..stop]);
+                *i = stop;
+            }
+            b'*' | b'~' | b'>' | b'%' | b'|' if n > 0 => {
+                let per = if matches!(b[start], b'%' | b'|') {
+                    2
+                } else {
+                    1
+                };
+                let mut items: Vec<Vec<u8>> = (0..n)
+                    .map(|_| (0..per).flat_map(|_| walk(b, i)).collect())
+                    .collect();
+                items.sort();
+                items.iter().for_each(|x| out.extend_from_slice(x));
+            }
+            _ => {}
+        }
+        out
+    }
+    walk(reply, &mut 0)
 }
 
 fn unescape(s: &str) -> Vec<u8> {
