@@ -175,6 +175,19 @@ pub static PARAMS: &[Param] = &[
     ),
     p("slowlog-max-len", "128", Kind::Int(0, i64::MAX), true),
     p("io-threads", "1", Kind::Int(1, 128), false),
+    p("hll-sparse-max-bytes", "3000", Kind::Mem(0, i64::MAX), true),
+    p(
+        "stream-node-max-bytes",
+        "4096",
+        Kind::Mem(0, i64::MAX),
+        true,
+    ),
+    p(
+        "stream-node-max-entries",
+        "100",
+        Kind::Int(0, i64::MAX),
+        true,
+    ),
 ];
 
 /// Looks a parameter up by name or alias, case-insensitively.

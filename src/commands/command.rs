@@ -399,6 +399,13 @@ pub fn get_keys(args: &[Bytes]) -> Result<Vec<Bytes>, &'static str> {
     let mut keys = Vec::new();
     let mut bad_keynum = false;
     for ks in resolved.key_specs {
+        // A spec starting past the arguments (PFMERGE dst: its sources)
+        // makes Redis reject the whole call.
+        if let BeginSearch::Index(i) = ks.begin {
+            if i as usize >= args.len() && ks.flags & keyspec::INCOMPLETE == 0 {
+                return Err("ERR Invalid arguments specified for command");
+            }
+        }
         let pos = key_positions(ks, args);
         // A key count that cannot be used makes Redis fall back to the
         // command's own key finder, which then finds no key at all.

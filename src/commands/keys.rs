@@ -115,8 +115,12 @@ fn del(ctx: &mut Ctx<'_>, v: &mut Version) {
     let db = ctx.db();
     let mut n = 0;
     for k in &ctx.args[1..] {
-        if v.db_mut(db).remove_live(k, ctx.now).is_some() {
+        if let Some(e) = v.db_mut(db).remove_live(k, ctx.now) {
             n += 1;
+            // Clients blocked in XREADGROUP on a deleted stream get an error.
+            if matches!(e.value, ferrous_storage::Value::Stream(_)) {
+                ctx.key_ready(k);
+            }
         }
     }
     ctx.dirty += n as u64;

@@ -15,11 +15,16 @@ pub mod expire;
 pub mod geo;
 mod geohash;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod list;
 pub(crate) mod longdouble;
 pub mod server;
 pub mod set;
+pub mod stream;
+pub mod stream_claim;
+pub mod stream_group;
+pub mod stream_info;
 pub mod string;
 pub mod zset;
 pub mod zset_ops;
@@ -515,6 +520,11 @@ pub fn table() -> &'static Table {
             string::COMMANDS,
             counter::COMMANDS,
             bitmap::COMMANDS,
+            hll::COMMANDS,
+            stream::COMMANDS,
+            stream_group::COMMANDS,
+            stream_claim::COMMANDS,
+            stream_info::COMMANDS,
             keys::COMMANDS,
             list::COMMANDS,
             expire::COMMANDS,

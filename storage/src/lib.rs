@@ -7,6 +7,7 @@
 
 pub mod hamt;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod mvcc;
 pub mod ostree;
