@@ -262,6 +262,10 @@ fn zrandmember(ctx: &mut Ctx<'_>, v: &Version) {
         return ctx.out.array(0);
     }
     let chosen: Vec<&Item> = if count < 0 {
+        // Redis would try to build any size and run out of memory.
+        if count.unsigned_abs() > super::hash::MAX_RANDOM_REPLY {
+            return ctx.err("ERR value is out of range");
+        }
         (0..count.unsigned_abs())
             .filter_map(|_| z.get(pick()))
             .collect()
