@@ -541,7 +541,9 @@ mod tests {
         assert_eq!(parse_score(b"1e-400"), None);
         assert_eq!(parse_score(b"1e400"), None);
         assert_eq!(parse_score(b"0e5"), Some(0.0));
-        for bad in [&b"nan"[..], b"", b" 1", b"1 ", b"1x", b"0x10", b"--1"] {
+        assert_eq!(parse_score(b"0x10"), Some(16.0));
+        assert_eq!(parse_score(b"-0x1.8p1"), Some(-3.0));
+        for bad in [&b"nan"[..], b"", b" 1", b"1 ", b"1x", b"0x", b"--1"] {
             assert_eq!(parse_score(bad), None, "{:?}", bad);
         }
     }
