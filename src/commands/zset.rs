@@ -176,22 +176,6 @@ pub fn zset_read<'v>(
     r
 }
 
-/// The sorted set at `key` without counting statistics (write paths).
-pub fn zset_peek<'v>(
-    ctx: &Ctx<'_>,
-    v: &'v Version,
-    key: &[u8],
-) -> Result<Option<&'v ZSet>, &'static str> {
-    match v.db(ctx.db()).get(key, ctx.now) {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::ZSet(z),
-            ..
-        }) => Ok(Some(z)),
-        Some(_) => Err(errors::WRONGTYPE),
-    }
-}
-
 /// Moves the sorted set at `key` out of the version for modification
 /// (leaving an empty one in its place, so no refcount is bumped and owned
 /// nodes are changed in place); give it back with [`put_zset`].

@@ -425,7 +425,7 @@ fn zrangestore(ctx: &mut Ctx<'_>, v: &mut Version) {
         Ok(r) => r,
         Err(e) => return ctx.err(&e),
     };
-    let src = match super::zset::zset_peek(ctx, v, &ctx.args[2]) {
+    let src = match super::zset::zset_read(ctx, v, &ctx.args[2]) {
         Ok(z) => z,
         Err(e) => return ctx.err(e),
     };
