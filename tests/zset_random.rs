@@ -407,3 +407,62 @@ fn zscan_skiplist_visits_every_member() {
         }
     }
 }
+
+/// Keyspace hits and misses counted by the sorted-set and geo commands
+/// agree with Redis (reads and store sources count, pops do not).
+#[test]
+fn keyspace_stats_match_redis() {
+    let Some(redis) = Redis::start(&[]) else {
+        return;
+    };
+    let fe = Ferrous::start(&[]);
+    let stats = |c: &mut Raw| {
+        let info = String::from_utf8(c.cmd(&["INFO", "stats"])).unwrap();
+        info.lines()
+            .filter(|l| l.starts_with("keyspace_hits:") || l.starts_with("keyspace_misses:"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let steps: &[&[&str]] = &[
+        &["ZADD", "src", "1", "a"],
+        &["ZSCORE", "src", "a"],
+        &["ZSCORE", "nokey", "a"],
+        &["ZRANGE", "src", "0", "-1"],
+        &["ZUNIONSTORE", "d", "2", "src", "nokey"],
+        &["ZRANGESTORE", "d", "src", "0", "-1"],
+        &["GEORADIUS", "src", "0", "0", "1", "km", "STORE", "d"],
+        &[
+            "GEOSEARCHSTORE",
+            "d",
+            "src",
+            "FROMLONLAT",
+            "0",
+            "0",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &["ZUNION", "2", "src", "nokey"],
+        &["ZINTERCARD", "2", "src", "nokey"],
+        &["ZMPOP", "1", "nokey", "MIN"],
+        &["ZPOPMIN", "nokey"],
+        &["ZRANDMEMBER", "nokey"],
+        &["ZSCAN", "src", "0"],
+        &["GEOPOS", "src", "a"],
+        &["ZREM", "src", "x"],
+    ];
+    let run = |c: &mut Raw| {
+        c.cmd(&["CONFIG", "RESETSTAT"]);
+        steps
+            .iter()
+            .map(|s| {
+                c.cmd(s);
+                stats(c)
+            })
+            .collect::<Vec<_>>()
+    };
+    let (want, got) = (run(&mut redis.client()), run(&mut fe.client()));
+    for ((w, g), s) in want.iter().zip(&got).zip(steps) {
+        assert_eq!(w, g, "after {}", s.join(" "));
+    }
+}
