@@ -588,7 +588,7 @@ mod tests {
             .map(|x| mkey(x.score, &x.member))
             .collect();
         assert_eq!(rev, want.iter().rev().cloned().collect::<Vec<_>>());
-        for (s, m) in items {
+        for (s, m) in items.iter().step_by(3) {
             let k = mkey(*s, m);
             let r = t.rank(*s, m);
             match want.binary_search(&k) {
@@ -639,7 +639,44 @@ mod tests {
         assert_eq!(t.iter().count(), 0);
     }
 
+    #[test]
+    fn random_order_three_levels() {
+        // Enough items for inner-node splits and merges at two levels.
+        let mut t = OsTree::new();
+        let mut model = BTreeSet::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut items = Vec::new();
+        for _ in 0..150_000 {
+            let s = (next() % 1000) as f64;
+            let m = (next() % 1_000_000).to_le_bytes().to_vec();
+            if model.insert(mkey(s, &m)) {
+                t.insert(s, SmallBytes::from(&m[..]));
+                items.push((s, m));
+            }
+        }
+        t.check();
+        let snapshot = t.clone();
+        for (i, (s, m)) in items.iter().enumerate() {
+            if next() % 10 != 0 {
+                assert!(t.remove(*s, m), "{i}");
+                model.remove(&mkey(*s, m));
+            }
+        }
+        t.check();
+        check_against(&t, &model, &items[..50]);
+        assert_eq!(snapshot.len(), items.len());
+        snapshot.check();
+    }
+
     proptest! {
+        // Each case checks ranks and iteration from many positions: O(n²).
+        #![proptest_config(ProptestConfig::with_cases(96))]
         #[test]
         fn matches_model(ops in prop::collection::vec((any::<bool>(), -50i32..50, 0u16..400), 1..1500)) {
             let mut t = OsTree::new();
