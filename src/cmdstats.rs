@@ -1,17 +1,20 @@
-//! Per-command and per-error statistics for `INFO commandstats` and
-//! `INFO errorstats`, in Redis's formats.
+//! Per-command and per-error statistics for `INFO commandstats`,
+//! `INFO errorstats` and `INFO latencystats`, in Redis's formats.
 //!
 //! Every command and subcommand of the table has a slot ([`Table::slot`]), so
 //! counting a call is a few relaxed atomic adds on that command's own
-//! counters, with no lock on the hot path.
+//! counters, with no lock on the hot path. Error codes are rare and go into
+//! a small locked map. Latencies go into a per-command histogram laid out
+//! like an HdrHistogram with 2 significant digits (what Redis uses), so the
+//! reported percentiles are quantized the same way; it is allocated on the
+//! command's first call.
 //!
-//! [`Table::slot`]: crate::commands::Table::slot Error codes are rare
-//! and go into a small locked map.
+//! [`Table::slot`]: crate::commands::Table::slot
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::commands::{table, CommandSpec};
 
@@ -22,6 +25,8 @@ pub struct Counters {
     usec: AtomicU64,
     rejected: AtomicU64,
     failed: AtomicU64,
+    /// Latency histogram (nanoseconds), allocated on first use.
+    latency: OnceLock<Histogram>,
 }
 
 /// The statistics of all commands and error codes; `slots` follows
@@ -29,10 +34,20 @@ pub struct Counters {
 pub struct CommandStats {
     slots: Vec<(String, Counters)>,
     errors: Mutex<BTreeMap<String, u64>>,
+    /// `latency-tracking`, shared with the configuration.
+    tracking: Arc<AtomicBool>,
 }
 
 impl Default for CommandStats {
     fn default() -> Self {
+        CommandStats::new(Arc::new(AtomicBool::new(true)))
+    }
+}
+
+impl CommandStats {
+    /// Statistics that record latencies while `tracking` is set (the
+    /// configuration's `latency-tracking`).
+    pub fn new(tracking: Arc<AtomicBool>) -> Self {
         CommandStats {
             slots: table()
                 .named
@@ -40,11 +55,10 @@ impl Default for CommandStats {
                 .map(|(n, _)| (n.clone(), Counters::default()))
                 .collect(),
             errors: Mutex::new(BTreeMap::new()),
+            tracking,
         }
     }
-}
 
-impl CommandStats {
     fn slot(&self, spec: &'static CommandSpec) -> Option<&Counters> {
         self.slots.get(table().slot(spec)?).map(|(_, c)| c)
     }
@@ -57,6 +71,12 @@ impl CommandStats {
             c.usec.fetch_add(usec, Relaxed);
             if failed {
                 c.failed.fetch_add(1, Relaxed);
+            }
+            if self.tracking.load(Relaxed) {
+                // Like Redis: microseconds scaled to the histogram's
+                // nanoseconds, clamped to its range.
+                let ns = usec.saturating_mul(1000).clamp(1, Histogram::MAX);
+                c.latency.get_or_init(Histogram::new).record(ns);
             }
         }
     }
@@ -83,6 +103,9 @@ impl CommandStats {
         for (_, c) in &self.slots {
             for a in [&c.calls, &c.usec, &c.rejected, &c.failed] {
                 a.store(0, Relaxed);
+            }
+            if let Some(h) = c.latency.get() {
+                h.clear();
             }
         }
         self.errors
@@ -117,5 +140,186 @@ impl CommandStats {
         for (code, n) in e.iter() {
             let _ = write!(out, "errorstat_{code}:count={n}\r\n");
         }
+    }
+}
+
+impl CommandStats {
+    /// The `latency_percentiles_usec_…` lines of INFO latencystats, with
+    /// the given percentiles (`latency-tracking-info-percentiles`); nothing
+    /// while `latency-tracking` is off, as in Redis.
+    pub fn write_latencystats(&self, out: &mut String, percentiles: &[f64]) {
+        if !self.tracking.load(Relaxed) {
+            return;
+        }
+        for (name, c) in &self.slots {
+            let Some(h) = c.latency.get() else { continue };
+            let counts = h.snapshot();
+            let total: u64 = counts.iter().sum();
+            if total == 0 {
+                continue;
+            }
+            let _ = write!(out, "latency_percentiles_usec_{name}:");
+            for (i, p) in percentiles.iter().enumerate() {
+                let v = Histogram::value_at_percentile(&counts, total, *p);
+                let sep = if i == 0 { "" } else { "," };
+                let _ = write!(out, "{sep}p{}={:.3}", fmt_percentile(*p), v as f64 / 1000.0);
+            }
+            out.push_str("\r\n");
+        }
+    }
+}
+
+/// A percentile as Redis prints it: `%f` without trailing zeros.
+pub fn fmt_percentile(p: f64) -> String {
+    let s = format!("{p:.6}");
+    let s = s.trim_end_matches('0');
+    s.strip_suffix('.').unwrap_or(s).to_string()
+}
+
+/// Counts of values from 1 to [`Histogram::MAX`] in buckets of the
+/// HdrHistogram layout with 2 significant decimal digits: 256 exact
+/// sub-buckets, then per power of two 128 sub-buckets whose width doubles.
+pub struct Histogram {
+    counts: Box<[AtomicU64]>,
+}
+
+impl Histogram {
+    /// The largest value tracked (1 s in nanoseconds, as Redis).
+    pub const MAX: u64 = 1_000_000_000;
+    /// log2 of half the sub-bucket count: 2 significant digits need 200
+    /// distinct values per bucket, rounded up to 256.
+    const HALF_MAG: u32 = 7;
+    const HALF: u64 = 1 << Self::HALF_MAG;
+    const SUB_MASK: u64 = 2 * Self::HALF - 1;
+
+    fn new() -> Histogram {
+        // Buckets until 256 << (n - 1) exceeds MAX.
+        let mut buckets = 1;
+        let mut untrackable = 2 * Self::HALF;
+        while untrackable <= Self::MAX {
+            untrackable <<= 1;
+            buckets += 1;
+        }
+        let len = (buckets + 1) * Self::HALF as usize;
+        Histogram {
+            counts: (0..len).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn bucket(v: u64) -> u32 {
+        (64 - (v | Self::SUB_MASK).leading_zeros()) - (Self::HALF_MAG + 1)
+    }
+
+    fn index(v: u64) -> usize {
+        let b = Self::bucket(v);
+        let sub = v >> b;
+        (((b as u64 + 1) << Self::HALF_MAG) + sub - Self::HALF) as usize
+    }
+
+    fn value_at(index: usize) -> u64 {
+        let mut bucket = (index >> Self::HALF_MAG) as i64 - 1;
+        let mut sub = (index as u64 & (Self::HALF - 1)) + Self::HALF;
+        if bucket < 0 {
+            sub -= Self::HALF;
+            bucket = 0;
+        }
+        sub << bucket
+    }
+
+    /// The first value of `v`'s bucket slot.
+    fn lowest_equivalent(v: u64) -> u64 {
+        let b = Self::bucket(v);
+        (v >> b) << b
+    }
+
+    /// The last value of `v`'s bucket slot.
+    fn highest_equivalent(v: u64) -> u64 {
+        Self::lowest_equivalent(v) + (1 << Self::bucket(v)) - 1
+    }
+
+    fn record(&self, v: u64) {
+        if let Some(c) = self.counts.get(Self::index(v.clamp(1, Self::MAX))) {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn clear(&self) {
+        for c in self.counts.iter() {
+            c.store(0, Relaxed);
+        }
+    }
+
+    fn snapshot(&self) -> Vec<u64> {
+        self.counts.iter().map(|c| c.load(Relaxed)).collect()
+    }
+
+    /// The value at percentile `p` of `counts` (which sum to `total`): the
+    /// highest value of the slot holding the rank-th value (the lowest for
+    /// p = 0), as HdrHistogram reports it.
+    fn value_at_percentile(counts: &[u64], total: u64, p: f64) -> u64 {
+        let p = p.min(100.0);
+        let rank = ((p / 100.0 * total as f64 + 0.5) as u64).max(1);
+        let mut seen = 0;
+        let mut value = 0;
+        for (i, c) in counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                value = Self::value_at(i);
+                break;
+            }
+        }
+        if p == 0.0 {
+            Self::lowest_equivalent(value)
+        } else {
+            Self::highest_equivalent(value)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn percentiles(values: &[u64], ps: &[f64]) -> Vec<u64> {
+        let h = Histogram::new();
+        for v in values {
+            h.record(*v);
+        }
+        let counts = h.snapshot();
+        let total = counts.iter().sum();
+        ps.iter()
+            .map(|p| Histogram::value_at_percentile(&counts, total, *p))
+            .collect()
+    }
+
+    /// The quantization redis-server 7.0 shows: a 2, 5, 20 or 108 µs
+    /// command reports 2.007, 5.023, 20.095 and 108.031 (p0: 2.000, 107.520).
+    #[test]
+    fn quantized_like_redis() {
+        assert_eq!(percentiles(&[2000], &[0.0, 50.0, 99.9]), [2000, 2007, 2007]);
+        assert_eq!(percentiles(&[5000], &[50.0]), [5023]);
+        assert_eq!(percentiles(&[20000], &[50.0]), [20095]);
+        assert_eq!(percentiles(&[108000], &[0.0, 100.0]), [107520, 108031]);
+        // Small values are exact; the range ends at one second.
+        assert_eq!(percentiles(&[1, 255], &[0.0, 100.0]), [1, 255]);
+        assert_eq!(percentiles(&[u64::MAX], &[100.0]).len(), 1);
+        assert_eq!(Histogram::new().counts.len(), 24 * 128);
+    }
+
+    #[test]
+    fn percentile_ranks() {
+        let mut v = vec![1000; 98];
+        v.extend([50_000, 900_000]);
+        let got = percentiles(&v, &[50.0, 99.0, 99.9, 100.0]);
+        assert_eq!(got, [1003, 50175, 901119, 901119]);
+    }
+
+    #[test]
+    fn percentile_labels() {
+        assert_eq!(fmt_percentile(50.0), "50");
+        assert_eq!(fmt_percentile(99.9), "99.9");
+        assert_eq!(fmt_percentile(12.3456789), "12.345679");
+        assert_eq!(fmt_percentile(1e-10), "0");
+        assert_eq!(fmt_percentile(-0.0), "-0");
     }
 }

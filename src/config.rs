@@ -1,10 +1,12 @@
 //! Configuration: the table of known parameters with their defaults, parsing
-//! of a redis.conf-style file and `--name value` flags, and CONFIG GET/SET
-//! validation with Redis's messages.
+//! of a redis.conf-style file and `--name value` flags, CONFIG GET/SET
+//! validation with Redis's messages, and CONFIG REWRITE of the file the
+//! server was started with.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::RwLock;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// The type of a parameter, which decides parsing and validation.
 #[derive(Clone, Copy)]
@@ -68,6 +70,13 @@ pub static PARAMS: &[Param] = &[
     p("loglevel", "notice", Kind::Enum(LOGLEVELS), true),
     p("logfile", "", Kind::Str, false),
     p("hz", "10", Kind::Int(0, i32::MAX as i64), true),
+    p("latency-tracking", "yes", YES, true),
+    p(
+        "latency-tracking-info-percentiles",
+        "50 99 99.9",
+        Kind::Str,
+        true,
+    ),
     p(
         "proto-max-bulk-len",
         "536870912",
@@ -232,6 +241,55 @@ fn validate_save(value: &str) -> Result<String, String> {
     }
 }
 
+/// Parses a number like C's `strtod` as Redis's string-to-double does:
+/// decimal or `0x` hexadecimal, the whole text, never NaN.
+fn parse_strtod(s: &str) -> Option<f64> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let v = if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        if hex.is_empty() || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        hex.bytes().fold(0.0, |acc, c| {
+            acc * 16.0 + f64::from((c as char).to_digit(16).unwrap_or(0))
+        })
+    } else {
+        // Rust accepts what strtod does for decimals, plus `inf`/`nan`
+        // words, which strtod also takes.
+        if body.starts_with(['+', '-']) {
+            return None;
+        }
+        body.parse::<f64>().ok()?
+    };
+    if v.is_nan() {
+        return None;
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// `latency-tracking-info-percentiles`: space-separated numbers in
+/// [0, 100], printed back with `%f` less trailing zeros.
+pub fn parse_percentiles(value: &str) -> Result<Vec<f64>, String> {
+    if value.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for w in value.split(' ') {
+        let p = parse_strtod(w).ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+        if !(0.0..=100.0).contains(&p) {
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .into(),
+            );
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
 /// Validates `value` for `p`, returning its canonical form or Redis's reason.
 pub fn validate(p: &Param, value: &str) -> Result<String, String> {
     match p.kind {
@@ -261,6 +319,14 @@ pub fn validate(p: &Param, value: &str) -> Result<String, String> {
             None => Err("argument must be a memory value".into()),
         },
         Kind::Str if p.name == "save" => validate_save(value),
+        Kind::Str if p.name == "latency-tracking-info-percentiles" => {
+            let ps = parse_percentiles(value)?;
+            let words: Vec<String> = ps
+                .into_iter()
+                .map(crate::cmdstats::fmt_percentile)
+                .collect();
+            Ok(words.join(" "))
+        }
         Kind::Str => Ok(value.to_string()),
         Kind::Enum(words) => {
             let v = value.to_ascii_lowercase();
@@ -289,6 +355,8 @@ pub struct Config {
     values: RwLock<BTreeMap<&'static str, String>>,
     /// Values read on every request, mirrored here so the hot path takes no lock.
     pub hot: Hot,
+    /// The config file the server was started with (absolute), if any.
+    file: Option<PathBuf>,
 }
 
 /// Parsed copies of the parameters the connection loop reads per request.
@@ -300,6 +368,8 @@ pub struct Hot {
     pub query_buffer_limit: AtomicI64,
     /// `timeout` in seconds (0 = never).
     pub timeout: AtomicI64,
+    /// `latency-tracking`, shared with the command statistics.
+    pub latency_tracking: Arc<AtomicBool>,
 }
 
 impl Default for Config {
@@ -312,6 +382,7 @@ impl Default for Config {
                     .collect(),
             ),
             hot: Hot::default(),
+            file: None,
         };
         c.refresh_hot();
         c
@@ -326,6 +397,8 @@ impl Config {
         h.query_buffer_limit
             .store(self.get_i64("client-query-buffer-limit"), Ordering::Relaxed);
         h.timeout.store(self.get_i64("timeout"), Ordering::Relaxed);
+        h.latency_tracking
+            .store(self.get_bool("latency-tracking"), Ordering::Relaxed);
     }
 
     /// The value of a known parameter (canonical name).
@@ -452,16 +525,186 @@ impl Config {
     }
 }
 
+/// The line CONFIG REWRITE puts before the options it appends.
+const REWRITE_MARKER: &str = "# Generated by CONFIG REWRITE";
+
+/// Options Redis writes on every rewrite, even at their default.
+const ALWAYS_WRITTEN: &[&str] = &["save", "dir", "latency-tracking-info-percentiles"];
+
+/// A value quoted like Redis's `sdscatrepr`, as the config loader reads it.
+fn repr(s: &str) -> String {
+    let mut q = String::from("\"");
+    for b in s.bytes() {
+        match b {
+            b'\\' => q.push_str("\\\\"),
+            b'"' => q.push_str("\\\""),
+            b'\n' => q.push_str("\\n"),
+            b'\r' => q.push_str("\\r"),
+            b'\t' => q.push_str("\\t"),
+            0x07 => q.push_str("\\a"),
+            0x08 => q.push_str("\\b"),
+            0x20..=0x7e => q.push(b as char),
+            _ => q.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    q.push('"');
+    q
+}
+
+/// A byte count in the largest unit that holds it exactly (`1gb`, `512mb`).
+fn fmt_memory(v: &str) -> String {
+    let Ok(n) = v.parse::<u64>() else {
+        return v.to_string();
+    };
+    for (unit, size) in [("gb", 1u64 << 30), ("mb", 1 << 20), ("kb", 1 << 10)] {
+        if n != 0 && n % size == 0 {
+            return format!("{}{unit}", n / size);
+        }
+    }
+    n.to_string()
+}
+
+/// The config-file lines that set `p` to `value`, as CONFIG REWRITE
+/// writes them.
+fn option_lines(p: &Param, value: &str) -> Vec<String> {
+    let name = p.name;
+    match (name, p.kind) {
+        ("save", _) if value.is_empty() => vec![format!("save \"\"")],
+        ("save", _) => {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            words
+                .chunks(2)
+                .map(|pair| format!("save {}", pair.join(" ")))
+                .collect()
+        }
+        ("dir", _) => {
+            let abs = std::path::absolute(value).unwrap_or_else(|_| value.into());
+            vec![format!("dir {}", repr(&abs.to_string_lossy()))]
+        }
+        ("bind", _) => vec![format!("bind {value}")],
+        ("latency-tracking-info-percentiles", _) if value.is_empty() => {
+            vec![format!("{name} \"\"")]
+        }
+        ("latency-tracking-info-percentiles", _) => vec![format!("{name} {value}")],
+        (_, Kind::Str) => vec![format!("{name} {}", repr(value))],
+        (_, Kind::Mem(..)) => vec![format!("{name} {}", fmt_memory(value))],
+        _ => vec![format!("{name} {value}")],
+    }
+}
+
+/// The text of a config file `old` rewritten to hold `values`, as Redis
+/// does it: comments, blank lines and lines it does not know are kept; the
+/// first line(s) of each option are updated in place (also when it is back
+/// at its default) and its further lines blanked; options set away from
+/// their default that the file lacks are appended after a blank line and
+/// the "# Generated by CONFIG REWRITE" marker (written once).
+fn rewrite_text(old: &str, values: &BTreeMap<&'static str, String>) -> String {
+    let mut lines: Vec<String> = old.lines().map(|l| l.trim().to_string()).collect();
+    let mut seen: HashMap<&'static str, Vec<usize>> = HashMap::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let Some(args) = crate::resp::split_args(l.as_bytes()) else {
+            continue;
+        };
+        let Some(p) = args
+            .first()
+            .and_then(|n| param(&String::from_utf8_lossy(n)))
+        else {
+            continue;
+        };
+        seen.entry(p.name).or_default().push(i);
+    }
+    let mut appended = Vec::new();
+    for p in PARAMS {
+        let value = values.get(p.name).map_or(p.default, String::as_str);
+        let mut new = option_lines(p, value).into_iter();
+        match seen.get(p.name) {
+            Some(at) => {
+                for &i in at {
+                    lines[i] = new.next().unwrap_or_default();
+                }
+                appended.extend(new);
+            }
+            None if value != p.default || ALWAYS_WRITTEN.contains(&p.name) => {
+                appended.extend(new);
+            }
+            None => {}
+        }
+    }
+    if !appended.is_empty() {
+        lines.push(String::new());
+        if !lines.iter().any(|l| l == REWRITE_MARKER) {
+            lines.push(REWRITE_MARKER.to_string());
+        }
+        lines.extend(appended);
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
+
+impl Config {
+    /// The config file the server was started with, if any.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// CONFIG REWRITE: writes the current values into the config file
+    /// (through a temporary file renamed over it). Errors are Redis's reply.
+    pub fn rewrite(&self) -> Result<(), String> {
+        let Some(path) = &self.file else {
+            return Err("ERR The server is running without a config file".into());
+        };
+        let fail = |e: std::io::Error| {
+            // Redis prints strerror: drop Rust's " (os error N)".
+            let msg = e.to_string();
+            let msg = msg.split(" (os error").next().unwrap_or("").to_string();
+            format!("ERR Rewriting config file: {msg}")
+        };
+        let old = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            // A file deleted meanwhile is written anew.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(fail(e)),
+        };
+        let text = {
+            let values = self.values.read().unwrap_or_else(|e| e.into_inner());
+            rewrite_text(&old, &values)
+        };
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(format!(".tmp-{}", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            if let Ok(meta) = std::fs::metadata(path) {
+                f.set_permissions(meta.permissions())?;
+            }
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            fail(e)
+        })
+    }
+}
+
 /// Parses the command line like redis-server: an optional config file path
 /// first, then `--name value...` pairs (values up to the next `--name`).
 pub fn from_args(args: &[String]) -> Result<Config, String> {
-    let cfg = Config::default();
+    let mut cfg = Config::default();
     let mut rest = args;
     if let Some(first) = rest.first() {
         if !first.starts_with("--") {
             let text = std::fs::read_to_string(first)
                 .map_err(|e| format!("Fatal error, can't open config file '{first}': {e}"))?;
             cfg.load_text(&text)?;
+            // Like Redis, remember it absolute: CONFIG REWRITE writes it back.
+            cfg.file = Some(std::path::absolute(first).unwrap_or_else(|_| first.into()));
             rest = &rest[1..];
         }
     }
@@ -506,6 +749,114 @@ mod tests {
             .unwrap();
         assert_eq!(c.get("maxclients"), "5");
         assert_eq!(c.get("busy-reply-threshold"), "100");
+    }
+
+    #[test]
+    fn percentiles_like_redis() {
+        let p = param("latency-tracking-info-percentiles").unwrap();
+        for (given, canonical) in [
+            ("50 99 99.9", "50 99 99.9"),
+            ("", ""),
+            ("0x10 .5 5. +5 1.5e1", "16 0.5 5 5 15"),
+            ("12.3456789 99.99999999 1e-10 -0", "12.345679 100 0 -0"),
+        ] {
+            assert_eq!(validate(p, given).unwrap(), canonical, "{given}");
+        }
+        let invalid = "Invalid latency-tracking-info-percentiles parameters";
+        let range = "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]";
+        for (given, err) in [
+            ("abc", invalid),
+            ("50 abc", invalid),
+            (" 50", invalid),
+            ("50  99", invalid),
+            ("50,99", invalid),
+            ("nan", invalid),
+            ("--5", invalid),
+            ("0x", invalid),
+            ("101", range),
+            ("-1", range),
+            ("inf", range),
+            ("100.0000000001", range),
+        ] {
+            assert_eq!(validate(p, given).unwrap_err(), err, "{given}");
+        }
+    }
+
+    fn values(pairs: &[(&'static str, &str)]) -> BTreeMap<&'static str, String> {
+        let mut v: BTreeMap<&'static str, String> = PARAMS
+            .iter()
+            .map(|p| (p.name, p.default.to_string()))
+            .collect();
+        for (k, val) in pairs {
+            v.insert(k, val.to_string());
+        }
+        v
+    }
+
+    /// The layouts redis-server 7.0 writes for the same changes (appended
+    /// options in our table's order; Redis's follows its hash table).
+    #[test]
+    fn rewrite_like_redis() {
+        let old = "# my comment\nport 7101\nmaxclients 100\ntimeout 0\n\n# another comment\n\
+                   hz 10\nsave \"\"\ndaemonize yes\n   # indented comment\nmaxclients 150\n\
+                   loglevel notice\n";
+        let v = values(&[
+            ("port", "7101"),
+            ("maxclients", "200"),
+            ("save", ""),
+            ("daemonize", "yes"),
+            ("loglevel", "warning"),
+            ("maxmemory", "1048576"),
+            ("dir", "/tmp/rw"),
+        ]);
+        let want = "# my comment\nport 7101\nmaxclients 200\ntimeout 0\n\n# another comment\n\
+                    hz 10\nsave \"\"\ndaemonize yes\n# indented comment\n\nloglevel warning\n\n\
+                    # Generated by CONFIG REWRITE\ndir \"/tmp/rw\"\n\
+                    latency-tracking-info-percentiles 50 99 99.9\nmaxmemory 1mb\n";
+        assert_eq!(rewrite_text(old, &v), want);
+        // Aliases and upper case are rewritten to the canonical name; a
+        // default value replaces the line; save keeps one line per pair.
+        let old = "port 7101\nMAXCLIENTS 100\nhash-max-ziplist-entries 100\ntimeout 5\n\
+                   save 900 1\nsave 300 10\n";
+        let v = values(&[
+            ("port", "7101"),
+            ("hash-max-listpack-entries", "200"),
+            ("save", "100 1 200 2"),
+            ("dir", "/d"),
+            ("requirepass", "a\"b\\c\nd"),
+            ("client-query-buffer-limit", "1536"),
+        ]);
+        let want = "port 7101\nmaxclients 10000\nhash-max-listpack-entries 200\ntimeout 0\n\
+                    save 100 1\nsave 200 2\n\n# Generated by CONFIG REWRITE\ndir \"/d\"\n\
+                    requirepass \"a\\\"b\\\\c\\nd\"\n\
+                    latency-tracking-info-percentiles 50 99 99.9\nclient-query-buffer-limit 1536\n";
+        assert_eq!(rewrite_text(old, &v), want);
+        // An existing marker is not repeated; new options go at the end.
+        let old = "port 1\n\n# Generated by CONFIG REWRITE\ntimeout 7\n# trailing\n";
+        let v = values(&[("port", "1"), ("timeout", "7"), ("hz", "20")]);
+        let got = rewrite_text(old, &v);
+        let (kept, added) = got.split_at(got.find("\n\n").unwrap() + 2);
+        let (kept2, added) = added.split_at(added.find("\n\n").unwrap() + 2);
+        assert_eq!(kept, "port 1\n\n");
+        assert_eq!(
+            kept2,
+            "# Generated by CONFIG REWRITE\ntimeout 7\n# trailing\n\n"
+        );
+        assert!(
+            added.starts_with("dir \"") && added.contains("\nhz 20\n"),
+            "{added}"
+        );
+        assert_eq!(got.matches(REWRITE_MARKER).count(), 1);
+        // Rewriting the result changes nothing.
+        assert_eq!(rewrite_text(&got, &v), got);
+        // The text reads back to the same values.
+        let c = Config::default();
+        c.load_text(&rewrite_text(
+            "",
+            &values(&[("requirepass", "q\"\\\u{1}x")]),
+        ))
+        .unwrap();
+        assert_eq!(c.get("requirepass"), "q\"\\\u{1}x");
     }
 
     #[test]

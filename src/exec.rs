@@ -32,12 +32,17 @@ pub enum Stop {
 
 /// Whether a CLIENT PAUSE in effect holds `spec` (ALL: everything; WRITE:
 /// writes and commands that may replicate).
-fn paused_for(srv: &Server, spec: &CommandSpec) -> bool {
+fn paused_for(srv: &Server, spec: &CommandSpec, args: &[Bytes]) -> bool {
     let until = srv.pause_until.load(Ordering::SeqCst);
     if until == 0 || now_ms() >= until {
         return false;
     }
-    !srv.pause_writes_only.load(Ordering::SeqCst) || spec.has(flags::WRITE | flags::MAY_REPLICATE)
+    // Scripts count as writes unless they declare `no-writes`, as in Redis.
+    let script_write = matches!(spec.name, "eval" | "evalsha" | "fcall")
+        && !commands::scripting::is_no_writes_eval(srv, args);
+    !srv.pause_writes_only.load(Ordering::SeqCst)
+        || spec.has(flags::WRITE | flags::MAY_REPLICATE)
+        || script_write
 }
 
 /// Runs `cmds[start..]`, writing replies into `out`. Returns `None` when all
@@ -84,12 +89,15 @@ pub fn run_batch(
             srv.cmdstats.rejected(spec);
             continue;
         }
-        if paused_for(srv, spec) {
+        if paused_for(srv, spec, args) {
             client.reply_mode = mode_before;
             stop = Some(Stop::Paused(i));
             break;
         }
-        if let Handler::Write(_) = spec.handler {
+        // A `#!lua flags=no-writes` EVAL runs like a read, without the GIL.
+        let snapshot_eval = matches!(spec.name, "eval" | "evalsha" | "fcall")
+            && commands::scripting::is_no_writes_eval(srv, args);
+        if let (Handler::Write(_), false) = (spec.handler, snapshot_eval) {
             if txn.is_none() {
                 match srv.store.try_begin() {
                     Some(t) => txn = Some(t),
@@ -125,8 +133,24 @@ pub fn run_batch(
             .info
             .last_cmd
             .store(slot.map_or(0, |s| s + 1), Ordering::Relaxed);
+        // Scripts are shown before the commands they call, as in Redis.
+        if spec.group == "scripting"
+            && spec.has(flags::SKIP_MONITOR)
+            && srv.clients.monitors.load(Ordering::Relaxed) > 0
+        {
+            feed_monitors(srv, ctx.client, args);
+        }
         let started = std::time::Instant::now();
-        run_one(spec, &mut ctx, &mut txn);
+        if snapshot_eval {
+            match &txn {
+                Some(t) => commands::scripting::eval_snapshot(&mut ctx, t),
+                None => srv
+                    .store
+                    .read(|v| commands::scripting::eval_snapshot(&mut ctx, v)),
+            }
+        } else {
+            run_one(spec, &mut ctx, &mut txn);
+        }
         // Serve clients blocked on keys this command made ready, before
         // the next command (Redis does it after each command).
         if srv.blocking.has_ready() {
@@ -231,14 +255,14 @@ fn run_one(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, txn: &mut Option<Write
 
 /// Sends the MONITOR line for a command to every monitoring client.
 fn feed_monitors(srv: &Server, client: &Client, args: &[Bytes]) {
+    feed_monitors_as(srv, client.db, &client.info.addr, args);
+}
+
+/// Sends a MONITOR line for a command run by `who` (a client address, or
+/// `lua` for commands called by a script) in database `db`.
+pub fn feed_monitors_as(srv: &Server, db: usize, who: &str, args: &[Bytes]) {
     let us = crate::server::now_us();
-    let mut line = format!(
-        "+{}.{:06} [{} {}]",
-        us / 1_000_000,
-        us % 1_000_000,
-        client.db,
-        client.info.addr
-    );
+    let mut line = format!("+{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, db, who);
     // AUTH's arguments and HELLO's credentials are redacted, as in Redis.
     let redact_from = if commands::is(&args[0], "auth") {
         1

@@ -191,7 +191,8 @@ fn section(srv: &Server, name: &str, out: &mut String) {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
             kv("executable", &exe);
-            kv("config_file", &"");
+            let file = srv.config.file().map(|f| f.display().to_string());
+            kv("config_file", &file.unwrap_or_default());
             kv("io_threads_active", &0);
         }
         "clients" => {
@@ -226,13 +227,14 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             kv("allocator_resident", &rss);
             kv("total_system_memory", &total);
             kv("total_system_memory_human", &human(total));
-            kv("used_memory_lua", &0);
-            kv("used_memory_vm_eval", &0);
-            kv("used_memory_lua_human", &"0B");
-            kv("used_memory_scripts_eval", &0);
-            kv("number_of_cached_scripts", &0);
-            kv("number_of_functions", &0);
-            kv("number_of_libraries", &0);
+            let sc = srv.scripting.info();
+            kv("used_memory_lua", &sc.lua_memory);
+            kv("used_memory_vm_eval", &sc.lua_memory);
+            kv("used_memory_lua_human", &human(sc.lua_memory as u64));
+            kv("used_memory_scripts_eval", &sc.script_bytes);
+            kv("number_of_cached_scripts", &sc.scripts);
+            kv("number_of_functions", &sc.functions);
+            kv("number_of_libraries", &sc.libraries);
             kv("used_memory_vm_functions", &0);
             kv("used_memory_vm_total", &0);
             kv("used_memory_vm_total_human", &"0B");
@@ -396,7 +398,14 @@ fn section(srv: &Server, name: &str, out: &mut String) {
         }
         "commandstats" => srv.cmdstats.write_commandstats(out),
         "errorstats" => srv.cmdstats.write_errorstats(out),
-        // modules and latencystats: nothing tracked.
+        "latencystats" => {
+            let ps = crate::config::parse_percentiles(
+                &srv.config.get("latency-tracking-info-percentiles"),
+            )
+            .unwrap_or_default();
+            srv.cmdstats.write_latencystats(out, &ps);
+        }
+        // modules: none loaded.
         _ => {}
     }
 }

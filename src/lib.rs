@@ -15,6 +15,7 @@ pub mod glob;
 pub mod info;
 pub mod reply;
 pub mod resp;
+pub mod script_host;
 pub mod server;
 
 /// The Redis version Ferrous is compatible with, reported to clients.

@@ -61,6 +61,8 @@ pub struct Server {
     pub unpause: Notify,
     /// Clients blocked in BLPOP, BZPOPMIN, XREAD BLOCK, …
     pub blocking: crate::blocking::Blocking,
+    /// Script cache, Lua VMs and running scripts.
+    pub scripting: crate::script_host::Scripting,
     gil_waiters: AtomicUsize,
     gil_free: Notify,
 }
@@ -101,6 +103,7 @@ impl Server {
     /// A server with configuration `config` and empty databases.
     pub fn new(config: Config) -> Server {
         let dbs = config.get_i64("databases").max(1) as usize;
+        let tracking = config.hot.latency_tracking.clone();
         let run_id = (0..40)
             .map(|_| char::from_digit((rand_u64() % 16) as u32, 16).unwrap_or('0'))
             .collect();
@@ -109,7 +112,7 @@ impl Server {
             config,
             clients: Registry::default(),
             stats: Stats::default(),
-            cmdstats: Default::default(),
+            cmdstats: crate::cmdstats::CommandStats::new(tracking),
             start_ms: now_ms(),
             run_id,
             port: AtomicUsize::new(0),
@@ -120,6 +123,7 @@ impl Server {
             pause_writes_only: AtomicBool::new(false),
             unpause: Notify::new(),
             blocking: Default::default(),
+            scripting: Default::default(),
             gil_waiters: AtomicUsize::new(0),
             gil_free: Notify::new(),
         }

@@ -328,8 +328,8 @@ fn command_info_bytes_match_redis() {
     );
 }
 
-/// COMMAND GETKEYS, answered from the key specs, agrees with Redis on a
-/// command line of every keyed command we have.
+/// COMMAND GETKEYS and GETKEYSANDFLAGS, answered from the key specs, agree
+/// with Redis on command lines of every command we have.
 #[test]
 fn getkeys_match_redis() {
     let Some(redis) = common::Redis::start(&[]) else {
@@ -354,17 +354,163 @@ fn getkeys_match_redis() {
             args.extend(words.iter().cloned());
             let n = (min + extra).saturating_sub(words.len());
             args.extend((0..n).map(|i| format!("a{i}")));
-            let a: Vec<&str> = args.iter().map(String::as_str).collect();
-            let (want, got) = (r.cmd(&a), c.cmd(&a));
+            for sub in ["GETKEYS", "GETKEYSANDFLAGS"] {
+                args[1] = sub.to_string();
+                let a: Vec<&str> = args.iter().map(String::as_str).collect();
+                let (want, got) = (r.cmd(&a), c.cmd(&a));
+                if want != got {
+                    problems.push(format!(
+                        "{sub} {}: ferrous {} redis {}",
+                        args[2..].join(" "),
+                        common::show(&got),
+                        common::show(&want)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "mismatches:\n{}", problems.join("\n"));
+}
+
+/// The byte ranges of the `n` values that start at `i`.
+fn items(b: &[u8], mut i: usize, n: usize) -> Vec<(usize, usize)> {
+    (0..n)
+        .map(|_| {
+            let start = i;
+            i = skip(b, i);
+            (start, i)
+        })
+        .collect()
+}
+
+/// The number of pairs in the map header at `i` (RESP3 `%n`, or RESP2 `*2n`),
+/// and where its body starts.
+fn header(b: &[u8], i: usize) -> (usize, usize) {
+    let end = b[i..].windows(2).position(|w| w == b"\r\n").unwrap() + i;
+    let n: usize = std::str::from_utf8(&b[i + 1..end])
+        .unwrap()
+        .parse()
+        .unwrap();
+    match b[i] {
+        b'%' => (n, end + 2),
+        _ => (n / 2, end + 2),
+    }
+}
+
+/// The (key, value) byte pairs of the documentation map at `i`.
+fn doc_fields(b: &[u8], i: usize) -> Vec<(String, &[u8], &[u8])> {
+    let (pairs, body) = header(b, i);
+    let raw = items(b, body, pairs * 2);
+    raw.chunks(2)
+        .map(|kv| {
+            let key = parse(&b[kv[0].0..kv[0].1], &mut 0);
+            let V::S(key) = key else { panic!("bad key") };
+            (key, &b[kv[0].0..kv[0].1], &b[kv[1].0..kv[1].1])
+        })
+        .collect()
+}
+
+/// A `COMMAND DOCS <name>` reply without the value of its `subcommands`
+/// field: Redis prints them in a per-process random order, and our table may
+/// lack some; each subcommand is compared on its own under its full name.
+fn docs_without_subcommands(reply: &[u8]) -> Vec<u8> {
+    // `*2`/`%1`, the name, then the documentation map.
+    let (_, body) = header(reply, 0);
+    let map_at = skip(reply, body);
+    let (_, fields_at) = header(reply, map_at);
+    let mut out = reply[..fields_at].to_vec();
+    for (key, k, v) in doc_fields(reply, map_at) {
+        out.extend_from_slice(k);
+        if key != "subcommands" {
+            out.extend_from_slice(v);
+        }
+    }
+    out
+}
+
+/// Every command and subcommand's `COMMAND DOCS` is byte-identical to
+/// Redis's, in RESP2 and RESP3: arguments, history and deprecation included.
+#[test]
+fn command_docs_bytes_match_redis() {
+    let Some(redis) = common::Redis::start(&[]) else {
+        return;
+    };
+    let f = common::Ferrous::start(&[]);
+    let mut problems = Vec::new();
+    for proto in ["2", "3"] {
+        let mut r = redis.client();
+        let mut c = f.client();
+        r.cmd(&["HELLO", proto]);
+        c.cmd(&["HELLO", proto]);
+        for (name, _) in all() {
+            let want = docs_without_subcommands(&r.cmd(&["COMMAND", "DOCS", &name]));
+            let got = docs_without_subcommands(&c.cmd(&["COMMAND", "DOCS", &name]));
             if want != got {
                 problems.push(format!(
-                    "{}: ferrous {} redis {}",
-                    args[2..].join(" "),
+                    "RESP{proto} {name}:\n  ferrous {}\n  redis   {}",
                     common::show(&got),
                     common::show(&want)
                 ));
             }
         }
+        // Several names at once, an unknown one skipped, as Redis does.
+        let a = ["COMMAND", "DOCS", "get", "nosuchcommand", "GETSET"];
+        let (want, got) = (r.cmd(&a), c.cmd(&a));
+        if want != got {
+            problems.push(format!("RESP{proto} {a:?}: {}", common::show(&got)));
+        }
     }
-    assert!(problems.is_empty(), "mismatches:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} mismatches:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// The generated documentation data reproduces Redis's reply for every
+/// command Redis has — also those not in our table yet — so commands added
+/// later are documented as soon as they are in the table.
+#[test]
+fn docs_data_covers_every_redis_command() {
+    use ferrous::commands::command::docs_args;
+    let Some(redis) = common::Redis::start(&[]) else {
+        return;
+    };
+    let mut problems = Vec::new();
+    for proto in [false, true] {
+        let mut r = redis.client();
+        r.cmd(&["HELLO", if proto { "3" } else { "2" }]);
+        let names = strings(&parse(&r.cmd(&["COMMAND", "LIST"]), &mut 0));
+        assert!(names.len() > 300, "COMMAND LIST too short");
+        for name in names {
+            let reply = r.cmd(&["COMMAND", "DOCS", &name]);
+            let (_, body) = header(&reply, 0);
+            let map_at = skip(&reply, body);
+            let mut want = Vec::new();
+            for (key, k, v) in doc_fields(&reply, map_at) {
+                if !["summary", "since", "group", "complexity", "subcommands"]
+                    .contains(&key.as_str())
+                {
+                    want.extend_from_slice(k);
+                    want.extend_from_slice(v);
+                }
+            }
+            let mut out = ferrous::reply::ReplyBuf::new(proto);
+            docs_args::write(&mut out, &name);
+            if out.buf != want {
+                problems.push(format!(
+                    "resp3={proto} {name}:\n  data  {}\n  redis {}",
+                    common::show(&out.buf),
+                    common::show(&want)
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} mismatches:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }

@@ -51,4 +51,10 @@ diff_files!(
     set_algebra,
     set_encoding,
     set_random,
+    scripting,
+    scripting_libs,
+    scripting_functions,
+    command_getkeysandflags,
+    latency_config,
+    config_rewrite,
 );

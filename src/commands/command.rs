@@ -5,6 +5,9 @@
 use bytes::Bytes;
 
 use super::keyspec::{self, BeginSearch, FindKeys, KeySpec};
+
+#[path = "docs_args.rs"]
+pub mod docs_args;
 use super::{flags, is, table, CommandSpec, Ctx, Handler::*};
 use crate::cmd;
 use crate::errors;
@@ -34,6 +37,10 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         tips: ["nondeterministic_output_order"], ks: [], subs: &[]),
     cmd!("getkeys", -4, [LOADING, STALE], (0, 0, 0), Conn(command_getkeys), "server",
         "Extract keys given a full Redis command", "2.8.13",
+        "O(N) where N is the number of arguments to the command", acl: ["@connection"],
+        tips: [], ks: [], subs: &[]),
+    cmd!("getkeysandflags", -4, [LOADING, STALE], (0, 0, 0), Conn(command_getkeysandflags),
+        "server", "Extract keys and access flags given a full Redis command", "7.0.0",
         "O(N) where N is the number of arguments to the command", acl: ["@connection"],
         tips: [], ks: [], subs: &[]),
     cmd!("help", 2, [LOADING, STALE], (0, 0, 0), Conn(command_help), "server",
@@ -318,11 +325,14 @@ fn write_docs(ctx: &mut Ctx<'_>, name: &str, spec: &'static CommandSpec) {
     .into_iter()
     .filter(|(_, v)| !v.is_empty())
     .collect();
-    ctx.out.map(fields.len() + subs as usize);
+    let extra = docs_args::fields(name).len();
+    ctx.out.map(fields.len() + extra + subs as usize);
     for (k, v) in fields {
         ctx.out.bulk(k.as_bytes());
         ctx.out.bulk(v.as_bytes());
     }
+    // doc_flags, deprecation, history and arguments: from the generated data.
+    docs_args::write(ctx.out, name);
     if subs {
         ctx.out.bulk(b"subcommands");
         ctx.out.map(spec.subcommands.len());
@@ -387,18 +397,33 @@ fn command_list(ctx: &mut Ctx<'_>) {
 /// The keys of `args` (a full command line), found with its key
 /// specifications, or Redis's error text.
 pub fn get_keys(args: &[Bytes]) -> Result<Vec<Bytes>, &'static str> {
+    Ok(get_keys_and_flags(args)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect())
+}
+
+/// The keys of `args` with the key-spec flags (`keyspec::RO`, `ACCESS`…)
+/// each is used with, as `COMMAND GETKEYSANDFLAGS` reports them, or Redis's
+/// error text.
+pub fn get_keys_and_flags(args: &[Bytes]) -> Result<Vec<(Bytes, u32)>, &'static str> {
     let Some(resolved) = lookup_for_args(args) else {
         return Err("ERR Invalid command specified");
     };
     if !super::arity_ok(resolved.arity, args.len()) {
         return Err("ERR Invalid number of arguments specified for command");
     }
-    if resolved.key_specs.is_empty() {
-        return Err("ERR The command has no key arguments");
-    }
+    // Specs of things that are not keys (SPUBLISH's shard channel) are not
+    // reported; a command with only those has no keys.
+    let specs = || {
+        resolved
+            .key_specs
+            .iter()
+            .filter(|ks| ks.flags & keyspec::NOT_KEY == 0)
+    };
     let mut keys = Vec::new();
     let mut bad_keynum = false;
-    for ks in resolved.key_specs {
+    for ks in specs() {
         // A spec starting past the arguments (PFMERGE dst: its sources)
         // makes Redis reject the whole call.
         if let BeginSearch::Index(i) = ks.begin {
@@ -406,24 +431,92 @@ pub fn get_keys(args: &[Bytes]) -> Result<Vec<Bytes>, &'static str> {
                 return Err("ERR Invalid arguments specified for command");
             }
         }
+        let flags = variable_flags(resolved, ks.flags, args);
         let pos = key_positions(ks, args);
         // A key count that cannot be used makes Redis fall back to the
         // command's own key finder, which then finds no key at all.
         bad_keynum |= pos.is_empty() && matches!(ks.find, FindKeys::Keynum { .. });
         for i in pos {
-            keys.push(args[i].clone());
+            keys.push((args[i].clone(), flags));
         }
     }
-    if bad_keynum && resolved.has(flags::MOVABLEKEYS) {
+    if resolved.name == "sort" {
+        if let Some(d) = sort_store(args) {
+            let store_flags = resolved.key_specs.last().map_or(0, |ks| ks.flags);
+            keys.push((args[d].clone(), store_flags));
+        }
+    }
+    if bad_keynum && resolved.has(super::flags::MOVABLEKEYS) {
         keys.clear();
     }
     if keys.is_empty() {
-        if resolved.has(flags::NO_MANDATORY_KEYS) {
+        // Redis: "no key arguments" only for commands without key specs;
+        // a keyed command whose arguments name none (LMPOP with a bad
+        // numkeys) has invalid arguments.
+        if specs().next().is_none() {
+            return Err("ERR The command has no key arguments");
+        }
+        if resolved.has(super::flags::NO_MANDATORY_KEYS) {
             return Ok(keys);
         }
         return Err("ERR Invalid arguments specified for command");
     }
     Ok(keys)
+}
+
+/// SORT's destination: STORE may appear anywhere (its key spec is
+/// "unknown"), so it is the argument after the last STORE, skipping the
+/// arguments of LIMIT, BY and GET.
+fn sort_store(args: &[Bytes]) -> Option<usize> {
+    let mut i = 2;
+    let mut dest = None;
+    while i < args.len() {
+        let a = &args[i];
+        if is(a, "limit") {
+            i += 2;
+        } else if is(a, "get") || is(a, "by") {
+            i += 1;
+        } else if is(a, "store") && i + 1 < args.len() {
+            dest = Some(i + 1);
+            i += 1;
+        }
+        i += 1;
+    }
+    dest
+}
+
+/// The flags a key spec marked `variable_flags` has on this command line:
+/// SET only reads the old value with GET, BITFIELD only writes with SET or
+/// INCRBY (or a malformed operation).
+fn variable_flags(spec: &CommandSpec, flags: u32, args: &[Bytes]) -> u32 {
+    use keyspec::{ACCESS, OW, RO, RW, UPDATE, VARIABLE_FLAGS};
+    if flags & VARIABLE_FLAGS == 0 {
+        return flags;
+    }
+    match spec.name {
+        "set" => {
+            if args.iter().skip(3).any(|a| is(a, "get")) {
+                RW | ACCESS | UPDATE
+            } else {
+                OW | UPDATE
+            }
+        }
+        "bitfield" => {
+            let mut i = 2;
+            while i < args.len() {
+                let rest = args.len() - i - 1;
+                if is(&args[i], "get") && rest >= 2 {
+                    i += 3;
+                } else if is(&args[i], "overflow") && rest >= 1 {
+                    i += 2;
+                } else {
+                    return RW | ACCESS | UPDATE;
+                }
+            }
+            RO | ACCESS
+        }
+        _ => flags & !VARIABLE_FLAGS,
+    }
 }
 
 /// The argument indexes one key spec designates in `args` (all below
@@ -507,6 +600,28 @@ fn lookup_for_args(args: &[Bytes]) -> Option<&'static CommandSpec> {
     match args.get(1) {
         Some(sub) => super::subcommand(spec, sub),
         None => Some(spec),
+    }
+}
+
+fn command_getkeysandflags(ctx: &mut Ctx<'_>) {
+    match get_keys_and_flags(&ctx.args[2..]) {
+        Ok(keys) => {
+            ctx.out.array(keys.len());
+            for (k, f) in keys {
+                ctx.out.array(2);
+                ctx.out.bulk(&k);
+                let names: Vec<&str> = keyspec::NAMES
+                    .iter()
+                    .filter(|(bit, _)| f & bit != 0)
+                    .map(|(_, n)| *n)
+                    .collect();
+                ctx.out.set(names.len());
+                for n in names {
+                    ctx.out.status(n);
+                }
+            }
+        }
+        Err(e) => ctx.err(e),
     }
 }
 
@@ -639,6 +754,14 @@ $9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$7\r\nunknown\r\n$4\r\nspec\r\n%0\r\n";
         assert!(key_positions(&eval, &args("eval s 9 a")).is_empty());
         assert!(key_positions(&eval, &args("eval s x a")).is_empty());
         assert!(key_positions(&eval, &args("eval s -5 a")).is_empty());
+        // SORT's STORE, as Redis's COMMAND GETKEYS finds it.
+        assert_eq!(sort_store(&args("sort a store b")), Some(3));
+        assert_eq!(sort_store(&args("sort a store b STORE c")), Some(5));
+        assert_eq!(sort_store(&args("sort a limit 0 1 2 store b")), Some(7));
+        assert_eq!(sort_store(&args("sort a limit store b")), None);
+        assert_eq!(sort_store(&args("sort a get store store c")), Some(5));
+        assert_eq!(sort_store(&args("sort a by store")), None);
+        assert_eq!(sort_store(&args("sort a store")), None);
         let back = ks_keyword(RW | ACCESS | DELETE, "KEYS", -2, -1, 1, 0);
         let a = args("migrate h p k 0 5 keys a b");
         assert_eq!(key_positions(&back, &a), vec![7, 8]);

@@ -12,6 +12,8 @@ pub mod connection;
 pub mod counter;
 pub mod debug;
 pub mod expire;
+pub mod function_dump;
+pub mod functions;
 pub mod geo;
 mod geohash;
 pub mod hash;
@@ -19,6 +21,7 @@ pub mod hll;
 pub mod keys;
 pub mod list;
 pub(crate) mod longdouble;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod stream;
@@ -537,6 +540,8 @@ pub fn table() -> &'static Table {
             geo::COMMANDS,
             hash::COMMANDS,
             set::COMMANDS,
+            scripting::COMMANDS,
+            functions::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
         let by_name = all.iter().map(|c| (c.name, *c)).collect();

@@ -66,6 +66,9 @@ static CONFIG_SUBCOMMANDS: &[super::CommandSpec] = &[
         "Set configuration parameters to the given values", "2.0.0",
         "O(N) when N is the number of configuration parameters provided", acl: [],
         tips: ["request_policy:all_nodes", "response_policy:all_succeeded"], ks: [], subs: &[]),
+    cmd!("rewrite", 2, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(config_rewrite),
+        "server", "Rewrite the configuration file with the in memory configuration", "2.8.0",
+        "O(1)", acl: [], tips: [], ks: [], subs: &[]),
     cmd!("resetstat", 2, [ADMIN, NOSCRIPT, LOADING, STALE], (0, 0, 0), Conn(config_resetstat),
         "server", "Reset the stats returned by INFO", "2.0.0", "O(1)", acl: [],
         tips: [], ks: [], subs: &[]),
@@ -208,6 +211,13 @@ fn config_set(ctx: &mut Ctx<'_>) {
         })
         .collect();
     match ctx.srv.config.set_many(&pairs) {
+        Ok(()) => ctx.out.ok(),
+        Err(e) => ctx.err(&e),
+    }
+}
+
+fn config_rewrite(ctx: &mut Ctx<'_>) {
+    match ctx.srv.config.rewrite() {
         Ok(()) => ctx.out.ok(),
         Err(e) => ctx.err(&e),
     }

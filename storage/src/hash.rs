@@ -337,12 +337,15 @@ mod tests {
         }
     }
 
+    /// The model a hash is checked against.
+    type Model = HashMap<Vec<u8>, Vec<u8>>;
+
     fn check_model(ops: Vec<Op>, limits: HashLimits) -> Result<(), TestCaseError> {
         {
             let mut h = Hash::new();
-            let mut model: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+            let mut model: Model = HashMap::new();
             let mut order: Vec<Vec<u8>> = Vec::new();
-            let mut snaps: Vec<(Hash, HashMap<Vec<u8>, Vec<u8>>)> = Vec::new();
+            let mut snaps: Vec<(Hash, Model)> = Vec::new();
             for o in ops {
                 match o {
                     Op::Set(f, v) => {

@@ -190,7 +190,7 @@ mod tests {
 
     fn val(v: u8) -> SmallBytes {
         // Mix inline and heap-allocated elements.
-        if v % 2 == 0 {
+        if v.is_multiple_of(2) {
             SmallBytes::from(vec![v; 1])
         } else {
             SmallBytes::from(vec![v; 40])

@@ -1,0 +1,520 @@
+//! The Lua VM: creation and sandbox, compiling scripts by SHA1, running one
+//! with KEYS/ARGV against a [`Host`], and turning its result or error into a
+//! [`Reply`] or a Redis-formatted error message.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use mlua::{
+    chunk::ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value,
+    VmState,
+};
+
+use crate::api::*;
+use crate::convert::lua_to_reply;
+use crate::reply::Reply;
+
+/// What a script may ask of the server. The server implements it on top of
+/// its command table and the script's private version.
+pub trait Host {
+    /// Runs one command (`args[0]` is its name). `resp3`: encode the reply as
+    /// for a RESP3 client (the script called `redis.setresp(3)`). Refusals
+    /// (unknown command, wrong arity, not allowed from scripts, writes from
+    /// a read-only script) are returned as `Reply::Error` with Redis's text.
+    fn call(&mut self, args: &[&[u8]], resp3: bool) -> Reply;
+    /// `redis.log(level, msg)`; `level` is 0 (debug) to 3 (warning).
+    fn log(&mut self, level: i64, msg: &[u8]);
+    /// `redis.acl_check_cmd`: `Ok(allowed)`, or `Err(message)` when the
+    /// command is unknown or the arguments are wrong.
+    fn acl_check(&mut self, args: &[&[u8]]) -> Result<bool, String>;
+}
+
+/// Switches shared between a running script and other threads.
+#[derive(Default, Debug)]
+pub struct Control {
+    /// Set by SCRIPT KILL (or shutdown): the script dies at its next hook.
+    pub kill: AtomicBool,
+}
+
+/// How a script run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// It returned: the reply to send (possibly an error reply the script
+    /// returned as a value). Its writes are committed.
+    Return(Reply),
+    /// It raised (runtime error, failed `redis.call`, kill, out of memory):
+    /// the full error text to send. Its writes are dropped.
+    Raise(String),
+}
+
+/// Options of one run.
+pub struct RunOpts<'a> {
+    /// SHA1 of the body, for error messages and the compiled-function cache.
+    pub sha: &'a str,
+    /// The script source (shebang line included).
+    pub body: &'a [u8],
+    /// KEYS.
+    pub keys: &'a [&'a [u8]],
+    /// ARGV.
+    pub argv: &'a [&'a [u8]],
+    /// The calling client speaks RESP3 (affects booleans, maps, … in the
+    /// final reply conversion).
+    pub client_resp3: bool,
+}
+
+/// The per-run state the Rust primitives reach through the VM's app data.
+pub(crate) struct RunState {
+    pub(crate) host: Option<HostPtr>,
+    pub(crate) resp3: bool,
+    pub(crate) err_line: Option<usize>,
+    /// Chunk name of user code (`@user_script` or `@user_function`).
+    pub(crate) chunk: &'static str,
+}
+
+/// A function registered by a library (FUNCTION LOAD).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionDef {
+    /// Its name, as registered.
+    pub name: String,
+    /// Its flags (`no-writes`, …), in registration order.
+    pub flags: Vec<String>,
+    /// Its description, if given.
+    pub description: Option<Vec<u8>>,
+}
+
+struct LoadedLib {
+    generation: u64,
+    funcs: HashMap<String, Function>,
+}
+
+pub(crate) struct HostPtr(pub(crate) *mut (dyn Host + 'static));
+// SAFETY: the pointer is only dereferenced on the thread running the script,
+// while `Engine::run` (which borrowed the host) is on the stack.
+unsafe impl Send for HostPtr {}
+
+/// How many VM instructions run between two checks of the kill switch.
+const HOOK_EVERY: u32 = 1000;
+
+/// One Lua VM with the sandbox and a cache of compiled scripts.
+pub struct Engine {
+    lua: Lua,
+    globals: Table,
+    runner: Function,
+    loader: Function,
+    libs: HashMap<String, LoadedLib>,
+    compiled: HashMap<String, Function>,
+    ctl: Arc<Control>,
+    generation: u64,
+}
+
+/// Lua's "5.1.5" as Redis reports its own version in scripts.
+fn version_num(v: &str) -> i64 {
+    let mut n = 0;
+    for p in v.split('.').take(3) {
+        n = n * 256 + p.parse::<i64>().unwrap_or(0);
+    }
+    n
+}
+
+impl Engine {
+    /// A fresh VM. `redis_version` is what `redis.REDIS_VERSION` shows;
+    /// `memory_limit` caps the VM's heap in bytes (0: none).
+    pub fn new(redis_version: &str, memory_limit: usize) -> mlua::Result<Engine> {
+        let lua = Lua::new_with(
+            StdLib::STRING | StdLib::TABLE | StdLib::MATH,
+            LuaOptions::new(),
+        )?;
+        let ctl = Arc::new(Control::default());
+        lua.set_app_data(RunState {
+            host: None,
+            resp3: false,
+            err_line: None,
+            chunk: "@user_script",
+        });
+        let p = lua.create_table()?;
+        // Each API function is a Rust implementation returning (ok, value)
+        // behind a C trampoline that raises the error: a C function keeps
+        // the caller's frame even in `return redis.call(...)` (a Lua
+        // wrapper would be tail-called and hide the script's line).
+        let apis: [(&str, &std::ffi::CStr, ApiFn, mlua::ffi::lua_CFunction); 6] = [
+            ("call", c"ferrous.call", api_call, tramp_call),
+            ("setresp", c"ferrous.setresp", api_setresp, tramp_setresp),
+            ("sha1hex", c"ferrous.sha1hex", api_sha1hex, tramp_sha1hex),
+            ("log", c"ferrous.log", api_log, tramp_log),
+            (
+                "set_repl",
+                c"ferrous.set_repl",
+                api_set_repl,
+                tramp_set_repl,
+            ),
+            (
+                "acl_check_cmd",
+                c"ferrous.acl_check_cmd",
+                api_acl_check,
+                tramp_acl_check,
+            ),
+        ];
+        let c_api = lua.create_table()?;
+        for (name, key, imp, tramp) in apis {
+            let f = lua.create_function(imp)?;
+            p.set(name, f.clone())?;
+            lua.set_named_registry_value(key.to_str().unwrap_or_default(), f)?;
+            // SAFETY: the trampolines only use the Lua C API on their own
+            // stack and hold no Rust values with destructors across
+            // `lua_error`.
+            c_api.set(name, unsafe { lua.create_c_function(tramp)? })?;
+        }
+        p.set("c", c_api)?;
+        p.set("where", lua.create_function(api_where)?)?;
+        let c = ctl.clone();
+        p.set(
+            "killed",
+            lua.create_function(move |_, ()| Ok(c.kill.load(Ordering::Relaxed)))?,
+        )?;
+        p.set("version", redis_version)?;
+        p.set("version_num", version_num(redis_version))?;
+        p.set("bit", crate::libs::bit::open(&lua)?)?;
+        p.set("cjson", crate::libs::cjson::open(&lua)?)?;
+        p.set("struct", crate::libs::structlib::open(&lua)?)?;
+        p.set("cmsgpack", crate::libs::msgpack::open(&lua)?)?;
+        let (globals, runner, mkerr, loader): (Table, Function, Function, Function) = lua
+            .load(include_str!("sandbox.lua"))
+            .set_name("=sandbox")
+            .call(p)?;
+        lua.set_named_registry_value("ferrous.mkerr", mkerr)?;
+        let c = ctl.clone();
+        lua.set_global_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |_, _| {
+                if c.kill.load(Ordering::Relaxed) {
+                    Err(mlua::Error::runtime(
+                        "Script killed by user with SCRIPT KILL...",
+                    ))
+                } else {
+                    Ok(VmState::Continue)
+                }
+            },
+        )?;
+        if memory_limit > 0 {
+            lua.set_memory_limit(memory_limit)?;
+        }
+        Ok(Engine {
+            lua,
+            globals,
+            runner,
+            loader,
+            libs: HashMap::new(),
+            compiled: HashMap::new(),
+            ctl,
+            generation: 0,
+        })
+    }
+
+    /// The kill switch of this VM.
+    pub fn control(&self) -> Arc<Control> {
+        self.ctl.clone()
+    }
+
+    /// Drops compiled scripts when the cache generation moved (SCRIPT FLUSH).
+    pub fn sync_generation(&mut self, generation: u64) {
+        if generation != self.generation {
+            self.compiled.clear();
+            self.generation = generation;
+            self.libs.clear();
+            let _ = self.lua.gc_collect();
+        }
+    }
+
+    /// Bytes of Lua heap in use.
+    pub fn used_memory(&self) -> usize {
+        self.lua.used_memory()
+    }
+
+    /// Compiles `body` (checking its syntax), caching the function under `sha`.
+    /// On failure returns Redis's full error text.
+    pub fn compile(&mut self, sha: &str, body: &[u8]) -> Result<Function, String> {
+        if let Some(f) = self.compiled.get(sha) {
+            return Ok(f.clone());
+        }
+        let src = strip_shebang(body);
+        let f = self
+            .lua
+            .load(&src[..])
+            .set_name("@user_script")
+            .set_mode(ChunkMode::Text)
+            .into_function()
+            .map_err(|e| {
+                let msg = match &e {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    mlua::Error::MemoryError(m) => m.clone(),
+                    other => other.to_string(),
+                };
+                format!("ERR Error compiling script (new function): {msg}")
+            })?;
+        self.compiled.insert(sha.to_string(), f.clone());
+        Ok(f)
+    }
+
+    /// Runs a script. The caller has already compiled it or gets the compile
+    /// error here.
+    pub fn run(&mut self, opts: &RunOpts<'_>, host: &mut dyn Host) -> Outcome {
+        let f = match self.compile(opts.sha, opts.body) {
+            Ok(f) => f,
+            Err(e) => return Outcome::Raise(e),
+        };
+        if let Err(e) = self.set_keys_argv(opts) {
+            return Outcome::Raise(format!("ERR {e}"));
+        }
+        self.exec(f, None, opts.sha, "@user_script", host)
+    }
+
+    /// Loads (or reloads) library `lib` at `generation` into this VM and
+    /// returns the functions it registered, or Redis's error text.
+    pub fn load_library(
+        &mut self,
+        lib: &str,
+        generation: u64,
+        code: &[u8],
+    ) -> Result<Vec<FunctionDef>, String> {
+        let src = strip_shebang(code);
+        let f = self
+            .lua
+            .load(&src[..])
+            .set_name("@user_function")
+            .set_mode(ChunkMode::Text)
+            .into_function()
+            .map_err(|e| {
+                let msg = match &e {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                format!("ERR Error compiling function: {msg}")
+            })?;
+        let (ok, res): (bool, Value) = self
+            .loader
+            .call(f)
+            .map_err(|e| format!("ERR Error registering functions: ERR {}", root_message(&e)))?;
+        if !ok {
+            let msg = match &res {
+                Value::Table(t) => match t.raw_get::<Value>("err") {
+                    Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                    _ => "ERR unknown error".into(),
+                },
+                Value::String(s) => format!("ERR {}", String::from_utf8_lossy(&s.as_bytes())),
+                Value::Error(e) => format!("ERR {}", root_message(e)),
+                _ => "ERR unknown error".into(),
+            };
+            let _ = self.lua.gc_collect();
+            return Err(format!("ERR Error registering functions: {msg}"));
+        }
+        let Value::Table(list) = res else {
+            return Err("ERR No functions registered".into());
+        };
+        let mut defs = Vec::new();
+        let mut funcs = HashMap::new();
+        for entry in list.sequence_values::<Table>() {
+            let entry = entry.map_err(|e| format!("ERR {e}"))?;
+            let name: String = entry.get("name").map_err(|e| format!("ERR {e}"))?;
+            let cb: Function = entry.get("cb").map_err(|e| format!("ERR {e}"))?;
+            let flags: Vec<String> = entry.get("flags").map_err(|e| format!("ERR {e}"))?;
+            let description: Option<mlua::LuaString> =
+                entry.get("desc").map_err(|e| format!("ERR {e}"))?;
+            funcs.insert(name.to_ascii_lowercase(), cb);
+            defs.push(FunctionDef {
+                name,
+                flags,
+                description: description.map(|d| d.as_bytes().to_vec()),
+            });
+        }
+        if defs.is_empty() {
+            return Err("ERR No functions registered".into());
+        }
+        self.libs
+            .insert(lib.to_string(), LoadedLib { generation, funcs });
+        Ok(defs)
+    }
+
+    /// Drops library `lib` from this VM.
+    pub fn unload_library(&mut self, lib: &str) {
+        self.libs.remove(lib);
+    }
+
+    /// Calls function `fname` of library `lib` (loading the library into
+    /// this VM first if it has not this `generation` of it).
+    #[allow(clippy::too_many_arguments)]
+    pub fn call_function(
+        &mut self,
+        lib: &str,
+        generation: u64,
+        code: &[u8],
+        fname: &str,
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        host: &mut dyn Host,
+    ) -> Outcome {
+        if self
+            .libs
+            .get(lib)
+            .is_none_or(|l| l.generation != generation)
+        {
+            if let Err(e) = self.load_library(lib, generation, code) {
+                return Outcome::Raise(e);
+            }
+        }
+        let Some(f) = self
+            .libs
+            .get(lib)
+            .and_then(|l| l.funcs.get(&fname.to_ascii_lowercase()))
+            .cloned()
+        else {
+            return Outcome::Raise("ERR Function not found".into());
+        };
+        let tables = (|| -> mlua::Result<(Table, Table)> {
+            let k = self.lua.create_table_with_capacity(keys.len(), 0)?;
+            for (i, x) in keys.iter().enumerate() {
+                k.raw_set(i + 1, self.lua.create_string(x)?)?;
+            }
+            let a = self.lua.create_table_with_capacity(argv.len(), 0)?;
+            for (i, x) in argv.iter().enumerate() {
+                a.raw_set(i + 1, self.lua.create_string(x)?)?;
+            }
+            Ok((k, a))
+        })();
+        match tables {
+            Ok(t) => self.exec(f, Some(t), fname, "@user_function", host),
+            Err(e) => Outcome::Raise(format!("ERR {e}")),
+        }
+    }
+
+    fn exec(
+        &mut self,
+        f: Function,
+        args: Option<(Table, Table)>,
+        label: &str,
+        chunk: &'static str,
+        host: &mut dyn Host,
+    ) -> Outcome {
+        self.ctl.kill.store(false, Ordering::Relaxed);
+        // SAFETY: the pointer is cleared below before `host`'s borrow ends.
+        let ptr: *mut (dyn Host + '_) = host;
+        let ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(ptr) };
+        if let Some(mut st) = self.lua.app_data_mut::<RunState>() {
+            st.host = Some(HostPtr(ptr));
+            st.resp3 = false;
+            st.err_line = None;
+            st.chunk = chunk;
+        }
+        let res: mlua::Result<MultiValue> = match args {
+            Some((k, a)) => self.runner.call((f, k, a)),
+            None => self.runner.call(f),
+        };
+        let outcome = self.finish(label, chunk, res);
+        if let Some(mut st) = self.lua.app_data_mut::<RunState>() {
+            st.host = None;
+        }
+        // Keep the heap in check between scripts (Redis runs a GC step too);
+        // after a failure (perhaps out of memory) reclaim everything.
+        if matches!(outcome, Outcome::Raise(_)) {
+            let _ = self.lua.gc_collect();
+        } else {
+            let _ = self.lua.gc_step();
+        }
+        outcome
+    }
+
+    fn set_keys_argv(&self, opts: &RunOpts<'_>) -> mlua::Result<()> {
+        let keys = self.lua.create_table_with_capacity(opts.keys.len(), 0)?;
+        for (i, k) in opts.keys.iter().enumerate() {
+            keys.raw_set(i + 1, self.lua.create_string(k)?)?;
+        }
+        let argv = self.lua.create_table_with_capacity(opts.argv.len(), 0)?;
+        for (i, a) in opts.argv.iter().enumerate() {
+            argv.raw_set(i + 1, self.lua.create_string(a)?)?;
+        }
+        self.globals.raw_set("KEYS", keys)?;
+        self.globals.raw_set("ARGV", argv)
+    }
+
+    fn finish(&self, label: &str, chunk: &str, res: mlua::Result<MultiValue>) -> Outcome {
+        let killed = self.ctl.kill.load(Ordering::Relaxed);
+        let (line, script_resp3) = self
+            .lua
+            .app_data_ref::<RunState>()
+            .map_or((None, false), |s| (s.err_line, s.resp3));
+        let suffix = match line {
+            Some(l) => format!(" script: {label}, on {chunk}:{l}."),
+            None => format!(" script: {label}"),
+        };
+        let mut vals = match res {
+            Ok(v) => v.into_iter(),
+            Err(e) => {
+                let msg = match e {
+                    mlua::Error::MemoryError(_) => "ERR Lua script ran out of memory".to_string(),
+                    other => format!("ERR {other}"),
+                };
+                return Outcome::Raise(format!("{msg}{suffix}"));
+            }
+        };
+        let ok = matches!(vals.next(), Some(Value::Boolean(true)));
+        let first = vals.next().unwrap_or(Value::Nil);
+        if killed {
+            return Outcome::Raise(format!(
+                "ERR Script killed by user with SCRIPT KILL...{suffix}"
+            ));
+        }
+        if ok {
+            // Booleans follow the script's protocol (redis.setresp), as in Redis.
+            return Outcome::Return(lua_to_reply(&first, script_resp3, 0));
+        }
+        let msg = match &first {
+            Value::Table(t) => match t.raw_get::<Value>("err") {
+                Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                _ => "ERR unknown error".to_string(),
+            },
+            Value::String(s) => format!("ERR {}", String::from_utf8_lossy(&s.as_bytes())),
+            Value::Integer(n) => format!("ERR {n}"),
+            Value::Number(n) => format!("ERR {}", crate::convert::fmt_lua_number(*n)),
+            Value::Error(e) => {
+                if matches!(**e, mlua::Error::MemoryError(_)) {
+                    "ERR Lua script ran out of memory".to_string()
+                } else {
+                    // Like luaL_error in a C library function: the position
+                    // is the calling script line.
+                    match line {
+                        Some(l) => format!(
+                            "ERR {}:{l}: {}",
+                            chunk.trim_start_matches('@'),
+                            root_message(e)
+                        ),
+                        None => format!("ERR {}", root_message(e)),
+                    }
+                }
+            }
+            _ => "ERR unknown error".to_string(),
+        };
+        Outcome::Raise(format!("{msg}{suffix}"))
+    }
+}
+
+/// The innermost message of an mlua error (without callback tracebacks).
+fn root_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => root_message(cause),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::MemoryError(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Redis keeps the line count but hides the `#!lua …` line from Lua.
+fn strip_shebang(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if body.starts_with(b"#!") {
+        let nl = body.iter().position(|&c| c == b'\n').unwrap_or(body.len());
+        let mut v = Vec::with_capacity(body.len() - nl);
+        v.extend_from_slice(&body[nl..]);
+        std::borrow::Cow::Owned(v)
+    } else {
+        std::borrow::Cow::Borrowed(body)
+    }
+}

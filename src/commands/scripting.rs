@@ -1,0 +1,344 @@
+//! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT.
+//!
+//! A write script runs on the private version of the batch's write
+//! transaction (so it holds the GIL) and is atomic in the strong sense: when
+//! it raises, the version is put back as it was before the script, so none
+//! of its writes survive (Redis keeps them). Read-only scripts run on a
+//! snapshot without the GIL. The Lua side lives in `ferrous-scripting`; the
+//! cache, VM pool and host in `crate::script_host`.
+
+use std::sync::Arc;
+
+use ferrous_scripting::{sha1_hex, Outcome, RunOpts};
+use ferrous_storage::Version;
+
+use super::keyspec::*;
+use super::{int_arg, is, Ctx, Handler::*};
+use crate::cmd;
+use crate::script_host::{write_reply, ScriptHost, VersionRef};
+
+/// The scripting commands.
+#[rustfmt::skip]
+pub static COMMANDS: &[super::CommandSpec] = &[
+    cmd!("eval", -3, [NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], (0, 0, 0),
+        Write(eval), "scripting", "Execute a Lua script server side", "2.6.0",
+        "Depends on the script that is executed.", acl: [], tips: [],
+        ks: [ks_keynum(RW | ACCESS | UPDATE, 2, 0, 1, 1)
+            .notes("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE")],
+        subs: &[]),
+    cmd!("evalsha", -3, [NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], (0, 0, 0),
+        Write(evalsha), "scripting", "Execute a Lua script server side", "2.6.0",
+        "Depends on the script that is executed.", acl: [], tips: [],
+        ks: [ks_keynum(RW | ACCESS | UPDATE, 2, 0, 1, 1)], subs: &[]),
+    cmd!("eval_ro", -3, [READONLY, NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS],
+        (0, 0, 0), Read(eval_ro), "scripting", "Execute a read-only Lua script server side",
+        "7.0.0", "Depends on the script that is executed.", acl: [], tips: [],
+        ks: [ks_keynum(RO | ACCESS, 2, 0, 1, 1)
+            .notes("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS")],
+        subs: &[]),
+    cmd!("evalsha_ro", -3, [READONLY, NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS],
+        (0, 0, 0), Read(evalsha_ro), "scripting", "Execute a read-only Lua script server side",
+        "7.0.0", "Depends on the script that is executed.", acl: [], tips: [],
+        ks: [ks_keynum(RO | ACCESS, 2, 0, 1, 1)], subs: &[]),
+    cmd!("script", -2, [], (0, 0, 0), Container, "scripting",
+        "A container for Lua scripts management commands", "2.6.0", "Depends on subcommand.",
+        acl: [], tips: [], ks: [], subs: SCRIPT_SUBCOMMANDS),
+];
+
+#[rustfmt::skip]
+static SCRIPT_SUBCOMMANDS: &[super::CommandSpec] = &[
+    cmd!("load", 3, [NOSCRIPT, STALE], (0, 0, 0), Conn(script_load), "scripting",
+        "Load the specified Lua script into the script cache.", "2.6.0",
+        "O(N) with N being the length in bytes of the script body.", acl: [],
+        tips: ["request_policy:all_nodes", "response_policy:all_succeeded"], ks: [], subs: &[]),
+    cmd!("exists", -3, [NOSCRIPT], (0, 0, 0), Conn(script_exists), "scripting",
+        "Check existence of scripts in the script cache.", "2.6.0",
+        "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
+        acl: [], tips: ["request_policy:all_shards", "response_policy:agg_logical_and"], ks: [],
+        subs: &[]),
+    cmd!("flush", -2, [NOSCRIPT], (0, 0, 0), Conn(script_flush), "scripting",
+        "Remove all the scripts from the script cache.", "2.6.0",
+        "O(N) with N being the number of scripts in cache", acl: [],
+        tips: ["request_policy:all_nodes", "response_policy:all_succeeded"], ks: [], subs: &[]),
+    cmd!("kill", 2, [NOSCRIPT, ALLOW_BUSY], (0, 0, 0), Conn(script_kill), "scripting",
+        "Kill the script currently in execution.", "2.6.0", "O(1)", acl: [],
+        tips: ["request_policy:all_shards", "response_policy:one_succeeded"], ks: [], subs: &[]),
+    cmd!("debug", 3, [NOSCRIPT], (0, 0, 0), Conn(script_debug), "scripting",
+        "Set the debug mode for executed scripts.", "3.2.0", "O(1)", acl: [], tips: [], ks: [],
+        subs: &[]),
+    cmd!("help", 2, [LOADING, STALE], (0, 0, 0), Conn(script_help), "scripting",
+        "Show helpful text about the different subcommands", "5.0.0", "O(1)", acl: [],
+        tips: [], ks: [], subs: &[]),
+];
+
+/// `-NOSCRIPT`.
+pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+fn eval(ctx: &mut Ctx<'_>, v: &mut Version) {
+    run(ctx, VersionRef::Rw(v), false);
+}
+fn evalsha(ctx: &mut Ctx<'_>, v: &mut Version) {
+    run(ctx, VersionRef::Rw(v), true);
+}
+/// Whether this EVAL/EVALSHA/FCALL line runs a `no-writes` script or function,
+/// which the executor then runs on a snapshot without taking the GIL.
+pub fn is_no_writes_eval(srv: &crate::server::Server, args: &[bytes::Bytes]) -> bool {
+    if args.len() < 3 {
+        return false;
+    }
+    let flagged = |body: &[u8]| matches!(shebang(body), Ok(Some(Shebang { no_writes: true })));
+    if is(&args[0], "eval") {
+        args[1].starts_with(b"#!") && flagged(&args[1])
+    } else if is(&args[0], "fcall") {
+        super::functions::is_no_writes(srv, &args[1])
+    } else if is(&args[0], "evalsha") {
+        let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+        srv.scripting.get(&sha).is_some_and(|b| flagged(&b))
+    } else {
+        false
+    }
+}
+
+/// EVAL/EVALSHA of a `no-writes` script on a snapshot (see
+/// [`is_no_writes_eval`]).
+pub fn eval_snapshot(ctx: &mut Ctx<'_>, v: &Version) {
+    if is(&ctx.args[0], "fcall") {
+        return super::functions::fcall_snapshot(ctx, v);
+    }
+    let by_sha = is(&ctx.args[0], "evalsha");
+    run(ctx, VersionRef::Ro(v), by_sha);
+}
+
+fn eval_ro(ctx: &mut Ctx<'_>, v: &Version) {
+    run(ctx, VersionRef::Ro(v), false);
+}
+fn evalsha_ro(ctx: &mut Ctx<'_>, v: &Version) {
+    run(ctx, VersionRef::Ro(v), true);
+}
+
+/// What a `#!lua` shebang line asks for.
+struct Shebang {
+    no_writes: bool,
+}
+
+/// Parses the shebang of `body`, or Redis's error for a bad one.
+fn shebang(body: &[u8]) -> Result<Option<Shebang>, String> {
+    if !body.starts_with(b"#!") {
+        return Ok(None);
+    }
+    let Some(end) = body.iter().position(|&c| c == b'\n') else {
+        return Err("ERR Invalid script shebang".into());
+    };
+    let line = String::from_utf8_lossy(&body[2..end]).into_owned();
+    let first = line.split(' ').next().unwrap_or("");
+    if first != "lua" {
+        return Err(format!(
+            "ERR Unexpected engine in script shebang: #!{first}"
+        ));
+    }
+    let parts = line.split(' ').skip(1).filter(|p| !p.is_empty());
+    let mut sb = Shebang { no_writes: false };
+    for p in parts {
+        let Some(flags) = p.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {p}"));
+        };
+        for f in flags.split(',').filter(|f| !f.is_empty()) {
+            match f {
+                "no-writes" => sb.no_writes = true,
+                "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                other => return Err(format!("ERR Unexpected flag in script shebang: {other}")),
+            }
+        }
+    }
+    Ok(Some(sb))
+}
+
+fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
+    let numkeys = match int_arg(&ctx.args[2]) {
+        Ok(n) => n,
+        Err(e) => return ctx.err(e),
+    };
+    if numkeys < 0 {
+        return ctx.err("ERR Number of keys can't be negative");
+    }
+    if numkeys as u64 > (ctx.args.len() - 3) as u64 {
+        return ctx.err("ERR Number of keys can't be greater than number of args");
+    }
+    let scripting = &ctx.srv.scripting;
+    let (sha, body) = if by_sha {
+        let sha = String::from_utf8_lossy(&ctx.args[1]).to_ascii_lowercase();
+        match scripting.get(&sha) {
+            Some(b) => (sha, b),
+            None => return ctx.err(NOSCRIPT),
+        }
+    } else {
+        let body = ctx.args[1].clone();
+        (sha1_hex(&body), Arc::new(body))
+    };
+    let sb = match shebang(&body) {
+        Ok(s) => s,
+        Err(e) => return ctx.err(&e),
+    };
+    // A `no-writes` script run by EVAL still holds the GIL here, but may
+    // not write.
+    let no_writes = matches!(sb, Some(Shebang { no_writes: true }));
+    let version = match version {
+        VersionRef::Rw(v) if no_writes => VersionRef::Ro(v),
+        other => other,
+    };
+    let writer = matches!(version, VersionRef::Rw(_));
+    let mut engine = match scripting.take_engine() {
+        Ok(e) => e,
+        Err(e) => return ctx.err(&e),
+    };
+    if !by_sha {
+        if let Err(e) = engine.compile(&sha, &body) {
+            scripting.give_back(engine);
+            return ctx.err(&e);
+        }
+        if scripting.get(&sha).is_none() {
+            scripting.insert(sha.clone(), (*body).clone());
+        }
+    }
+    let n = numkeys as usize;
+    let keys: Vec<&[u8]> = ctx.args[3..3 + n].iter().map(|a| &a[..]).collect();
+    let argv: Vec<&[u8]> = ctx.args[3 + n..].iter().map(|a| &a[..]).collect();
+    // Rollback point: versions are persistent, so this clone is O(1).
+    let saved = match &version {
+        VersionRef::Rw(v) => Some((**v).clone()),
+        VersionRef::Ro(_) => None,
+    };
+    let mut host = ScriptHost {
+        srv: ctx.srv,
+        info: ctx.client.info.clone(),
+        db: ctx.client.db,
+        version,
+        now: ctx.now,
+        dirty: 0,
+        lookups: std::mem::take(&mut ctx.lookups),
+        out: None,
+    };
+    let run_id = scripting.start(engine.control(), writer, None);
+    let opts = RunOpts {
+        sha: &sha,
+        body: &body,
+        keys: &keys,
+        argv: &argv,
+        client_resp3: ctx.out.resp3,
+    };
+    let outcome = off_runtime(|| engine.run(&opts, &mut host));
+    scripting.end(run_id);
+    scripting.give_back(engine);
+    let ScriptHost {
+        version,
+        dirty,
+        lookups,
+        ..
+    } = host;
+    ctx.lookups = lookups;
+    match outcome {
+        Outcome::Return(r) => {
+            ctx.dirty += dirty;
+            write_reply(ctx.out, &r);
+        }
+        Outcome::Raise(msg) => {
+            if let (VersionRef::Rw(v), Some(saved)) = (version, saved) {
+                *v = saved;
+            }
+            ctx.err(&msg);
+        }
+    }
+}
+
+/// Runs `f` (a script, possibly long) so that the tokio worker it is on can
+/// hand its other tasks to another thread meanwhile.
+pub(crate) fn off_runtime<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+fn script_load(ctx: &mut Ctx<'_>) {
+    let body = ctx.args[2].clone();
+    let sha = sha1_hex(&body);
+    let scripting = &ctx.srv.scripting;
+    if scripting.get(&sha).is_none() {
+        if let Err(e) = shebang(&body) {
+            return ctx.err(&e);
+        }
+        let mut engine = match scripting.take_engine() {
+            Ok(e) => e,
+            Err(e) => return ctx.err(&e),
+        };
+        let r = engine.compile(&sha, &body);
+        scripting.give_back(engine);
+        if let Err(e) = r {
+            return ctx.err(&e);
+        }
+        scripting.insert(sha.clone(), body);
+    }
+    ctx.out.bulk(sha.as_bytes());
+}
+
+fn script_exists(ctx: &mut Ctx<'_>) {
+    let n = ctx.args.len() - 2;
+    ctx.out.array(n);
+    for i in 0..n {
+        let sha = String::from_utf8_lossy(&ctx.args[2 + i]).to_ascii_lowercase();
+        let found = ctx.srv.scripting.get(&sha).is_some();
+        ctx.out.int(found as i64);
+    }
+}
+
+fn script_flush(ctx: &mut Ctx<'_>) {
+    if ctx.args.len() > 3
+        || (ctx.args.len() == 3 && !is(&ctx.args[2], "sync") && !is(&ctx.args[2], "async"))
+    {
+        return ctx.err("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+    }
+    ctx.srv.scripting.flush();
+    ctx.out.ok();
+}
+
+fn script_kill(ctx: &mut Ctx<'_>) {
+    match ctx.srv.scripting.kill_kind(false) {
+        Ok(()) => ctx.out.ok(),
+        Err(e) => ctx.err(e),
+    }
+}
+
+/// SCRIPT DEBUG: NO is accepted; the Lua debugger (YES/SYNC) is not
+/// implemented.
+fn script_debug(ctx: &mut Ctx<'_>) {
+    let mode = &ctx.args[2];
+    if is(mode, "no") {
+        ctx.out.ok();
+    } else if is(mode, "yes") || is(mode, "sync") {
+        ctx.err("ERR SCRIPT DEBUG YES/SYNC is not supported: Ferrous has no Lua debugger");
+    } else {
+        ctx.err("ERR Use SCRIPT DEBUG YES/SYNC/NO");
+    }
+}
+
+const SCRIPT_HELP: &[&str] = &[
+    "DEBUG (YES|SYNC|NO)",
+    "    Set the debug mode for subsequent scripts executed.",
+    "EXISTS <sha1> [<sha1> ...]",
+    "    Return information about the existence of the scripts in the script cache.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Flush the Lua scripts cache. Very dangerous on replicas.",
+    "    When called without the optional mode argument, the behavior is determined by the",
+    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    * ASYNC: Asynchronously flush the scripts cache.",
+    "    * SYNC: Synchronously flush the scripts cache.",
+    "KILL",
+    "    Kill the currently executing Lua script.",
+    "LOAD <script>",
+    "    Load a script into the scripts cache without executing it.",
+];
+
+fn script_help(ctx: &mut Ctx<'_>) {
+    super::command::help_reply(ctx, "SCRIPT", SCRIPT_HELP);
+}

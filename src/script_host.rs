@@ -1,0 +1,457 @@
+//! The server side of scripting: the script cache, the pool of Lua VMs, the
+//! registry of running scripts (BUSY, SCRIPT KILL), and [`ScriptHost`], the
+//! [`Host`] through which a script's `redis.call` reaches the command table
+//! on the script's private version.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use ferrous_scripting::{Control, Engine, FunctionDef, Host, Reply};
+use ferrous_storage::{Millis, Version};
+
+use crate::client::{Client, ClientInfo, ReplyMode};
+use crate::commands::{self, flags, Ctx, Handler, Lookups};
+use crate::reply::ReplyBuf;
+use crate::server::Server;
+
+/// Heap limit of one Lua VM; past it the script fails and rolls back.
+pub const LUA_MEMORY_LIMIT: usize = 256 << 20;
+
+/// A script in execution.
+struct Running {
+    id: u64,
+    ctl: Arc<Control>,
+    started: Instant,
+    /// Holds the GIL (a write script): other writers may get -BUSY.
+    writer: bool,
+    /// A function (FCALL): its name and the command line; None for EVAL
+    /// scripts.
+    function: Option<(String, Vec<Bytes>)>,
+}
+
+/// A library loaded with FUNCTION LOAD.
+#[derive(Clone)]
+pub struct Library {
+    /// Its name.
+    pub name: String,
+    /// Its code (shebang included).
+    pub code: Bytes,
+    /// Changes at every (re)load, so VMs know to reload it.
+    pub generation: u64,
+    /// Its functions.
+    pub functions: Vec<FunctionDef>,
+}
+
+/// All libraries and the index of their functions.
+#[derive(Default)]
+pub struct Libraries {
+    /// By library name.
+    pub libs: std::collections::BTreeMap<String, Library>,
+    /// Lower-case function name → library name.
+    pub by_function: HashMap<String, String>,
+}
+
+/// Process-wide scripting state (one per server).
+#[derive(Default)]
+pub struct Scripting {
+    cache: Mutex<HashMap<String, Arc<Bytes>>>,
+    generation: AtomicU64,
+    pool: Mutex<Vec<Engine>>,
+    running: Mutex<Vec<Running>>,
+    next_run: AtomicU64,
+    /// FUNCTION libraries.
+    pub libraries: Mutex<Libraries>,
+    lib_generation: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Scripting {
+    /// The body cached under `sha` (lower-case hex).
+    pub fn get(&self, sha: &str) -> Option<Arc<Bytes>> {
+        lock(&self.cache).get(sha).cloned()
+    }
+
+    /// Caches `body` under `sha`.
+    pub fn insert(&self, sha: String, body: Bytes) {
+        lock(&self.cache).insert(sha, Arc::new(body));
+    }
+
+    /// Number of cached scripts.
+    pub fn len(&self) -> usize {
+        lock(&self.cache).len()
+    }
+
+    /// Whether no script is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// SCRIPT FLUSH: forgets every script; VMs drop their compiled copies.
+    pub fn flush(&self) {
+        lock(&self.cache).clear();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        lock(&self.pool).clear();
+    }
+
+    /// A VM for one run (from the pool, or a new one).
+    pub fn take_engine(&self) -> Result<Engine, String> {
+        let e = lock(&self.pool).pop();
+        let mut e = match e {
+            Some(e) => e,
+            None => Engine::new(crate::REDIS_VERSION, LUA_MEMORY_LIMIT)
+                .map_err(|e| format!("ERR Error creating the Lua VM: {e}"))?,
+        };
+        e.sync_generation(self.generation.load(Ordering::SeqCst));
+        Ok(e)
+    }
+
+    /// Returns a VM to the pool.
+    pub fn give_back(&self, e: Engine) {
+        let mut p = lock(&self.pool);
+        if p.len() < 8 {
+            p.push(e);
+        }
+    }
+
+    /// Registers a script as running; the id unregisters it.
+    pub fn start(
+        &self,
+        ctl: Arc<Control>,
+        writer: bool,
+        function: Option<(String, Vec<Bytes>)>,
+    ) -> u64 {
+        let id = self.next_run.fetch_add(1, Ordering::Relaxed);
+        lock(&self.running).push(Running {
+            id,
+            ctl,
+            started: Instant::now(),
+            writer,
+            function,
+        });
+        id
+    }
+
+    /// SCRIPT KILL (`functions` false) or FUNCTION KILL (true): kills the
+    /// running scripts of that kind. `Err` carries Redis's reply when none
+    /// runs (`-NOTBUSY`) or only the other kind does (`-BUSY …`).
+    pub fn kill_kind(&self, functions: bool) -> Result<(), &'static str> {
+        let r = lock(&self.running);
+        let mut any = false;
+        for s in r.iter().filter(|s| s.function.is_some() == functions) {
+            s.ctl.kill.store(true, Ordering::SeqCst);
+            any = true;
+        }
+        if any {
+            Ok(())
+        } else if r.is_empty() {
+            Err("NOTBUSY No scripts in execution right now.")
+        } else if functions {
+            Err(BUSY_SCRIPT)
+        } else {
+            Err(BUSY_FUNCTION)
+        }
+    }
+
+    /// The running function, for FUNCTION STATS: name, command, elapsed ms.
+    pub fn running_function(&self) -> Option<(String, Vec<Bytes>, u128)> {
+        lock(&self.running).iter().find_map(|r| {
+            r.function
+                .as_ref()
+                .map(|(n, c)| (n.clone(), c.clone(), r.started.elapsed().as_millis()))
+        })
+    }
+
+    /// Figures for INFO memory: Lua heap of the idle VMs, cached scripts
+    /// and the bytes of their bodies, libraries, functions.
+    pub fn info(&self) -> ScriptingInfo {
+        let lua = lock(&self.pool).iter().map(|e| e.used_memory()).sum();
+        let (scripts, script_bytes) = {
+            let c = lock(&self.cache);
+            (c.len(), c.values().map(|b| b.len()).sum())
+        };
+        let libs = lock(&self.libraries);
+        ScriptingInfo {
+            lua_memory: lua,
+            scripts,
+            script_bytes,
+            libraries: libs.libs.len(),
+            functions: libs.libs.values().map(|l| l.functions.len()).sum(),
+        }
+    }
+
+    /// A new library generation number.
+    pub fn next_lib_generation(&self) -> u64 {
+        self.lib_generation.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Unregisters a finished script.
+    pub fn end(&self, id: u64) {
+        lock(&self.running).retain(|r| r.id != id);
+    }
+
+    /// SCRIPT KILL / shutdown: kills every running script. Returns whether
+    /// there was one.
+    pub fn kill_all(&self) -> bool {
+        let r = lock(&self.running);
+        for s in r.iter() {
+            s.ctl.kill.store(true, Ordering::SeqCst);
+        }
+        !r.is_empty()
+    }
+
+    /// The -BUSY reply other writers get when a write script has held the
+    /// GIL for longer than `busy-reply-threshold`; None when not busy.
+    pub fn busy(&self, srv: &Server) -> Option<&'static str> {
+        let threshold = srv.config.get_i64("busy-reply-threshold").max(0) as u128;
+        lock(&self.running)
+            .iter()
+            .find(|r| r.writer && r.started.elapsed().as_millis() >= threshold)
+            .map(|r| {
+                if r.function.is_some() {
+                    BUSY_FUNCTION
+                } else {
+                    BUSY_SCRIPT
+                }
+            })
+    }
+}
+
+/// `-BUSY` while an EVAL script runs.
+pub const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// `-BUSY` while a function runs.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/// Scripting figures for INFO.
+pub struct ScriptingInfo {
+    /// Bytes of Lua heap in the VM pool.
+    pub lua_memory: usize,
+    /// Scripts in the EVAL cache.
+    pub scripts: usize,
+    /// Bytes of their bodies.
+    pub script_bytes: usize,
+    /// FUNCTION libraries.
+    pub libraries: usize,
+    /// Functions in them.
+    pub functions: usize,
+}
+
+/// The keyspace a script works on.
+pub enum VersionRef<'a> {
+    /// A read-only script's snapshot.
+    Ro(&'a Version),
+    /// A write script's private version (under the GIL).
+    Rw(&'a mut Version),
+}
+
+/// [`Host`] for one script run.
+pub struct ScriptHost<'a> {
+    /// The server.
+    pub srv: &'a Server,
+    /// The calling client.
+    pub info: Arc<ClientInfo>,
+    /// The script's own selected database (SELECT inside a script stays there).
+    pub db: usize,
+    /// The keyspace.
+    pub version: VersionRef<'a>,
+    /// The script's clock (Redis freezes time for a script).
+    pub now: Millis,
+    /// Keys changed.
+    pub dirty: u64,
+    /// Keyspace hits and misses.
+    pub lookups: Lookups,
+    /// Reply buffer reused by every `redis.call` of the run (made on the
+    /// first call).
+    pub out: Option<ReplyBuf>,
+}
+
+const UNKNOWN: &[u8] = b"ERR Unknown Redis command called from script";
+const WRONG_ARGS: &[u8] = b"ERR Wrong number of args calling Redis command from script";
+const NOT_ALLOWED: &[u8] = b"ERR This Redis command is not allowed from script";
+const RO_WRITE: &[u8] = b"ERR Write commands are not allowed from read-only scripts.";
+
+impl ScriptHost<'_> {
+    fn resolve(&self, argv: &[Bytes]) -> Result<&'static commands::CommandSpec, &'static [u8]> {
+        let spec = commands::table().get(&argv[0]).ok_or(UNKNOWN)?;
+        if !commands::arity_ok(spec.arity, argv.len()) {
+            return Err(WRONG_ARGS);
+        }
+        let spec = match spec.handler {
+            Handler::Container => match argv.get(1) {
+                None => spec,
+                Some(name) => {
+                    let sub = commands::subcommand(spec, name).ok_or(UNKNOWN)?;
+                    if !commands::arity_ok(sub.arity, argv.len()) {
+                        return Err(WRONG_ARGS);
+                    }
+                    sub
+                }
+            },
+            _ => spec,
+        };
+        if spec.has(flags::NOSCRIPT) {
+            return Err(NOT_ALLOWED);
+        }
+        let writes = matches!(spec.handler, Handler::Write(_)) || spec.has(flags::WRITE);
+        if writes && matches!(self.version, VersionRef::Ro(_)) {
+            return Err(RO_WRITE);
+        }
+        Ok(spec)
+    }
+
+    /// Shows a command called by the script to MONITOR clients (`[db lua]`).
+    fn monitor(&self, spec: &commands::CommandSpec, argv: &[Bytes]) {
+        if self.srv.clients.monitors.load(Ordering::Relaxed) > 0
+            && !spec.has(flags::SKIP_MONITOR | flags::ADMIN)
+        {
+            crate::exec::feed_monitors_as(self.srv, self.db, "lua", argv);
+        }
+    }
+
+    fn select(&mut self, arg: &[u8]) -> Reply {
+        let n = match commands::int_arg(arg) {
+            Ok(n) => n,
+            Err(e) => return Reply::Error(e.as_bytes().to_vec()),
+        };
+        let dbs = match &self.version {
+            VersionRef::Ro(v) => v.num_dbs(),
+            VersionRef::Rw(v) => v.num_dbs(),
+        };
+        if n < 0 || n as usize >= dbs {
+            return Reply::Error(crate::errors::DB_INDEX.as_bytes().to_vec());
+        }
+        self.db = n as usize;
+        Reply::Status(b"OK".to_vec())
+    }
+}
+
+impl Host for ScriptHost<'_> {
+    fn call(&mut self, args: &[&[u8]], resp3: bool) -> Reply {
+        let argv: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+        let spec = match self.resolve(&argv) {
+            Ok(s) => s,
+            Err(e) => return Reply::Error(e.to_vec()),
+        };
+        if spec.name == "select" && argv.len() == 2 {
+            let r = self.select(&argv[1]);
+            self.monitor(spec, &argv);
+            return r;
+        }
+        let mut client = Client {
+            info: self.info.clone(),
+            db: self.db,
+            authed: true,
+            reply_mode: ReplyMode::On,
+        };
+        let mut out = self.out.take().unwrap_or_else(|| ReplyBuf::new(resp3));
+        out.buf.clear();
+        out.errors = 0;
+        out.error_codes.clear();
+        out.resp3 = resp3;
+        let lookups = std::mem::take(&mut self.lookups);
+        let mut ctx = Ctx {
+            srv: self.srv,
+            client: &mut client,
+            out: &mut out,
+            args: &argv,
+            now: self.now,
+            dirty: 0,
+            action: None,
+            lookups,
+            no_block: true,
+        };
+        let started = Instant::now();
+        match (spec.handler, &mut self.version) {
+            (Handler::Read(f), VersionRef::Ro(v)) => f(&mut ctx, v),
+            (Handler::Read(f), VersionRef::Rw(v)) => f(&mut ctx, v),
+            (Handler::Write(f), VersionRef::Rw(v)) => f(&mut ctx, v),
+            (Handler::Write(_), VersionRef::Ro(_)) => ctx
+                .out
+                .error(std::str::from_utf8(RO_WRITE).unwrap_or("ERR")),
+            (Handler::Conn(f), _) => f(&mut ctx),
+            (Handler::Container, _) => commands::command::bare_container(spec, &mut ctx),
+        }
+        let Ctx { dirty, lookups, .. } = ctx;
+        self.dirty += dirty;
+        self.lookups = lookups;
+        if let Some(slot) = commands::table().slot(spec) {
+            let usec = started.elapsed().as_micros() as u64;
+            self.srv.cmdstats.call(slot, usec, out.errors > 0);
+        }
+        self.monitor(spec, &argv);
+        let reply = match Reply::parse_all(&out.buf).and_then(|v| v.into_iter().next()) {
+            Some(r) => r,
+            None => Reply::Error(b"ERR internal error: unreadable reply".to_vec()),
+        };
+        self.out = Some(out);
+        reply
+    }
+
+    fn log(&mut self, level: i64, msg: &[u8]) {
+        let m = String::from_utf8_lossy(msg);
+        match level {
+            0 => tracing::debug!("{m}"),
+            1 => tracing::info!("{m}"),
+            2 => tracing::info!("{m}"),
+            _ => tracing::warn!("{m}"),
+        }
+    }
+
+    fn acl_check(&mut self, args: &[&[u8]]) -> Result<bool, String> {
+        let argv: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+        match commands::table().get(&argv[0]) {
+            None => Err("ERR Invalid command passed to redis.acl_check_cmd()".into()),
+            // There is only the default user, who may run everything.
+            Some(_) => Ok(true),
+        }
+    }
+}
+
+/// Writes a script's reply for the client.
+pub fn write_reply(out: &mut ReplyBuf, r: &Reply) {
+    match r {
+        Reply::Status(s) => out.status(&String::from_utf8_lossy(s)),
+        Reply::Error(e) => out.error(&String::from_utf8_lossy(e)),
+        Reply::Int(n) => out.int(*n),
+        Reply::Bulk(b) => out.bulk(b),
+        Reply::Nil => out.null(),
+        Reply::Array(items) => {
+            out.array(items.len());
+            for it in items {
+                write_reply(out, it);
+            }
+        }
+        Reply::Map(pairs) => {
+            out.map(pairs.len());
+            for (k, v) in pairs {
+                write_reply(out, k);
+                write_reply(out, v);
+            }
+        }
+        Reply::Set(items) => {
+            out.set(items.len());
+            for it in items {
+                write_reply(out, it);
+            }
+        }
+        Reply::Double(d) => out.double(*d),
+        Reply::Bool(b) => out.boolean(*b),
+        Reply::BigNumber(n) => {
+            if out.resp3 {
+                out.raw(b"(");
+                out.raw(n);
+                out.raw(b"\r\n");
+            } else {
+                out.bulk(n);
+            }
+        }
+        Reply::Verbatim(f, s) => out.verbatim(&String::from_utf8_lossy(f), s),
+    }
+}

@@ -1,0 +1,278 @@
+//! Scripting behaviour beyond Redis (rollback, killing scripts that wrote,
+//! readers during a busy script, read-only scripts in parallel) and a real
+//! client's EVALSHA → NOSCRIPT → EVAL fallback.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Ferrous;
+
+const LOOP: &str = "redis.call('set', KEYS[1], 'new') while true do end";
+
+#[test]
+fn raised_error_rolls_back_every_write() {
+    let f = Ferrous::start(&[]);
+    let mut c = f.client();
+    assert_eq!(c.cmd(&["SET", "b", "old"]), b"+OK\r\n");
+    let r = c.cmd(&[
+        "EVAL",
+        "redis.call('set','a','1') redis.call('set','b','2') redis.call('incr','b2') error('x')",
+        "0",
+    ]);
+    assert!(
+        r.starts_with(b"-ERR user_script:1: x script: "),
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+    assert_eq!(c.cmd(&["GET", "a"]), b"$-1\r\n");
+    assert_eq!(c.cmd(&["GET", "b"]), b"$3\r\nold\r\n");
+    // A failing redis.call rolls back too, pcall'ed errors do not.
+    let r = c.cmd(&[
+        "EVAL",
+        "redis.call('set','a','1') return redis.call('incr','b')",
+        "0",
+    ]);
+    assert!(r.starts_with(b"-ERR value is not an integer"));
+    assert_eq!(c.cmd(&["GET", "a"]), b"$-1\r\n");
+    let r = c.cmd(&[
+        "EVAL",
+        "redis.call('set','a','1') return redis.pcall('incr','b')",
+        "0",
+    ]);
+    assert!(r.starts_with(b"-ERR value is not an integer"));
+    assert_eq!(c.cmd(&["GET", "a"]), b"$1\r\n1\r\n");
+    // Earlier writes of the same pipeline are kept.
+    c.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\np\r\n$1\r\n1\r\n*3\r\n$4\r\nEVAL\r\n$10\r\nerror('x')\r\n$1\r\n0\r\n");
+    assert_eq!(c.read_reply(), b"+OK\r\n");
+    assert!(c.read_reply().starts_with(b"-ERR"));
+    assert_eq!(c.cmd(&["GET", "p"]), b"$1\r\n1\r\n");
+}
+
+#[test]
+fn busy_script_readers_writers_kill() {
+    let f = Ferrous::start(&[]);
+    let mut a = f.client();
+    let mut b = f.client();
+    assert_eq!(b.cmd(&["SET", "k", "old"]), b"+OK\r\n");
+    assert_eq!(
+        b.cmd(&["CONFIG", "SET", "busy-reply-threshold", "200"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        b.cmd(&["SCRIPT", "KILL"]),
+        b"-NOTBUSY No scripts in execution right now.\r\n"
+    );
+    a.send(&[b"EVAL", LOOP.as_bytes(), b"1", b"k"]);
+    std::thread::sleep(Duration::from_millis(400));
+    // Readers answer from the committed version.
+    let started = Instant::now();
+    let mut reads = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        assert_eq!(b.cmd(&["GET", "k"]), b"$3\r\nold\r\n");
+        reads += 1;
+    }
+    assert!(reads > 10, "only {reads} reads in 3 s");
+    // Read-only scripts run beside the writer.
+    assert_eq!(
+        b.cmd(&["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "k"]),
+        b"$3\r\nold\r\n"
+    );
+    // So do EVALs of `no-writes` scripts, which take no GIL.
+    assert_eq!(
+        b.cmd(&[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+            "1",
+            "k"
+        ]),
+        b"$3\r\nold\r\n"
+    );
+    // Writers and other EVALs get -BUSY.
+    let busy = b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+    assert_eq!(b.cmd(&["SET", "x", "1"]), busy);
+    assert_eq!(b.cmd(&["EVAL", "return 1", "0"]), busy);
+    // The kill works although the script wrote, and drops its write.
+    let killed = Instant::now();
+    assert_eq!(b.cmd(&["SCRIPT", "KILL"]), b"+OK\r\n");
+    let r = a.read_reply();
+    assert!(
+        r.starts_with(b"-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+    assert_eq!(b.cmd(&["SET", "x", "2"]), b"+OK\r\n");
+    eprintln!("SCRIPT KILL to next write served: {:?}", killed.elapsed());
+    assert_eq!(b.cmd(&["GET", "k"]), b"$3\r\nold\r\n");
+    assert_eq!(a.cmd(&["GET", "x"]), b"$1\r\n2\r\n");
+}
+
+#[test]
+fn writer_waits_before_threshold() {
+    let f = Ferrous::start(&[]);
+    let mut a = f.client();
+    let mut b = f.client();
+    // A script of ~300 ms under the default 5 s threshold: the writer waits.
+    a.send(&[
+        b"EVAL",
+        b"local i = 0 while i < 3000000 do i = i + 1 end return redis.call('set','w','s')",
+        b"0",
+    ]);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(b.cmd(&["SET", "w", "b"]), b"+OK\r\n");
+    assert_eq!(a.read_reply(), b"+OK\r\n");
+    assert_eq!(b.cmd(&["GET", "w"]), b"$1\r\nb\r\n");
+}
+
+#[test]
+fn memory_bombs_and_recursion_leave_server_healthy() {
+    let f = Ferrous::start(&[]);
+    let mut c = f.client();
+    let r = c.cmd(&[
+        "EVAL",
+        "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1e6) .. i end",
+        "0",
+    ]);
+    assert!(r.starts_with(b"-ERR"), "{}", String::from_utf8_lossy(&r));
+    let r = c.cmd(&[
+        "EVAL",
+        "local function f(n) return f(n+1)+1 end return f(1)",
+        "0",
+    ]);
+    assert!(
+        r.starts_with(b"-ERR user_script:1: stack overflow"),
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+    let r = c.cmd(&[
+        "EVAL",
+        "local s = string.rep('x', 2^20) for i = 1, 12 do s = s .. s end return #s",
+        "0",
+    ]);
+    assert!(r.starts_with(b"-ERR"), "{}", String::from_utf8_lossy(&r));
+    assert_eq!(c.cmd(&["EVAL", "return 1", "0"]), b":1\r\n");
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+}
+
+#[test]
+fn real_client_script_fallback() {
+    let f = Ferrous::start(&[]);
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", f.port)).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let script = redis::Script::new("return redis.call('incr', KEYS[1])");
+    // Not cached yet: EVALSHA gets NOSCRIPT and the client falls back to EVAL.
+    let n: i64 = script.key("cnt").invoke(&mut con).unwrap();
+    assert_eq!(n, 1);
+    let n: i64 = script.key("cnt").invoke(&mut con).unwrap();
+    assert_eq!(n, 2);
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut con).unwrap();
+    let n: i64 = script.key("cnt").invoke(&mut con).unwrap();
+    assert_eq!(n, 3);
+}
+
+#[test]
+fn busy_function_kill_stats_and_rollback() {
+    let f = Ferrous::start(&[]);
+    let mut a = f.client();
+    let mut b = f.client();
+    let lib = "#!lua name=spin\n\
+        redis.register_function('spin', function(keys) redis.call('set', keys[1], 'new') while true do end end)\n\
+        redis.register_function{function_name='peek', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}}";
+    assert_eq!(b.cmd(&["FUNCTION", "LOAD", lib]), b"$4\r\nspin\r\n");
+    assert_eq!(b.cmd(&["SET", "k", "old"]), b"+OK\r\n");
+    assert_eq!(
+        b.cmd(&["CONFIG", "SET", "busy-reply-threshold", "100"]),
+        b"+OK\r\n"
+    );
+    a.send(&[b"FCALL", b"spin", b"1", b"k"]);
+    std::thread::sleep(Duration::from_millis(400));
+    let stats = b.cmd(&["FUNCTION", "STATS"]);
+    let s = String::from_utf8_lossy(&stats);
+    assert!(
+        s.contains("$4\r\nspin\r\n$7\r\ncommand\r\n*4\r\n$5\r\nFCALL\r\n"),
+        "{s}"
+    );
+    assert_eq!(b.cmd(&["GET", "k"]), b"$3\r\nold\r\n");
+    assert_eq!(b.cmd(&["FCALL", "peek", "1", "k"]), b"$3\r\nold\r\n");
+    assert_eq!(b.cmd(&["FCALL_RO", "peek", "1", "k"]), b"$3\r\nold\r\n");
+    let busy = b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n";
+    assert_eq!(b.cmd(&["SET", "x", "1"]), busy);
+    assert_eq!(b.cmd(&["SCRIPT", "KILL"]), busy);
+    assert_eq!(b.cmd(&["FUNCTION", "KILL"]), b"+OK\r\n");
+    let r = a.read_reply();
+    assert!(
+        r.starts_with(
+            b"-ERR Script killed by user with SCRIPT KILL... script: spin, on @user_function:2."
+        ),
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+    assert_eq!(b.cmd(&["GET", "k"]), b"$3\r\nold\r\n");
+    assert_eq!(
+        b.cmd(&["FUNCTION", "KILL"]),
+        b"-NOTBUSY No scripts in execution right now.\r\n"
+    );
+}
+
+#[test]
+fn client_pause_write_holds_write_scripts_only() {
+    let f = Ferrous::start(&[]);
+    let mut a = f.client();
+    let mut b = f.client();
+    assert_eq!(b.cmd(&["CLIENT", "PAUSE", "600", "WRITE"]), b"+OK\r\n");
+    let t = Instant::now();
+    assert_eq!(a.cmd(&["EVAL_RO", "return 1", "0"]), b":1\r\n");
+    assert_eq!(
+        a.cmd(&["EVAL", "#!lua flags=no-writes\nreturn 2", "0"]),
+        b":2\r\n"
+    );
+    assert!(t.elapsed() < Duration::from_millis(400));
+    assert_eq!(a.cmd(&["EVAL", "return 3", "0"]), b":3\r\n");
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn shutdown_nosave_during_busy_script() {
+    let f = Ferrous::start(&[]);
+    let mut a = f.client();
+    let mut b = f.client();
+    assert_eq!(
+        b.cmd(&["CONFIG", "SET", "busy-reply-threshold", "100"]),
+        b"+OK\r\n"
+    );
+    a.send(&[b"EVAL", LOOP.as_bytes(), b"1", b"k"]);
+    std::thread::sleep(Duration::from_millis(300));
+    b.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    let t = Instant::now();
+    // The script is killed and every connection closes.
+    let _ = a.try_read_reply();
+    assert!(b.try_read_reply().is_none());
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn monitor_shows_script_and_its_commands() {
+    let f = Ferrous::start(&[]);
+    let mut m = f.client();
+    let mut c = f.client();
+    assert_eq!(m.cmd(&["MONITOR"]), b"+OK\r\n");
+    let script = "redis.call('set','k','v') redis.call('select', 2) return redis.call('get','k')";
+    assert_eq!(c.cmd(&["EVAL", script, "0"]), b"$-1\r\n");
+    let lines: Vec<String> = (0..4)
+        .map(|_| String::from_utf8_lossy(&m.read_reply()).into_owned())
+        .collect();
+    assert!(lines[0].contains("\"EVAL\" \"redis.call("), "{lines:?}");
+    assert!(
+        lines[1].ends_with("[0 lua] \"set\" \"k\" \"v\"\r\n"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].ends_with("[2 lua] \"select\" \"2\"\r\n"),
+        "{lines:?}"
+    );
+    assert!(lines[3].ends_with("[2 lua] \"get\" \"k\"\r\n"), "{lines:?}");
+}
