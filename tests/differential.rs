@@ -39,6 +39,7 @@ diff_files!(
     zset_ops,
     zset_pop,
     geo,
+    zset_script,
     hll,
     stream_basic,
     stream_group,
