@@ -328,6 +328,12 @@ impl OsTree {
 
 impl PartialEq for OsTree {
     fn eq(&self, other: &Self) -> bool {
+        // Versions share untouched values: a shared root is equal at once.
+        match (&self.root, &other.root) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if Arc::ptr_eq(a, b) => return true,
+            _ => {}
+        }
         self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
