@@ -422,6 +422,7 @@ pub fn get_keys_and_flags(args: &[Bytes]) -> Result<Vec<(Bytes, u32)>, &'static 
             .filter(|ks| ks.flags & keyspec::NOT_KEY == 0)
     };
     let mut keys = Vec::new();
+    let mut bad_keynum = false;
     for ks in specs() {
         // A spec starting past the arguments (PFMERGE dst: its sources)
         // makes Redis reject the whole call.
@@ -431,7 +432,11 @@ pub fn get_keys_and_flags(args: &[Bytes]) -> Result<Vec<(Bytes, u32)>, &'static 
             }
         }
         let flags = variable_flags(resolved, ks.flags, args);
-        for i in key_positions(ks, args) {
+        let pos = key_positions(ks, args);
+        // A key count that cannot be used makes Redis fall back to the
+        // command's own key finder, which then finds no key at all.
+        bad_keynum |= pos.is_empty() && matches!(ks.find, FindKeys::Keynum { .. });
+        for i in pos {
             keys.push((args[i].clone(), flags));
         }
     }
@@ -440,6 +445,9 @@ pub fn get_keys_and_flags(args: &[Bytes]) -> Result<Vec<(Bytes, u32)>, &'static 
             let store_flags = resolved.key_specs.last().map_or(0, |ks| ks.flags);
             keys.push((args[d].clone(), store_flags));
         }
+    }
+    if bad_keynum && resolved.has(super::flags::MOVABLEKEYS) {
+        keys.clear();
     }
     if keys.is_empty() {
         // Redis: "no key arguments" only for commands without key specs;

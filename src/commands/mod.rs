@@ -14,6 +14,8 @@ pub mod debug;
 pub mod expire;
 pub mod function_dump;
 pub mod functions;
+pub mod geo;
+mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod keys;
@@ -30,6 +32,10 @@ pub mod stream_claim;
 pub mod stream_group;
 pub mod stream_info;
 pub mod string;
+pub mod zset;
+pub mod zset_ops;
+pub mod zset_pop;
+pub mod zset_range;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -539,6 +545,11 @@ pub fn table() -> &'static Table {
             expire::COMMANDS,
             server::COMMANDS,
             command::COMMANDS,
+            zset::COMMANDS,
+            zset_range::COMMANDS,
+            zset_ops::COMMANDS,
+            zset_pop::COMMANDS,
+            geo::COMMANDS,
             hash::COMMANDS,
             set::COMMANDS,
             scripting::COMMANDS,

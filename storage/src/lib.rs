@@ -10,6 +10,7 @@ pub mod hash;
 pub mod hll;
 pub mod list;
 pub mod mvcc;
+pub mod ostree;
 pub mod set;
 pub mod smallbytes;
 pub mod stream;
