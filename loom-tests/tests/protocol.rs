@@ -234,7 +234,7 @@ fn model_5_busy_not_block() {
 /// `leak-retired` (it is never freed).
 #[test]
 fn model_6_reclamation() {
-    check("6 reclamation", 2, || {
+    check("6 reclamation", 3, || {
         let counts = Arc::new(Counts::default());
         let store = Arc::new(Store::new(Tracked::new(0u64, &counts)));
         let s = store.clone();
@@ -264,7 +264,7 @@ fn model_6_reclamation() {
 /// so the writer's second commit can reclaim it mid-clone).
 #[test]
 fn model_7_snapshot_intact() {
-    check("7 snapshot", 2, || {
+    check("7 snapshot", 3, || {
         let counts = Arc::new(Counts::default());
         let store = Arc::new(Store::new(Tracked::new(pair(1), &counts)));
         // Registers this thread with the epoch collector first, as every
