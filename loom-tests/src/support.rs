@@ -5,8 +5,8 @@ use std::sync::atomic::{
 };
 use std::time::Instant;
 
+use loom::alloc::Track;
 use loom::sync::atomic::{AtomicUsize, Ordering};
-use loom::sync::Arc;
 
 /// Runs `model` under loom with at most `preemptions` preemptions per
 /// interleaving (the `LOOM_MAX_PREEMPTIONS` environment variable overrides it),
@@ -47,19 +47,6 @@ pub fn check(name: &str, preemptions: usize, model: impl Fn() + Sync + Send + 's
 const LIVE: u64 = 0x4C49_5645_4C49_5645;
 const DEAD: u64 = 0xDEAD_DEAD_DEAD_DEAD;
 
-/// Counts of live [`Tracked`] values, shared by all copies.
-#[derive(Default)]
-pub struct Counts {
-    live: AtomicUsize,
-}
-
-impl Counts {
-    /// How many tracked values exist right now.
-    pub fn live(&self) -> usize {
-        self.live.load(Ordering::SeqCst)
-    }
-}
-
 /// Whether the model closure is running (loom runs every model thread on the
 /// test's OS thread). After it returns, loom drops its lazy statics, TICK
 /// among them, and the epoch collector frees what it still holds.
@@ -75,22 +62,21 @@ loom::lazy_static! {
 /// A value that knows whether it is still alive. Dropping poisons it, so a
 /// reader that reaches a freed copy (the bug of the `free-now` and
 /// `snapshot-unpinned` variants) fails its check instead of reading garbage
-/// silently. Each copy holds a loom `Arc`, so a copy that is never freed is
-/// reported by loom's leak check at the end of the interleaving.
+/// silently. Each copy owns a loom-tracked allocation, so a copy that is never
+/// freed is reported by loom's leak check at the end of the interleaving.
 pub struct Tracked<T> {
     magic: u64,
     val: T,
-    counts: Arc<Counts>,
+    _track: Track<()>,
 }
 
 impl<T> Tracked<T> {
-    /// A new tracked value counted in `counts`.
-    pub fn new(val: T, counts: &Arc<Counts>) -> Self {
-        counts.live.fetch_add(1, Ordering::SeqCst);
+    /// A new tracked value.
+    pub fn new(val: T) -> Self {
         Tracked {
             magic: LIVE,
             val,
-            counts: counts.clone(),
+            _track: Track::new(()),
         }
     }
 
@@ -116,8 +102,10 @@ impl<T> Tracked<T> {
 
 impl<T: Clone> Clone for Tracked<T> {
     fn clone(&self) -> Self {
+        // Everything read from `self` is read right after the check, with no
+        // loom operation (no preemption point) in between.
         let val = self.get().clone();
-        Tracked::new(val, &self.counts)
+        Tracked::new(val)
     }
 }
 
@@ -128,6 +116,5 @@ impl<T> Drop for Tracked<T> {
         if IN_MODEL.load(StdOrdering::SeqCst) {
             TICK.fetch_add(1, Ordering::Relaxed);
         }
-        self.counts.live.fetch_sub(1, Ordering::SeqCst);
     }
 }
