@@ -9,18 +9,58 @@
 //!   collector; `abort` (or drop) throws it away. Both consume the transaction,
 //!   so the GIL is released exactly once, after the swap.
 //!
+//! * A script marks its transaction ([`WriteTxn::script_started`]); while it
+//!   runs, [`Store::request_kill`] (SCRIPT KILL) raises a flag the script polls
+//!   ([`WriteTxn::kill_requested`]), and a writer that finds the GIL taken asks
+//!   [`Store::begin_or_busy`] whether to wait or to answer BUSY. The mark is
+//!   cleared before the GIL is released.
+//!
 //! Lock order: the GIL is the only lock here; nothing else may be held while
 //! waiting for it.
+//!
+//! The `loom-broken-*` features compile deliberately wrong variants of this
+//! protocol for the loom models to reject (`loom-tests/`); they only build
+//! together with `--cfg ferrous_loom`.
+
+#[cfg(all(
+    not(ferrous_loom),
+    any(
+        feature = "loom-broken-release-before-swap",
+        feature = "loom-broken-publish-early",
+        feature = "loom-broken-abort-publishes",
+        feature = "loom-broken-kill-reset-late",
+        feature = "loom-broken-busy-blocks",
+        feature = "loom-broken-free-now",
+        feature = "loom-broken-leak-retired",
+        feature = "loom-broken-snapshot-unpinned",
+    )
+))]
+compile_error!("the loom-broken-* features are for the loom models only (--cfg ferrous_loom)");
 
 use crossbeam_epoch::{self as epoch, Atomic, Owned};
 
-use crate::sync::{AtomicU64, Mutex, MutexGuard, Ordering};
+use crate::sync::{AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering};
 
 /// The committed root plus the writer lock.
 pub struct Store<V> {
     root: Atomic<V>,
     gil: Mutex<()>,
     commits: AtomicU64,
+    /// When the script holding the GIL started (the caller's clock, never 0);
+    /// 0 while the GIL is free or held by anything but a script.
+    script_since: AtomicU64,
+    /// Raised by [`Store::request_kill`], polled by the running script.
+    kill: AtomicBool,
+}
+
+/// What a writer that found the GIL taken should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GilWait {
+    /// Wait for the GIL and try again: its holder is not a script, or a script
+    /// still within the busy threshold.
+    Wait,
+    /// Answer BUSY: a script has held the GIL for at least the threshold.
+    Busy,
 }
 
 impl<V: Clone + Send + Sync + 'static> Store<V> {
@@ -30,13 +70,20 @@ impl<V: Clone + Send + Sync + 'static> Store<V> {
             root: Atomic::new(initial),
             gil: Mutex::new(()),
             commits: AtomicU64::new(0),
+            script_since: AtomicU64::new(0),
+            kill: AtomicBool::new(false),
         }
     }
 
     /// Runs `f` on the committed version without taking any lock.
     pub fn read<R>(&self, f: impl FnOnce(&V) -> R) -> R {
-        let guard = epoch::pin();
-        let shared = self.root.load(Ordering::Acquire, &guard);
+        #[cfg(feature = "loom-broken-snapshot-unpinned")]
+        // BROKEN: reads without pinning, so nothing stops the version from
+        // being reclaimed under the reader.
+        let guard = unsafe { epoch::unprotected() };
+        #[cfg(not(feature = "loom-broken-snapshot-unpinned"))]
+        let guard = &epoch::pin();
+        let shared = self.root.load(Ordering::Acquire, guard);
         // SAFETY: the root is never null (set in `new`, only ever swapped for
         // another non-null pointer) and the old root is destroyed only through
         // `defer_destroy`, i.e. after every pinned reader such as us unpins.
@@ -53,27 +100,70 @@ impl<V: Clone + Send + Sync + 'static> Store<V> {
     /// Takes the GIL and opens a write transaction on a private version.
     pub fn begin(&self) -> WriteTxn<'_, V> {
         let guard = self.gil.lock().unwrap_or_else(|e| e.into_inner());
-        let private = self.snapshot();
-        WriteTxn {
-            store: self,
-            _gil: guard,
-            private,
-        }
+        self.open(guard)
     }
 
     /// Like [`Store::begin`] but gives up at once if another writer holds the GIL.
     pub fn try_begin(&self) -> Option<WriteTxn<'_, V>> {
+        // std's and loom's `try_lock` both report through std's `TryLockError`.
         let guard = match self.gil.try_lock() {
             Ok(g) => g,
             Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => return None,
         };
+        Some(self.open(guard))
+    }
+
+    /// A transaction on a private clone of the root, holding `lock`.
+    fn open<'a>(&'a self, lock: MutexGuard<'a, ()>) -> WriteTxn<'a, V> {
         let private = self.snapshot();
-        Some(WriteTxn {
+        WriteTxn {
             store: self,
-            _gil: guard,
+            _gil: Gil {
+                script_since: &self.script_since,
+                script: false,
+                _lock: lock,
+            },
             private,
-        })
+        }
+    }
+
+    /// Opens a write transaction if the GIL is free; otherwise says whether to
+    /// wait ([`GilWait::Wait`]: try again once the GIL is released) or to
+    /// answer BUSY ([`GilWait::Busy`]): a script has held the GIL since at
+    /// least `threshold` before `now` (same clock as
+    /// [`WriteTxn::script_started`]). Never blocks.
+    pub fn begin_or_busy(&self, now: u64, threshold: u64) -> Result<WriteTxn<'_, V>, GilWait> {
+        #[cfg(feature = "loom-broken-busy-blocks")]
+        // BROKEN: waits for the GIL however long the script runs.
+        return Ok(self.begin());
+        #[allow(unreachable_code)]
+        match self.try_begin() {
+            Some(tx) => Ok(tx),
+            None => Err(self.gil_wait(now, threshold)),
+        }
+    }
+
+    /// The decision of [`Store::begin_or_busy`] for a writer that found the GIL
+    /// taken: BUSY once a script has held it for `threshold` or longer.
+    pub fn gil_wait(&self, now: u64, threshold: u64) -> GilWait {
+        let since = self.script_since.load(Ordering::Acquire);
+        if since != 0 && now.saturating_sub(since) >= threshold {
+            GilWait::Busy
+        } else {
+            GilWait::Wait
+        }
+    }
+
+    /// SCRIPT KILL: asks the running script to stop. False when no script
+    /// holds the GIL (NOTBUSY). The flag lands on whatever script is running
+    /// when it is set; a script that starts later clears it first.
+    pub fn request_kill(&self) -> bool {
+        if self.script_since.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        self.kill.store(true, Ordering::Release);
+        true
     }
 
     /// Whether a writer holds the GIL right now (a hint: it may change at once).
@@ -103,12 +193,29 @@ impl<V> Drop for Store<V> {
     }
 }
 
+/// The held GIL. Dropping it clears the script mark first, then unlocks, so
+/// a writer never sees the mark of a script that has finished.
+struct Gil<'a> {
+    script_since: &'a AtomicU64,
+    script: bool,
+    _lock: MutexGuard<'a, ()>,
+}
+
+impl Drop for Gil<'_> {
+    fn drop(&mut self) {
+        if self.script {
+            self.script_since.store(0, Ordering::Release);
+        }
+        // `_lock` is dropped after this body: the GIL is released last.
+    }
+}
+
 /// A write transaction: the GIL guard plus a private version.
 ///
 /// Dereferences to the private version. Dropping it without `commit` aborts.
 pub struct WriteTxn<'a, V: Clone + Send + Sync + 'static> {
     store: &'a Store<V>,
-    _gil: MutexGuard<'a, ()>,
+    _gil: Gil<'a>,
     private: V,
 }
 
@@ -121,24 +228,80 @@ impl<V: Clone + Send + Sync + 'static> WriteTxn<'_, V> {
             _gil,
             private,
         } = self;
+        #[cfg(feature = "loom-broken-release-before-swap")]
+        // BROKEN: another writer can clone the root before this swap.
+        drop(_gil);
         let old = store
             .root
             .swap(Owned::new(private), Ordering::AcqRel, &guard);
-        // SAFETY: `old` is no longer reachable from the root; readers that
-        // loaded it before the swap are pinned, so destruction waits for them.
-        unsafe { guard.defer_destroy(old) };
+        retire(old, &guard);
         // Hand the retired version to the global queue now: left in this
         // thread's bag it would wait for 63 more commits, and each retired
         // version pins every node its writes replaced (measured: 1M keys loaded
         // in pipelined batches took 260 MB RSS without this).
         guard.flush();
         let n = store.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        #[cfg(not(feature = "loom-broken-release-before-swap"))]
         drop(_gil);
         n
     }
 
     /// Drops the private version; the committed root was never touched.
-    pub fn abort(self) {}
+    pub fn abort(self) {
+        #[cfg(feature = "loom-broken-abort-publishes")]
+        {
+            // BROKEN: an aborted transaction's writes become visible.
+            let guard = epoch::pin();
+            let old =
+                self.store
+                    .root
+                    .swap(Owned::new(self.private.clone()), Ordering::AcqRel, &guard);
+            retire(old, &guard);
+        }
+    }
+
+    /// Marks this transaction as a script started at `now` (any clock that
+    /// [`Store::begin_or_busy`] callers share): clears a stale kill request,
+    /// then lets SCRIPT KILL and the busy decision see the script.
+    pub fn script_started(&mut self, now: u64) {
+        #[cfg(not(feature = "loom-broken-kill-reset-late"))]
+        self.store.kill.store(false, Ordering::Relaxed);
+        // Release: a killer that sees the mark also sees the flag cleared, so
+        // its kill cannot be wiped out by the clearing above.
+        self.store.script_since.store(now.max(1), Ordering::Release);
+        #[cfg(feature = "loom-broken-kill-reset-late")]
+        // BROKEN: a kill that lands between the mark and this store is lost.
+        self.store.kill.store(false, Ordering::Relaxed);
+        self._gil.script = true;
+    }
+
+    /// Whether SCRIPT KILL asked the running script to stop; the script then
+    /// aborts (drops) the transaction.
+    pub fn kill_requested(&self) -> bool {
+        self.store.kill.load(Ordering::Acquire)
+    }
+}
+
+/// Hands a replaced root to the epoch collector: it is destroyed once every
+/// reader pinned before the swap has unpinned.
+fn retire<V>(old: epoch::Shared<'_, V>, guard: &epoch::Guard) {
+    #[cfg(feature = "loom-broken-free-now")]
+    // BROKEN: frees the old root under readers that loaded it before the swap.
+    // SAFETY: none; this is the use-after-free the loom model must catch.
+    unsafe {
+        drop(old.into_owned());
+    }
+    #[cfg(feature = "loom-broken-leak-retired")]
+    // BROKEN: the old root is never freed.
+    let _ = old;
+    #[cfg(not(any(feature = "loom-broken-free-now", feature = "loom-broken-leak-retired")))]
+    // SAFETY: `old` is no longer reachable from the root; readers that loaded
+    // it before the swap are pinned, so destruction waits for them.
+    unsafe {
+        guard.defer_destroy(old)
+    };
+    #[cfg(any(feature = "loom-broken-free-now", feature = "loom-broken-leak-retired"))]
+    let _ = guard;
 }
 
 impl<V: Clone + Send + Sync + 'static> std::ops::Deref for WriteTxn<'_, V> {
@@ -150,6 +313,17 @@ impl<V: Clone + Send + Sync + 'static> std::ops::Deref for WriteTxn<'_, V> {
 
 impl<V: Clone + Send + Sync + 'static> std::ops::DerefMut for WriteTxn<'_, V> {
     fn deref_mut(&mut self) -> &mut V {
+        #[cfg(feature = "loom-broken-publish-early")]
+        {
+            // BROKEN: every write access publishes the transaction so far, so
+            // readers see its first write before its second.
+            let guard = epoch::pin();
+            let old =
+                self.store
+                    .root
+                    .swap(Owned::new(self.private.clone()), Ordering::AcqRel, &guard);
+            retire(old, &guard);
+        }
         &mut self.private
     }
 }
@@ -180,6 +354,32 @@ mod tests {
         assert!(store.try_begin().is_none());
         drop(tx);
         assert!(store.try_begin().is_some());
+    }
+
+    #[test]
+    fn busy_decision_and_kill() {
+        let store = Store::new(0u8);
+        assert!(!store.request_kill(), "no script: NOTBUSY");
+        let mut tx = store.begin();
+        // A plain command holding the GIL never makes writers BUSY.
+        assert_eq!(store.gil_wait(1_000_000, 5), GilWait::Wait);
+        assert!(!store.request_kill());
+        tx.script_started(100);
+        assert!(matches!(store.begin_or_busy(104, 5), Err(GilWait::Wait)));
+        assert!(matches!(store.begin_or_busy(105, 5), Err(GilWait::Busy)));
+        assert!(!tx.kill_requested());
+        assert!(store.request_kill());
+        assert!(tx.kill_requested());
+        tx.abort();
+        // The mark went with the GIL; the next script starts unkilled.
+        assert_eq!(store.gil_wait(1_000_000, 5), GilWait::Wait);
+        let mut tx = store.begin_or_busy(200, 5).ok().unwrap();
+        tx.script_started(200);
+        assert!(!tx.kill_requested());
+        *tx = 7;
+        tx.commit();
+        assert_eq!(store.snapshot(), 7);
+        assert!(!store.request_kill());
     }
 
     #[test]
