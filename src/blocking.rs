@@ -416,7 +416,12 @@ impl Blocking {
 
 /// Serves the clients blocked on the keys signalled so far, on the open
 /// transaction `v` (see the module doc). Called after every write command.
-pub fn serve_ready(srv: &Server, v: &mut Version, now: Millis, events: &mut crate::notify::Pending) {
+pub fn serve_ready(
+    srv: &Server,
+    v: &mut Version,
+    now: Millis,
+    events: &mut crate::notify::Pending,
+) {
     let b = &srv.blocking;
     loop {
         let slot = {
@@ -462,6 +467,7 @@ pub fn serve_ready(srv: &Server, v: &mut Version, now: Millis, events: &mut crat
                 action: None,
                 lookups: Default::default(),
                 no_block: false,
+                gil: None,
             };
             f(&mut ctx, v);
             let dirty = ctx.dirty;

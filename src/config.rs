@@ -455,6 +455,8 @@ pub struct Hot {
     pub pubsub_soft_secs: AtomicI64,
     /// `notify-keyspace-events` as flag bits (see `crate::notify`).
     pub notify_flags: AtomicI64,
+    /// `busy-reply-threshold` in ms (read at every write transaction).
+    pub busy_reply_threshold: AtomicI64,
 }
 
 impl Default for Config {
@@ -482,6 +484,8 @@ impl Config {
         h.query_buffer_limit
             .store(self.get_i64("client-query-buffer-limit"), Ordering::Relaxed);
         h.timeout.store(self.get_i64("timeout"), Ordering::Relaxed);
+        h.busy_reply_threshold
+            .store(self.get_i64("busy-reply-threshold"), Ordering::Relaxed);
         h.latency_tracking
             .store(self.get_bool("latency-tracking"), Ordering::Relaxed);
         let nke = self.get("notify-keyspace-events");

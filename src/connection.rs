@@ -142,14 +142,9 @@ async fn run(
                 match run_batch(srv, client, &mut out, &cmds, start) {
                     None => break,
                     Some(Stop::WaitGil(i)) => {
-                        // A script past busy-reply-threshold holds the GIL:
-                        // this write gets -BUSY instead of waiting.
-                        if let Some(busy) = srv.scripting.busy(srv) {
-                            out.error(busy);
-                            srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-                            start = i + 1;
-                            continue;
-                        }
+                        // The GIL holder is not a script past
+                        // busy-reply-threshold (those get -BUSY in
+                        // `run_batch`): wait for it and try again.
                         srv.wait_gil().await;
                         start = i;
                     }
@@ -170,7 +165,7 @@ async fn run(
                                 tokio::time::sleep(d).await;
                             }
                             Action::Shutdown => {
-                                srv.scripting.kill_all();
+                                srv.scripting.kill_all(&srv.store);
                                 srv.request_shutdown();
                                 close = true;
                                 break;

@@ -11,7 +11,7 @@
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use ferrous_storage::{Version, WriteTxn};
+use ferrous_storage::{GilWait, ScriptSlot, Version, WriteTxn};
 
 use crate::client::{Client, ReplyMode};
 use crate::commands::{self, flags, Action, CommandSpec, Ctx, Handler};
@@ -124,9 +124,19 @@ pub fn run_batch(
         let snapshot_eval = no_writes_script;
         if let (Handler::Write(_), false) = (spec.handler, snapshot_eval) {
             if txn.is_none() {
-                match crate::multi::begin(srv) {
-                    Some(t) => txn = Some(t),
-                    None => {
+                match crate::multi::begin(srv, now) {
+                    Ok(t) => txn = Some(t),
+                    // A script has held the GIL past busy-reply-threshold:
+                    // this write is refused at once instead of waiting.
+                    Err(GilWait::Busy) => {
+                        out.error(srv.scripting.busy_reply());
+                        srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+                        if skip_reply {
+                            out.truncate(mark);
+                        }
+                        continue;
+                    }
+                    Err(GilWait::Wait) => {
                         out.truncate(mark);
                         stop = Some(Stop::WaitGil(i));
                         break;
@@ -152,6 +162,7 @@ pub fn run_batch(
             action: None,
             lookups,
             no_block: false,
+            gil: None,
         };
         let slot = commands::table().slot(spec);
         ctx.client
@@ -276,11 +287,49 @@ fn run_one(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, txn: &mut Option<Write
             None => ctx.srv.store.read(|v| f(ctx, v)),
         },
         Handler::Write(f) => match txn {
+            Some(t) if runs_scripts(spec) => {
+                let (v, slot) = t.split();
+                with_slot(ctx, slot, |c| f(c, v));
+            }
             Some(t) => f(ctx, t),
             None => ctx.err("ERR internal error: write command without a transaction"),
         },
         Handler::Conn(f) => f(ctx),
         Handler::Container => commands::command::bare_container(spec, ctx),
+    }
+}
+
+/// Whether `spec` may run a script under the GIL, and so gets the write
+/// transaction's script slot in `Ctx::gil`.
+fn runs_scripts(spec: &CommandSpec) -> bool {
+    matches!(spec.name, "eval" | "evalsha" | "fcall" | "exec")
+}
+
+/// Runs `f` on a copy of `ctx` that carries the transaction's script slot.
+fn with_slot(ctx: &mut Ctx<'_>, slot: ScriptSlot<'_>, f: impl FnOnce(&mut Ctx<'_>)) {
+    let mut inner = Ctx {
+        srv: ctx.srv,
+        client: &mut *ctx.client,
+        out: &mut *ctx.out,
+        args: ctx.args,
+        now: ctx.now,
+        dirty: 0,
+        action: None,
+        lookups: std::mem::take(&mut ctx.lookups),
+        no_block: ctx.no_block,
+        gil: Some(slot),
+    };
+    f(&mut inner);
+    let Ctx {
+        dirty,
+        action,
+        lookups,
+        ..
+    } = inner;
+    ctx.dirty += dirty;
+    ctx.lookups = lookups;
+    if action.is_some() {
+        ctx.action = action;
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use ferrous_storage::{Millis, Version, WriteLog, WriteTxn};
+use ferrous_storage::{GilWait, Millis, Version, WriteLog, WriteTxn};
 
 use crate::client::Client;
 use crate::commands::{self, flags, CommandSpec, Ctx, Handler};
@@ -181,16 +181,26 @@ impl ClientTx {
 }
 
 /// Opens a write transaction without waiting, with the write log on if
-/// anyone watches a key.
-pub fn begin(srv: &Server) -> Option<WriteTxn<'_, Version>> {
-    let mut t = srv.store.try_begin()?;
+/// anyone watches a key. When the GIL is taken, says whether to wait for it
+/// or to answer BUSY (a script has held it past `busy-reply-threshold`): the
+/// decision of [`ferrous_storage::Store::begin_or_busy`], the code the loom
+/// busy model checks. `now` is the caller's clock (`now_ms`), the same one
+/// scripts mark their start with.
+pub fn begin(srv: &Server, now: Millis) -> Result<WriteTxn<'_, Version>, GilWait> {
+    let threshold = srv
+        .config
+        .hot
+        .busy_reply_threshold
+        .load(Ordering::Relaxed)
+        .max(0) as u64;
+    let mut t = srv.store.begin_or_busy(now, threshold)?;
     if srv.watches.active() || srv.tracking.active() {
         t.log_writes();
     }
     if crate::notify::wants_expired(srv) {
         t.log_key_events();
     }
-    Some(t)
+    Ok(t)
 }
 
 /// Publishes `t`: touches watched keys it wrote, swaps it in, releases the
@@ -421,6 +431,8 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
             action: None,
             lookups: std::mem::take(&mut ctx.lookups),
             no_block: true,
+            // A script queued in the block marks the EXEC's transaction.
+            gil: ctx.gil.as_mut().map(|g| g.reborrow()),
         };
         match spec.handler {
             Handler::Read(f) => f(&mut inner, v),

@@ -155,7 +155,8 @@ impl Pending {
     /// the client's behalf: a script's `redis.call`s, a served blocked client).
     pub fn append(&mut self, other: &mut Pending) {
         let at = self.at;
-        self.events.extend(other.events.drain(..).map(|e| Event { at, ..e }));
+        self.events
+            .extend(other.events.drain(..).map(|e| Event { at, ..e }));
     }
     /// Drops the events queued after `mark` (their work was rolled back).
     pub fn truncate(&mut self, mark: usize) {

@@ -1,5 +1,6 @@
 //! The server side of scripting: the script cache, the pool of Lua VMs, the
-//! registry of running scripts (BUSY, SCRIPT KILL), and [`ScriptHost`], the
+//! registry of running scripts (which kind runs: BUSY text, SCRIPT KILL vs
+//! FUNCTION KILL, FUNCTION STATS), and [`ScriptHost`], the
 //! [`Host`] through which a script's `redis.call` reaches the command table
 //! on the script's private version.
 
@@ -10,7 +11,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use ferrous_scripting::{Control, Engine, FunctionDef, Host, Reply};
-use ferrous_storage::{Millis, Version};
+use ferrous_storage::{KillSignal, Millis, Store, Version};
 
 use crate::client::{Client, ClientInfo};
 use crate::commands::{self, flags, Ctx, Handler, Lookups};
@@ -25,7 +26,9 @@ struct Running {
     id: u64,
     ctl: Arc<Control>,
     started: Instant,
-    /// Holds the GIL (a write script): other writers may get -BUSY.
+    /// Holds the GIL and has marked its write transaction
+    /// (`ScriptSlot::script_started`): other writers may get -BUSY and
+    /// SCRIPT KILL goes through the store. False for scripts on snapshots.
     writer: bool,
     /// A function (FCALL): its name and the command line; None for EVAL
     /// scripts.
@@ -140,16 +143,31 @@ impl Scripting {
     /// SCRIPT KILL (`functions` false) or FUNCTION KILL (true): kills the
     /// running scripts of that kind. `Err` carries Redis's reply when none
     /// runs (`-NOTBUSY`) or only the other kind does (`-BUSY …`).
-    pub fn kill_kind(&self, functions: bool) -> Result<(), &'static str> {
+    ///
+    /// The script holding the GIL is killed through the store
+    /// ([`ferrous_storage::Store::request_kill`], false: it has just ended);
+    /// scripts on snapshots (read-only) through their VM's switch. The
+    /// registry lock is held throughout: a GIL script registers before it
+    /// marks its transaction and unregisters after clearing the mark, so
+    /// the kill cannot land on a script of the other kind.
+    pub fn kill_kind(&self, store: &Store<Version>, functions: bool) -> Result<(), &'static str> {
         let r = lock(&self.running);
         let mut any = false;
-        for s in r.iter().filter(|s| s.function.is_some() == functions) {
+        if r.iter()
+            .any(|s| s.writer && s.function.is_some() == functions)
+        {
+            any = store.request_kill();
+        }
+        for s in r
+            .iter()
+            .filter(|s| !s.writer && s.function.is_some() == functions)
+        {
             s.ctl.kill.store(true, Ordering::SeqCst);
             any = true;
         }
         if any {
             Ok(())
-        } else if r.is_empty() {
+        } else if !r.iter().any(|s| s.function.is_some() != functions) {
             Err("NOTBUSY No scripts in execution right now.")
         } else if functions {
             Err(BUSY_SCRIPT)
@@ -195,30 +213,27 @@ impl Scripting {
         lock(&self.running).retain(|r| r.id != id);
     }
 
-    /// SCRIPT KILL / shutdown: kills every running script. Returns whether
-    /// there was one.
-    pub fn kill_all(&self) -> bool {
+    /// Shutdown: kills every running script. Returns whether there was one.
+    pub fn kill_all(&self, store: &Store<Version>) -> bool {
         let r = lock(&self.running);
-        for s in r.iter() {
+        let mut any = store.request_kill();
+        for s in r.iter().filter(|s| !s.writer) {
             s.ctl.kill.store(true, Ordering::SeqCst);
+            any = true;
         }
-        !r.is_empty()
+        any
     }
 
-    /// The -BUSY reply other writers get when a write script has held the
-    /// GIL for longer than `busy-reply-threshold`; None when not busy.
-    pub fn busy(&self, srv: &Server) -> Option<&'static str> {
-        let threshold = srv.config.get_i64("busy-reply-threshold").max(0) as u128;
-        lock(&self.running)
-            .iter()
-            .find(|r| r.writer && r.started.elapsed().as_millis() >= threshold)
-            .map(|r| {
-                if r.function.is_some() {
-                    BUSY_FUNCTION
-                } else {
-                    BUSY_SCRIPT
-                }
-            })
+    /// The -BUSY reply for a writer refused because a script holds the GIL
+    /// past `busy-reply-threshold` (the decision is the store's,
+    /// [`ferrous_storage::Store::begin_or_busy`]; this only names the kind of
+    /// script, which may have just ended: then EVAL's text).
+    pub fn busy_reply(&self) -> &'static str {
+        let r = lock(&self.running);
+        match r.iter().find(|s| s.writer) {
+            Some(s) if s.function.is_some() => BUSY_FUNCTION,
+            _ => BUSY_SCRIPT,
+        }
     }
 }
 
@@ -273,6 +288,10 @@ pub struct ScriptHost<'a> {
     /// Keyspace events of the script's commands, handed to the caller when
     /// the script commits and dropped when it raises.
     pub events: crate::notify::Pending,
+    /// SCRIPT KILL for a script holding the GIL (the store's kill flag, as
+    /// its write transaction sees it); None for scripts on snapshots, which
+    /// are killed through their VM's `Control`.
+    pub kill: Option<KillSignal<'a>>,
 }
 
 const UNKNOWN: &[u8] = b"ERR Unknown Redis command called from script";
@@ -364,6 +383,7 @@ impl Host for ScriptHost<'_> {
             action: None,
             lookups,
             no_block: true,
+            gil: None,
         };
         let started = Instant::now();
         match (spec.handler, &mut self.version) {
@@ -411,6 +431,10 @@ impl Host for ScriptHost<'_> {
             // There is only the default user, who may run everything.
             Some(_) => Ok(true),
         }
+    }
+
+    fn killed(&self) -> bool {
+        self.kill.is_some_and(|k| k.requested())
     }
 }
 

@@ -131,7 +131,9 @@ fn model_3_abort_leaves_root() {
 /// Model 4: kill during a script. The script (thread A) writes, then polls
 /// the kill flag; SCRIPT KILL comes from thread B, which then writes itself.
 /// The script must observe the kill, abort (its write never published) and
-/// release the GIL so B proceeds.
+/// release the GIL so B proceeds. It runs as the server runs EVAL: through
+/// `WriteTxn::split`, polling a `KillSignal`, and unmarking itself
+/// (`script_finished`) before its transaction ends.
 /// Broken variant: `kill-reset-late` (a new script clears the kill flag after
 /// announcing itself, losing a kill that lands in between: the script never
 /// stops and loom reports the livelock).
@@ -142,12 +144,25 @@ fn model_4_kill_script() {
         let s = store.clone();
         let script = thread::spawn(move || {
             let mut tx = s.begin();
-            tx.script_started(1);
-            *tx = 100;
+            // As the server's EVAL handler: the version and the script slot
+            // apart, the hook polling the slot's kill signal.
+            let (v, mut slot) = tx.split();
+            slot.script_started(1);
+            let kill = slot.kill_signal();
+            *v = 100;
             // `while true do end`, polling the flag like the Lua hook does.
-            while !tx.kill_requested() {
+            while !kill.requested() {
                 thread::yield_now();
             }
+            // The script is over; the transaction may go on (rest of the
+            // batch or EXEC): no more BUSY, and SCRIPT KILL says NOTBUSY.
+            slot.script_finished();
+            assert_eq!(
+                s.gil_wait(u64::MAX, 0),
+                GilWait::Wait,
+                "mark outlived the script"
+            );
+            assert!(!s.request_kill(), "kill accepted after the script ended");
             tx.abort();
         });
         let s = store.clone();

@@ -28,6 +28,20 @@ pub trait Host {
     /// `redis.acl_check_cmd`: `Ok(allowed)`, or `Err(message)` when the
     /// command is unknown or the arguments are wrong.
     fn acl_check(&mut self, args: &[&[u8]]) -> Result<bool, String>;
+    /// Whether the server asked this run to stop (SCRIPT KILL through the
+    /// write transaction of a script that holds the GIL). Polled by the
+    /// instruction hook, so it must be cheap. Scripts without such a signal
+    /// are killed through [`Control::kill`] instead.
+    fn killed(&self) -> bool {
+        false
+    }
+}
+
+/// Whether the script running on `lua` was killed: its VM's switch or its
+/// host's signal.
+fn is_killed(lua: &Lua, ctl: &Control) -> bool {
+    ctl.kill.load(Ordering::Relaxed)
+        || crate::api::with_host(lua, |h, _| h.killed()).unwrap_or(false)
 }
 
 /// Switches shared between a running script and other threads.
@@ -170,7 +184,7 @@ impl Engine {
         let c = ctl.clone();
         p.set(
             "killed",
-            lua.create_function(move |_, ()| Ok(c.kill.load(Ordering::Relaxed)))?,
+            lua.create_function(move |lua, ()| Ok(is_killed(lua, &c)))?,
         )?;
         p.set("version", redis_version)?;
         p.set("version_num", version_num(redis_version))?;
@@ -186,8 +200,8 @@ impl Engine {
         let c = ctl.clone();
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-            move |_, _| {
-                if c.kill.load(Ordering::Relaxed) {
+            move |lua, _| {
+                if is_killed(lua, &c) {
                     Err(mlua::Error::runtime(
                         "Script killed by user with SCRIPT KILL...",
                     ))
@@ -409,7 +423,8 @@ impl Engine {
             Some((k, a)) => self.runner.call((f, k, a)),
             None => self.runner.call(f),
         };
-        let outcome = self.finish(label, chunk, res);
+        let killed = is_killed(&self.lua, &self.ctl);
+        let outcome = self.finish(label, chunk, res, killed);
         if let Some(mut st) = self.lua.app_data_mut::<RunState>() {
             st.host = None;
         }
@@ -436,8 +451,13 @@ impl Engine {
         self.globals.raw_set("ARGV", argv)
     }
 
-    fn finish(&self, label: &str, chunk: &str, res: mlua::Result<MultiValue>) -> Outcome {
-        let killed = self.ctl.kill.load(Ordering::Relaxed);
+    fn finish(
+        &self,
+        label: &str,
+        chunk: &str,
+        res: mlua::Result<MultiValue>,
+        killed: bool,
+    ) -> Outcome {
         let (line, script_resp3) = self
             .lua
             .app_data_ref::<RunState>()

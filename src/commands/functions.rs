@@ -143,7 +143,9 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         VersionRef::Rw(v) if no_writes => VersionRef::Ro(v),
         other => other,
     };
-    let writer = matches!(version, VersionRef::Rw(_));
+    // A script given the transaction's slot holds the GIL: it marks itself
+    // there for BUSY and SCRIPT KILL (see `Scripting::kill_kind`).
+    let writer = ctx.gil.is_some();
     let name = def.name.clone();
     let mut engine = match scripting.take_engine() {
         Ok(e) => e,
@@ -166,12 +168,17 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         lookups: std::mem::take(&mut ctx.lookups),
         out: None,
         events: Default::default(),
+        kill: None,
     };
     let run_id = scripting.start(
         engine.control(),
         writer,
         Some((name.clone(), ctx.args.to_vec())),
     );
+    if let Some(g) = ctx.gil.as_mut() {
+        g.script_started(crate::server::now_ms());
+        host.kill = Some(g.kill_signal());
+    }
     let outcome = super::scripting::off_runtime(|| {
         engine.call_function(
             &lib.name,
@@ -183,6 +190,10 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
             &mut host,
         )
     });
+    // Unmark before unregistering (the order `kill_kind` relies on).
+    if let Some(g) = ctx.gil.as_mut() {
+        g.script_finished();
+    }
     scripting.end(run_id);
     scripting.give_back(engine);
     let ScriptHost {
@@ -572,7 +583,7 @@ fn function_stats(ctx: &mut Ctx<'_>) {
 }
 
 fn function_kill(ctx: &mut Ctx<'_>) {
-    match ctx.srv.scripting.kill_kind(true) {
+    match ctx.srv.scripting.kill_kind(&ctx.srv.store, true) {
         Ok(()) => ctx.out.ok(),
         Err(e) => ctx.err(e),
     }

@@ -327,6 +327,11 @@ pub struct Ctx<'a> {
     /// Set inside MULTI/EXEC and scripts: blocking commands must not block
     /// and answer as if their timeout had expired at once.
     pub no_block: bool,
+    /// The script slot of the write transaction this command runs in, given
+    /// only to commands that may run a script under the GIL (EVAL, EVALSHA,
+    /// FCALL, EXEC; see `crate::exec::runs_scripts`): the script marks itself
+    /// there (BUSY, SCRIPT KILL) and polls for a kill.
+    pub gil: Option<ferrous_storage::ScriptSlot<'a>>,
 }
 
 /// Keyspace lookup counters of a batch (cells, so read paths holding `&Ctx`

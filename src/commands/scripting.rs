@@ -185,7 +185,9 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         VersionRef::Rw(v) if no_writes => VersionRef::Ro(v),
         other => other,
     };
-    let writer = matches!(version, VersionRef::Rw(_));
+    // A script given the transaction's slot holds the GIL: it marks itself
+    // there for BUSY and SCRIPT KILL (see `Scripting::kill_kind`).
+    let writer = ctx.gil.is_some();
     let mut engine = match scripting.take_engine() {
         Ok(e) => e,
         Err(e) => return ctx.err(&e),
@@ -217,8 +219,13 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         lookups: std::mem::take(&mut ctx.lookups),
         out: None,
         events: Default::default(),
+        kill: None,
     };
     let run_id = scripting.start(engine.control(), writer, None);
+    if let Some(g) = ctx.gil.as_mut() {
+        g.script_started(crate::server::now_ms());
+        host.kill = Some(g.kill_signal());
+    }
     let opts = RunOpts {
         sha: &sha,
         body: &body,
@@ -227,6 +234,10 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         client_resp3: ctx.out.resp3,
     };
     let outcome = off_runtime(|| engine.run(&opts, &mut host));
+    // Unmark before unregistering (the order `kill_kind` relies on).
+    if let Some(g) = ctx.gil.as_mut() {
+        g.script_finished();
+    }
     scripting.end(run_id);
     scripting.give_back(engine);
     let ScriptHost {
@@ -306,7 +317,7 @@ fn script_flush(ctx: &mut Ctx<'_>) {
 }
 
 fn script_kill(ctx: &mut Ctx<'_>) {
-    match ctx.srv.scripting.kill_kind(false) {
+    match ctx.srv.scripting.kill_kind(&ctx.srv.store, false) {
         Ok(()) => ctx.out.ok(),
         Err(e) => ctx.err(e),
     }

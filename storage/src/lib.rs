@@ -20,7 +20,7 @@ pub mod version;
 pub mod zset;
 
 pub use hamt::HashTrie;
-pub use mvcc::{GilWait, Store, WriteTxn};
+pub use mvcc::{GilWait, KillSignal, ScriptSlot, Store, WriteTxn};
 pub use smallbytes::SmallBytes;
 pub use value::{Entry, Value};
 pub use version::{Db, KeyEvent, Replaced, Version, WriteLog};

@@ -13,7 +13,11 @@
 //!   runs, [`Store::request_kill`] (SCRIPT KILL) raises a flag the script polls
 //!   ([`WriteTxn::kill_requested`]), and a writer that finds the GIL taken asks
 //!   [`Store::begin_or_busy`] whether to wait or to answer BUSY. The mark is
-//!   cleared before the GIL is released.
+//!   cleared when the script ends ([`WriteTxn::script_finished`]: the
+//!   transaction may go on with other commands) and at the latest before the
+//!   GIL is released. [`WriteTxn::split`] hands a command handler the private
+//!   version and the [`ScriptSlot`] apart, so the server's EVAL handler marks
+//!   itself and its Lua hook polls the kill flag ([`KillSignal`]).
 //!
 //! Lock order: the GIL is the only lock here; nothing else may be held while
 //! waiting for it.
@@ -260,25 +264,123 @@ impl<V: Clone + Send + Sync + 'static> WriteTxn<'_, V> {
         }
     }
 
-    /// Marks this transaction as a script started at `now` (any clock that
-    /// [`Store::begin_or_busy`] callers share): clears a stale kill request,
-    /// then lets SCRIPT KILL and the busy decision see the script.
+    /// The private version and the script slot of this transaction, borrowed
+    /// apart: a command handler gets the version while the script it runs
+    /// marks itself and polls for SCRIPT KILL through the slot.
+    pub fn split(&mut self) -> (&mut V, ScriptSlot<'_>) {
+        #[cfg(feature = "loom-broken-publish-early")]
+        self.publish_early();
+        let WriteTxn {
+            store,
+            _gil,
+            private,
+        } = self;
+        let slot = ScriptSlot {
+            script_since: &store.script_since,
+            kill: &store.kill,
+            marked: &mut _gil.script,
+        };
+        (private, slot)
+    }
+
+    /// Marks this transaction as a script started at `now` (see
+    /// [`ScriptSlot::script_started`]).
     pub fn script_started(&mut self, now: u64) {
-        #[cfg(not(feature = "loom-broken-kill-reset-late"))]
-        self.store.kill.store(false, Ordering::Relaxed);
-        // Release: a killer that sees the mark also sees the flag cleared, so
-        // its kill cannot be wiped out by the clearing above.
-        self.store.script_since.store(now.max(1), Ordering::Release);
-        #[cfg(feature = "loom-broken-kill-reset-late")]
-        // BROKEN: a kill that lands between the mark and this store is lost.
-        self.store.kill.store(false, Ordering::Relaxed);
-        self._gil.script = true;
+        self.split().1.script_started(now);
+    }
+
+    /// Ends the script mark while the transaction goes on (see
+    /// [`ScriptSlot::script_finished`]).
+    pub fn script_finished(&mut self) {
+        self.split().1.script_finished();
     }
 
     /// Whether SCRIPT KILL asked the running script to stop; the script then
     /// aborts (drops) the transaction.
     pub fn kill_requested(&self) -> bool {
         self.store.kill.load(Ordering::Acquire)
+    }
+
+    #[cfg(feature = "loom-broken-publish-early")]
+    fn publish_early(&mut self) {
+        // BROKEN: every write access publishes the transaction so far, so
+        // readers see its first write before its second.
+        let guard = epoch::pin();
+        let old = self
+            .store
+            .root
+            .swap(Owned::new(self.private.clone()), Ordering::AcqRel, &guard);
+        retire(old, &guard);
+    }
+}
+
+/// The script half of a [`WriteTxn`] ([`WriteTxn::split`]): marks the
+/// transaction as running a script and reads the kill request. Lives no
+/// longer than the transaction's borrow, so it can only mark a GIL it holds.
+pub struct ScriptSlot<'t> {
+    script_since: &'t AtomicU64,
+    kill: &'t AtomicBool,
+    marked: &'t mut bool,
+}
+
+impl<'t> ScriptSlot<'t> {
+    /// A shorter-lived slot on the same transaction (for a nested command
+    /// context such as EXEC's).
+    pub fn reborrow(&mut self) -> ScriptSlot<'_> {
+        ScriptSlot {
+            script_since: self.script_since,
+            kill: self.kill,
+            marked: &mut *self.marked,
+        }
+    }
+
+    /// Marks the transaction as a script started at `now` (any clock that
+    /// [`Store::begin_or_busy`] callers share): clears a stale kill request,
+    /// then lets SCRIPT KILL and the busy decision see the script.
+    pub fn script_started(&mut self, now: u64) {
+        #[cfg(not(feature = "loom-broken-kill-reset-late"))]
+        self.kill.store(false, Ordering::Relaxed);
+        // Release: a killer that sees the mark also sees the flag cleared, so
+        // its kill cannot be wiped out by the clearing above.
+        self.script_since.store(now.max(1), Ordering::Release);
+        #[cfg(feature = "loom-broken-kill-reset-late")]
+        // BROKEN: a kill that lands between the mark and this store is lost.
+        self.kill.store(false, Ordering::Relaxed);
+        *self.marked = true;
+    }
+
+    /// The script is over but the transaction goes on (the rest of a batch
+    /// or of an EXEC): writers wait again instead of getting BUSY, and SCRIPT
+    /// KILL answers NOTBUSY. A kill that landed too late stays raised until
+    /// the next [`ScriptSlot::script_started`] clears it; nobody polls it.
+    pub fn script_finished(&mut self) {
+        if *self.marked {
+            self.script_since.store(0, Ordering::Release);
+            *self.marked = false;
+        }
+    }
+
+    /// Whether SCRIPT KILL asked the running script to stop.
+    pub fn kill_requested(&self) -> bool {
+        self.kill.load(Ordering::Acquire)
+    }
+
+    /// A copyable handle on the kill request, for the script's interpreter
+    /// hook (which cannot hold the slot itself).
+    pub fn kill_signal(&self) -> KillSignal<'t> {
+        KillSignal(self.kill)
+    }
+}
+
+/// Read side of SCRIPT KILL for a running script: the same flag as
+/// [`WriteTxn::kill_requested`], one atomic load per poll.
+#[derive(Clone, Copy)]
+pub struct KillSignal<'t>(&'t AtomicBool);
+
+impl KillSignal<'_> {
+    /// Whether SCRIPT KILL asked the running script to stop.
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::Acquire)
     }
 }
 
@@ -314,16 +416,7 @@ impl<V: Clone + Send + Sync + 'static> std::ops::Deref for WriteTxn<'_, V> {
 impl<V: Clone + Send + Sync + 'static> std::ops::DerefMut for WriteTxn<'_, V> {
     fn deref_mut(&mut self) -> &mut V {
         #[cfg(feature = "loom-broken-publish-early")]
-        {
-            // BROKEN: every write access publishes the transaction so far, so
-            // readers see its first write before its second.
-            let guard = epoch::pin();
-            let old =
-                self.store
-                    .root
-                    .swap(Owned::new(self.private.clone()), Ordering::AcqRel, &guard);
-            retire(old, &guard);
-        }
+        self.publish_early();
         &mut self.private
     }
 }
@@ -380,6 +473,27 @@ mod tests {
         tx.commit();
         assert_eq!(store.snapshot(), 7);
         assert!(!store.request_kill());
+    }
+
+    #[test]
+    fn script_finished_ends_the_mark_but_not_the_txn() {
+        let store = Store::new(0u8);
+        let mut tx = store.begin();
+        let (v, mut slot) = tx.split();
+        slot.script_started(10);
+        let kill = slot.kill_signal();
+        *v = 1;
+        assert_eq!(store.gil_wait(20, 5), GilWait::Busy);
+        assert!(store.request_kill());
+        assert!(kill.requested() && slot.kill_requested());
+        slot.script_finished();
+        // The transaction still holds the GIL, but no script runs.
+        assert_eq!(store.gil_wait(20, 5), GilWait::Wait);
+        assert!(!store.request_kill());
+        assert!(store.try_begin().is_none());
+        *tx = 2;
+        tx.commit();
+        assert_eq!(store.snapshot(), 2);
     }
 
     #[test]
