@@ -276,3 +276,224 @@ fn monitor_shows_script_and_its_commands() {
     );
     assert!(lines[3].ends_with("[2 lua] \"get\" \"k\"\r\n"), "{lines:?}");
 }
+
+/// Waits until the server reports `n` blocked clients.
+fn wait_blocked(c: &mut common::Raw, n: usize) {
+    let want = format!("blocked_clients:{n}\r\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&c.cmd(&["INFO", "clients"])).contains(&want) {
+        assert!(Instant::now() < deadline, "never saw {want}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A raising EVAL inside MULTI rolls back its own writes only: EXEC's other
+/// commands stay, its slot carries the error, and a concurrent reader sees
+/// every EXEC whole (never `a` without `c`, never the script's `b`).
+#[test]
+fn eval_in_multi_rolls_back_only_its_own_writes() {
+    let f = Ferrous::start(&[]);
+    let mut c = f.client();
+    let port = f.port;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = done.clone();
+    let reader = std::thread::spawn(move || {
+        let mut r = common::Raw::connect(port);
+        let mut reads = 0u64;
+        while !d.load(std::sync::atomic::Ordering::SeqCst) {
+            let got = r.cmd(&["MGET", "a", "b", "c"]);
+            let s = String::from_utf8_lossy(&got).into_owned();
+            let parts: Vec<&str> = s.split("\r\n").collect();
+            // *3, then a (2 lines or $-1), b, c.
+            let mut vals = Vec::new();
+            let mut i = 1;
+            while vals.len() < 3 {
+                if parts[i] == "$-1" {
+                    vals.push(None);
+                    i += 1;
+                } else {
+                    vals.push(Some(parts[i + 1].to_string()));
+                    i += 2;
+                }
+            }
+            assert_eq!(vals[0], vals[2], "partial EXEC seen: {s:?}");
+            assert_eq!(vals[1], None, "rolled back script write seen: {s:?}");
+            reads += 1;
+        }
+        reads
+    });
+    for g in 1..=5 {
+        let g = g.to_string();
+        assert_eq!(c.cmd(&["MULTI"]), b"+OK\r\n");
+        assert_eq!(c.cmd(&["SET", "a", &g]), b"+QUEUED\r\n");
+        assert_eq!(
+            c.cmd(&[
+                "EVAL",
+                "redis.call('set','b',ARGV[1]) for i=1,300000 do end error('x')",
+                "0",
+                &g,
+            ]),
+            b"+QUEUED\r\n"
+        );
+        assert_eq!(c.cmd(&["SET", "c", &g]), b"+QUEUED\r\n");
+        let r = c.cmd(&["EXEC"]);
+        let s = String::from_utf8_lossy(&r).into_owned();
+        assert!(
+            s.starts_with("*3\r\n+OK\r\n-ERR user_script:1: x script: ")
+                && s.ends_with("\r\n+OK\r\n"),
+            "{s:?}"
+        );
+        assert_eq!(c.cmd(&["MGET", "a", "b", "c"]), {
+            let mut e = format!("*3\r\n${}\r\n{g}\r\n$-1\r\n", g.len()).into_bytes();
+            e.extend_from_slice(format!("${}\r\n{g}\r\n", g.len()).as_bytes());
+            e
+        });
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reads = reader.join().unwrap();
+    assert!(reads > 0);
+}
+
+/// A script that pushes to a key a client is blocked on and then raises
+/// does not serve that client: the served re-run sees the rolled back
+/// state. The next real push serves it.
+#[test]
+fn raising_script_does_not_serve_blocked_clients() {
+    let f = Ferrous::start(&[]);
+    let mut x = f.client();
+    let mut y = f.client();
+    x.send(&[b"BLPOP", b"q", b"0"]);
+    wait_blocked(&mut y, 1);
+    let r = y.cmd(&["EVAL", "redis.call('lpush','q','bogus') error('x')", "0"]);
+    assert!(
+        r.starts_with(b"-ERR user_script:1: x script: "),
+        "{}",
+        common::show(&r)
+    );
+    // The same inside a pipeline with other commands, and inside MULTI.
+    y.send_raw(&common::encode(&[
+        b"EVAL",
+        b"redis.call('rpush','q','bogus2') error('y')",
+        b"0",
+    ]));
+    y.send_raw(&common::encode(&[b"PING"]));
+    assert!(y
+        .read_reply()
+        .starts_with(b"-ERR user_script:1: y script: "));
+    assert_eq!(y.read_reply(), b"+PONG\r\n");
+    assert_eq!(y.cmd(&["MULTI"]), b"+OK\r\n");
+    y.cmd(&["EVAL", "redis.call('lpush','q','bogus3') error('z')", "0"]);
+    let r = y.cmd(&["EXEC"]);
+    assert!(
+        r.starts_with(b"*1\r\n-ERR user_script:1: z script: "),
+        "{}",
+        common::show(&r)
+    );
+    assert_eq!(y.cmd(&["LLEN", "q"]), b":0\r\n");
+    wait_blocked(&mut y, 1);
+    assert_eq!(y.cmd(&["LPUSH", "q", "real"]), b":1\r\n");
+    assert_eq!(x.read_reply(), b"*2\r\n$1\r\nq\r\n$4\r\nreal\r\n");
+    assert_eq!(y.cmd(&["LLEN", "q"]), b":0\r\n");
+}
+
+/// WATCH is not touched by the writes of a script that raised (they were
+/// rolled back with the version that logged them); a script that returns
+/// does touch it.
+#[test]
+fn rolled_back_script_does_not_touch_watch() {
+    let f = Ferrous::start(&[]);
+    let mut w = f.client();
+    let mut y = f.client();
+    assert_eq!(w.cmd(&["SET", "k", "0"]), b"+OK\r\n");
+    assert_eq!(w.cmd(&["WATCH", "k"]), b"+OK\r\n");
+    let r = y.cmd(&["EVAL", "redis.call('set','k','x') error('e')", "0"]);
+    assert!(r.starts_with(b"-ERR user_script:1: e script: "));
+    assert_eq!(w.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(w.cmd(&["SET", "k", "mine"]), b"+QUEUED\r\n");
+    assert_eq!(w.cmd(&["EXEC"]), b"*1\r\n+OK\r\n");
+    assert_eq!(w.cmd(&["GET", "k"]), b"$4\r\nmine\r\n");
+    // Raising inside the watcher's own pipeline, before MULTI, as well.
+    assert_eq!(w.cmd(&["WATCH", "k"]), b"+OK\r\n");
+    w.send_raw(&common::encode(&[
+        b"EVAL",
+        b"redis.call('del','k') error('e')",
+        b"0",
+    ]));
+    w.send_raw(&common::encode(&[b"MULTI"]));
+    w.send_raw(&common::encode(&[b"INCR", b"n"]));
+    w.send_raw(&common::encode(&[b"EXEC"]));
+    assert!(w
+        .read_reply()
+        .starts_with(b"-ERR user_script:1: e script: "));
+    assert_eq!(w.read_reply(), b"+OK\r\n");
+    assert_eq!(w.read_reply(), b"+QUEUED\r\n");
+    assert_eq!(w.read_reply(), b"*1\r\n:1\r\n");
+    // A script that succeeds is a write like any other.
+    assert_eq!(w.cmd(&["WATCH", "k"]), b"+OK\r\n");
+    assert_eq!(
+        y.cmd(&["EVAL", "return redis.call('set','k','x')", "0"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(w.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(w.cmd(&["SET", "k", "late"]), b"+QUEUED\r\n");
+    assert_eq!(w.cmd(&["EXEC"]), b"*-1\r\n");
+    assert_eq!(w.cmd(&["GET", "k"]), b"$1\r\nx\r\n");
+}
+
+/// A long script inside EXEC marks EXEC's transaction: writers get -BUSY
+/// past the threshold, SCRIPT KILL kills just that script (its slot gets the
+/// error, EXEC's other commands stay), after which SCRIPT KILL says NOTBUSY
+/// and writers go on. A read-only script (no GIL) is killed too.
+#[test]
+fn script_in_exec_busy_and_kill_and_read_only_kill() {
+    let f = Ferrous::start(&[]);
+    let mut a = f.client();
+    let mut b = f.client();
+    assert_eq!(
+        b.cmd(&["CONFIG", "SET", "busy-reply-threshold", "100"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(a.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(a.cmd(&["SET", "a", "1"]), b"+QUEUED\r\n");
+    assert_eq!(a.cmd(&["EVAL", LOOP, "1", "k"]), b"+QUEUED\r\n");
+    assert_eq!(a.cmd(&["SET", "c", "1"]), b"+QUEUED\r\n");
+    a.send(&[b"EXEC"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let busy = b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+    assert_eq!(b.cmd(&["SET", "x", "1"]), busy);
+    assert_eq!(b.cmd(&["GET", "a"]), b"$-1\r\n", "EXEC seen before its end");
+    assert_eq!(b.cmd(&["SCRIPT", "KILL"]), b"+OK\r\n");
+    let r = a.read_reply();
+    let s = String::from_utf8_lossy(&r).into_owned();
+    assert!(
+        s.starts_with("*3\r\n+OK\r\n-ERR Script killed by user with SCRIPT KILL... script: ")
+            && s.ends_with("\r\n+OK\r\n"),
+        "{s:?}"
+    );
+    assert_eq!(
+        b.cmd(&["SCRIPT", "KILL"]),
+        b"-NOTBUSY No scripts in execution right now.\r\n"
+    );
+    assert_eq!(b.cmd(&["SET", "x", "2"]), b"+OK\r\n");
+    assert_eq!(
+        b.cmd(&["MGET", "a", "k", "c"]),
+        b"*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n1\r\n"
+    );
+    // A read-only script holds no GIL: writers go on, and it is killed
+    // through its VM's switch.
+    a.send(&[b"EVAL_RO", b"while true do end", b"0"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(b.cmd(&["SET", "x", "3"]), b"+OK\r\n");
+    assert_eq!(
+        b.cmd(&["FUNCTION", "KILL"]),
+        b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    assert_eq!(b.cmd(&["SCRIPT", "KILL"]), b"+OK\r\n");
+    assert!(a
+        .read_reply()
+        .starts_with(b"-ERR Script killed by user with SCRIPT KILL... script: "));
+    assert_eq!(
+        b.cmd(&["SCRIPT", "KILL"]),
+        b"-NOTBUSY No scripts in execution right now.\r\n"
+    );
+}
