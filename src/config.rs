@@ -83,6 +83,14 @@ pub static PARAMS: &[Param] = &[
         Kind::Mem(1 << 20, i64::MAX),
         true,
     ),
+    // Ferrous's own: the heap cap of each Lua VM (Redis has none). A script
+    // that runs out raises, and its writes are rolled back.
+    p(
+        "lua-memory-limit",
+        "268435456",
+        Kind::Mem(1 << 20, i64::MAX),
+        true,
+    ),
     p(
         "client-query-buffer-limit",
         "1073741824",
@@ -457,6 +465,8 @@ pub struct Hot {
     pub notify_flags: AtomicI64,
     /// `busy-reply-threshold` in ms (read at every write transaction).
     pub busy_reply_threshold: AtomicI64,
+    /// `lua-memory-limit` in bytes.
+    pub lua_memory_limit: AtomicI64,
 }
 
 impl Default for Config {
@@ -486,6 +496,8 @@ impl Config {
         h.timeout.store(self.get_i64("timeout"), Ordering::Relaxed);
         h.busy_reply_threshold
             .store(self.get_i64("busy-reply-threshold"), Ordering::Relaxed);
+        h.lua_memory_limit
+            .store(self.get_i64("lua-memory-limit"), Ordering::Relaxed);
         h.latency_tracking
             .store(self.get_bool("latency-tracking"), Ordering::Relaxed);
         let nke = self.get("notify-keyspace-events");

@@ -18,8 +18,14 @@ use crate::commands::{self, flags, Ctx, Handler, Lookups};
 use crate::reply::ReplyBuf;
 use crate::server::Server;
 
-/// Heap limit of one Lua VM; past it the script fails and rolls back.
-pub const LUA_MEMORY_LIMIT: usize = 256 << 20;
+/// The configured heap cap of a Lua VM (`lua-memory-limit`).
+pub fn memory_limit(srv: &Server) -> usize {
+    srv.config
+        .hot
+        .lua_memory_limit
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .max(1 << 20) as usize
+}
 
 /// A script in execution.
 struct Running {
@@ -102,14 +108,16 @@ impl Scripting {
         lock(&self.pool).clear();
     }
 
-    /// A VM for one run (from the pool, or a new one).
-    pub fn take_engine(&self) -> Result<Engine, String> {
+    /// A VM for one run (from the pool, or a new one), its heap capped at
+    /// `memory_limit` bytes (`lua-memory-limit`, see [`memory_limit`]).
+    pub fn take_engine(&self, memory_limit: usize) -> Result<Engine, String> {
         let e = lock(&self.pool).pop();
         let mut e = match e {
             Some(e) => e,
-            None => Engine::new(crate::REDIS_VERSION, LUA_MEMORY_LIMIT)
+            None => Engine::new(crate::REDIS_VERSION, memory_limit)
                 .map_err(|e| format!("ERR Error creating the Lua VM: {e}"))?,
         };
+        e.set_memory_limit(memory_limit);
         e.sync_generation(self.generation.load(Ordering::SeqCst));
         Ok(e)
     }

@@ -154,6 +154,41 @@ fn memory_bombs_and_recursion_leave_server_healthy() {
     assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
 }
 
+/// `lua-memory-limit` caps each VM's heap: a script past it raises, its
+/// writes are rolled back, and a smaller script then runs fine.
+#[test]
+fn lua_memory_limit_config() {
+    let f = Ferrous::start(&[]);
+    let mut c = f.client();
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "lua-memory-limit", "4mb"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "lua-memory-limit"]),
+        b"*2\r\n$16\r\nlua-memory-limit\r\n$7\r\n4194304\r\n"
+    );
+    assert!(c
+        .cmd(&["CONFIG", "SET", "lua-memory-limit", "1000"])
+        .starts_with(b"-ERR"));
+    // 8 MB of strings do not fit in 4 MB (they would under the default).
+    let bomb = "redis.call('set', KEYS[1], 'written') \
+                local t = {} for i = 1, 8 do t[i] = string.rep('x', 2^20) .. i end return #t";
+    let r = c.cmd(&["EVAL", bomb, "1", "k"]);
+    assert!(r.starts_with(b"-"), "{}", String::from_utf8_lossy(&r));
+    assert_eq!(c.cmd(&["EXISTS", "k"]), b":0\r\n");
+    assert_eq!(
+        c.cmd(&["EVAL", "return #string.rep('x', 2^20)", "0"]),
+        b":1048576\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "lua-memory-limit", "256mb"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.cmd(&["EVAL", bomb, "1", "k"]), b":8\r\n");
+    assert_eq!(c.cmd(&["GET", "k"]), b"$7\r\nwritten\r\n");
+}
+
 #[test]
 fn real_client_script_fallback() {
     let f = Ferrous::start(&[]);

@@ -132,6 +132,11 @@ fn version_num(v: &str) -> i64 {
 }
 
 impl Engine {
+    /// Changes the heap cap (bytes, at least what is in use; 0: none).
+    pub fn set_memory_limit(&self, limit: usize) {
+        let _ = self.lua.set_memory_limit(limit);
+    }
+
     /// A fresh VM. `redis_version` is what `redis.REDIS_VERSION` shows;
     /// `memory_limit` caps the VM's heap in bytes (0: none).
     pub fn new(redis_version: &str, memory_limit: usize) -> mlua::Result<Engine> {

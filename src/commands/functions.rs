@@ -147,7 +147,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
     // there for BUSY and SCRIPT KILL (see `Scripting::kill_kind`).
     let writer = ctx.gil.is_some();
     let name = def.name.clone();
-    let mut engine = match scripting.take_engine() {
+    let mut engine = match scripting.take_engine(crate::script_host::memory_limit(ctx.srv)) {
         Ok(e) => e,
         Err(e) => return ctx.err(&e),
     };
@@ -307,7 +307,7 @@ fn compile_library(
 ) -> Result<Library, String> {
     let scripting = &srv.scripting;
     let generation = scripting.next_lib_generation();
-    let mut engine = scripting.take_engine()?;
+    let mut engine = scripting.take_engine(crate::script_host::memory_limit(srv))?;
     let defs = off_load(|| engine.load_library(&name, generation, &code));
     scripting.give_back(engine);
     Ok(Library {

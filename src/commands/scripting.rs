@@ -188,7 +188,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
     // A script given the transaction's slot holds the GIL: it marks itself
     // there for BUSY and SCRIPT KILL (see `Scripting::kill_kind`).
     let writer = ctx.gil.is_some();
-    let mut engine = match scripting.take_engine() {
+    let mut engine = match scripting.take_engine(crate::script_host::memory_limit(ctx.srv)) {
         Ok(e) => e,
         Err(e) => return ctx.err(&e),
     };
@@ -282,7 +282,7 @@ fn script_load(ctx: &mut Ctx<'_>) {
         if let Err(e) = shebang(&body) {
             return ctx.err(&e);
         }
-        let mut engine = match scripting.take_engine() {
+        let mut engine = match scripting.take_engine(crate::script_host::memory_limit(ctx.srv)) {
             Ok(e) => e,
             Err(e) => return ctx.err(&e),
         };
