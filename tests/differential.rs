@@ -66,5 +66,6 @@ diff_files!(
     list_ops,
     list_blocking,
     list_sort,
+    sort_types,
     list_edge,
 );

@@ -122,22 +122,19 @@ fn elements(value: &Value) -> Result<(Kind, Vec<SmallBytes>), &'static str> {
     }
 }
 
-/// Hook for the sets work: the members of a set, in iteration order.
-/// The set type is still a placeholder on this branch (no set can exist).
-fn set_members(_s: &ferrous_storage::set::Set) -> Vec<SmallBytes> {
-    Vec::new()
+/// The members of a set, in iteration order (ascending for an intset).
+fn set_members(s: &ferrous_storage::set::Set) -> Vec<SmallBytes> {
+    s.iter().map(|m| m.to_bytes()).collect()
 }
 
-/// Hook for the sorted sets work: the members of a sorted set by
-/// ascending score (then member). The type is still a placeholder here.
-fn zset_members(_z: &ferrous_storage::zset::ZSet) -> Vec<SmallBytes> {
-    Vec::new()
+/// The members of a sorted set by ascending score (then member).
+fn zset_members(z: &ferrous_storage::zset::ZSet) -> Vec<SmallBytes> {
+    z.tree().iter().map(|it| it.member.clone()).collect()
 }
 
-/// Hook for the hashes work: field `field` of hash `h` (for `BY`/`GET`
-/// patterns with `->field`). The type is still a placeholder here.
-fn hash_field<'v>(_h: &'v ferrous_storage::hash::Hash, _field: &[u8]) -> Option<&'v [u8]> {
-    None
+/// Field `field` of hash `h` (for `BY`/`GET` patterns with `->field`).
+fn hash_field<'v>(h: &'v ferrous_storage::hash::Hash, field: &[u8]) -> Option<&'v [u8]> {
+    h.get(field)
 }
 
 /// Redis's `lookupKeyByPattern`: `#` is the element itself; otherwise the
@@ -362,6 +359,15 @@ fn sort(ctx: &mut Ctx<'_>, v: &mut Version) {
         Ok(o) => o,
         Err(e) => return ctx.err(e),
     };
+    // Redis converts a listpack sorted set to a skiplist before sorting it
+    // (visible in OBJECT ENCODING), without that counting as a write.
+    if let Some(Entry {
+        value: Value::ZSet(z),
+        ..
+    }) = v.db_mut(ctx.db()).get_mut_quiet(&args[1], ctx.now)
+    {
+        z.convert_to_skiplist();
+    }
     let rows = match run(ctx, v, &mut o) {
         Ok(rows) => rows,
         Err(e) => return ctx.err(e),

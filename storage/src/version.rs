@@ -96,6 +96,18 @@ impl Db {
         self.keys.get_mut(key)
     }
 
+    /// The live entry of `key` for a change of representation only (an
+    /// encoding conversion that Redis makes as a side effect of a read, as
+    /// SORT does to a listpack sorted set): not recorded in the write log, so
+    /// it neither touches WATCHers nor invalidates tracking caches. The caller
+    /// must not change the entry's logical value nor its `expire`.
+    pub fn get_mut_quiet(&mut self, key: &[u8], now: Millis) -> Option<&mut Entry> {
+        if self.keys.get(key)?.is_expired(now) {
+            return None;
+        }
+        self.keys.get_mut(key)
+    }
+
     /// Inserts or replaces `key`, keeping the expiry index in step with
     /// `entry.expire`. Returns the previous entry (possibly an expired one).
     pub fn insert(&mut self, key: SmallBytes, entry: Entry) -> Option<Entry> {
