@@ -184,7 +184,7 @@ fn geoadd(ctx: &mut Ctx<'_>, v: &mut Version) {
             }
         }
     }
-    put_zset(ctx, v, &key, z);
+    put_zset(ctx, v, &key, z, added + changed > 0);
     if added + changed > 0 {
         ctx.notify(events::ZSET, "zadd", &key);
         ctx.key_ready(&key);

@@ -197,10 +197,14 @@ fn hmset(ctx: &mut Ctx<'_>, v: &mut Version) {
 fn hsetnx(ctx: &mut Ctx<'_>, v: &mut Version) {
     let args = ctx.args;
     let lim = limits(ctx);
-    match write_hash(ctx, v, &args[1]) {
+    let present = match write_hash(ctx, v, &args[1]) {
         Err(e) => return ctx.err(e),
-        Ok(Some(h)) if h.contains(&args[2]) => return ctx.out.int(0),
-        Ok(_) => {}
+        Ok(h) => h.is_some_and(|h| h.contains(&args[2])),
+    };
+    if present {
+        // Nothing changes: the key is not signalled as modified.
+        v.db_mut(ctx.db()).unlog(&args[1]);
+        return ctx.out.int(0);
     }
     let h = match write_hash_or_create(ctx, v, &args[1]) {
         Ok(h) => h,
@@ -298,6 +302,8 @@ fn hdel(ctx: &mut Ctx<'_>, v: &mut Version) {
         ctx.notify(events::HASH, "hdel", &args[1]);
         delete_if_empty(ctx, v, &args[1], empty);
         ctx.dirty += n as u64;
+    } else {
+        v.db_mut(ctx.db()).unlog(&args[1]);
     }
     ctx.out.int(n);
 }

@@ -248,6 +248,8 @@ fn pop_elems(
         ctx.dirty += out.len() as u64;
         ctx.notify(events::LIST, end_name(end, false), key);
         drop_if_empty(ctx, v, key);
+    } else {
+        v.db_mut(ctx.db()).unlog(key);
     }
     out
 }
@@ -390,17 +392,21 @@ fn lset(ctx: &mut Ctx<'_>, v: &mut Version) {
         Ok(None) => return ctx.err(errors::NO_SUCH_KEY),
         Ok(Some(l)) => l,
     };
-    let Ok(index) = int_arg(&args[2]) else {
+    let Some(i) = int_arg(&args[2]).ok().map(|index| index_of(index, l.len())) else {
+        v.db_mut(ctx.db()).unlog(key);
         return ctx.err(errors::NOT_INTEGER);
     };
-    match index_of(index, l.len()) {
+    match i {
         Some(i) => {
             l.set(i, SmallBytes::from(&args[3][..]));
             ctx.dirty += 1;
             ctx.out.ok();
             ctx.notify(events::LIST, "lset", key);
         }
-        None => ctx.err("ERR index out of range"),
+        None => {
+            v.db_mut(ctx.db()).unlog(key);
+            ctx.err("ERR index out of range")
+        }
     }
 }
 
@@ -420,6 +426,7 @@ fn linsert(ctx: &mut Ctx<'_>, v: &mut Version) {
         Ok(Some(l)) => l,
     };
     let Some(pos) = l.iter().position(|e| e.as_slice() == &args[3][..]) else {
+        v.db_mut(ctx.db()).unlog(key);
         return ctx.out.int(-1);
     };
     l.insert(pos + after as usize, SmallBytes::from(&args[4][..]));
@@ -450,6 +457,8 @@ fn lrem(ctx: &mut Ctx<'_>, v: &mut Version) {
         ctx.dirty += n as u64;
         ctx.notify(events::LIST, "lrem", key);
         drop_if_empty(ctx, v, key);
+    } else {
+        v.db_mut(ctx.db()).unlog(key);
     }
 }
 

@@ -161,6 +161,8 @@ fn sadd(ctx: &mut Ctx<'_>, v: &mut Version) {
     }
     if added > 0 {
         ctx.notify(events::SET, "sadd", key);
+    } else {
+        v.db_mut(ctx.db()).unlog(key);
     }
     ctx.dirty += added as u64;
     ctx.out.int(added);
@@ -189,6 +191,8 @@ fn srem(ctx: &mut Ctx<'_>, v: &mut Version) {
         ctx.notify(events::SET, "srem", key);
         delete_if_empty(ctx, v, key, empty);
         ctx.dirty += n as u64;
+    } else {
+        v.db_mut(ctx.db()).unlog(key);
     }
     ctx.out.int(n);
 }
@@ -279,6 +283,7 @@ fn spop(ctx: &mut Ctx<'_>, v: &mut Version) {
         return ctx.out.bulk(&m);
     };
     if count == 0 {
+        v.db_mut(ctx.db()).unlog(key);
         return ctx.out.set(0);
     }
     if count >= len {
@@ -403,6 +408,7 @@ fn smove(ctx: &mut Ctx<'_>, v: &mut Version) {
         return ctx.out.int(0);
     };
     if !s.remove(m) {
+        v.db_mut(ctx.db()).unlog(src);
         return ctx.out.int(0);
     }
     let empty = s.is_empty();
@@ -422,6 +428,8 @@ fn smove(ctx: &mut Ctx<'_>, v: &mut Version) {
         if d.add(m, max) {
             ctx.dirty += 1;
             ctx.notify(events::SET, "sadd", dst);
+        } else {
+            v.db_mut(ctx.db()).unlog(dst);
         }
     }
     ctx.out.int(1);

@@ -200,6 +200,23 @@ pub fn stream_mut<'v>(
     }
 }
 
+/// The stream at `key` for a write that Redis does not signal as a key
+/// modification (consumer group changes, XSETID, the lookup before parsing
+/// in XDEL): WATCH and client tracking do not see it.
+pub fn stream_mut_quiet<'v>(
+    ctx: &Ctx<'_>,
+    v: &'v mut Version,
+    key: &[u8],
+) -> Result<Option<&'v mut StreamData>, &'static str> {
+    match v.db_mut(ctx.db()).get_mut_quiet(key, ctx.now) {
+        None => Ok(None),
+        Some(e) => match &mut e.value {
+            Value::Stream(s) => Ok(Some(s.data_mut())),
+            _ => Err(errors::WRONGTYPE),
+        },
+    }
+}
+
 /// Creates an empty stream at `key` and returns it (`None` cannot happen:
 /// the key was just inserted; callers simply stop then).
 pub fn create_stream<'v>(
@@ -342,6 +359,7 @@ fn xadd(ctx: &mut Ctx<'_>, v: &mut Version) {
         },
     };
     if s.last_id == StreamId::MAX {
+        v.db_mut(ctx.db()).unlog(&key);
         return ctx
             .err("ERR The stream has exhausted the last possible ID, unable to add more items");
     }
@@ -367,6 +385,7 @@ fn xadd(ctx: &mut Ctx<'_>, v: &mut Version) {
         }
     };
     let Some(id) = id.filter(|id| *id > s.last_id) else {
+        v.db_mut(ctx.db()).unlog(&key);
         return ctx.err(
             "ERR The ID specified in XADD is equal or smaller than the target stream top item",
         );
@@ -402,12 +421,15 @@ fn xtrim(ctx: &mut Ctx<'_>, v: &mut Version) {
         Ok(Some(s)) => s,
     };
     let Some(to) = a.to else {
+        v.db_mut(ctx.db()).unlog(&key);
         return ctx.out.int(0);
     };
     let n = s.trim(to, a.approx, a.limit as u64);
     if n > 0 {
         ctx.dirty += n;
         ctx.notify(events::STREAM, "xtrim", &key);
+    } else {
+        v.db_mut(ctx.db()).unlog(&key);
     }
     ctx.out.int(n as i64);
 }
@@ -479,7 +501,7 @@ fn range_generic(ctx: &mut Ctx<'_>, v: &Version, rev: bool) {
 fn xdel(ctx: &mut Ctx<'_>, v: &mut Version) {
     // Redis 7.0 looks the key up before parsing the ids.
     let key = ctx.args[1].clone();
-    match stream_mut(ctx, v, &key) {
+    match stream_mut_quiet(ctx, v, &key) {
         Err(e) => return ctx.err(e),
         Ok(None) => return ctx.out.int(0),
         Ok(Some(_)) => {}
@@ -506,6 +528,8 @@ fn xdel(ctx: &mut Ctx<'_>, v: &mut Version) {
     if deleted > 0 {
         ctx.dirty += deleted;
         ctx.notify(events::STREAM, "xdel", &key);
+    } else {
+        v.db_mut(ctx.db()).unlog(&key);
     }
     ctx.out.int(deleted as i64);
 }
@@ -543,7 +567,8 @@ fn xsetid(ctx: &mut Ctx<'_>, v: &mut Version) {
         i += 2;
     }
     let key = args[1].clone();
-    let s = match stream_mut(ctx, v, &key) {
+    // Redis 7.0's XSETID does not signal the key as modified.
+    let s = match stream_mut_quiet(ctx, v, &key) {
         Err(e) => return ctx.err(e),
         Ok(None) => return ctx.err(errors::NO_SUCH_KEY),
         Ok(Some(s)) => s,

@@ -6,7 +6,8 @@ use ferrous_storage::{Millis, SmallBytes, Version};
 
 use super::keyspec::*;
 use super::stream::{
-    interval_end, interval_start, parse_strict_id, stream_mut, stream_read, write_entry, write_id,
+    interval_end, interval_start, parse_strict_id, stream_mut_quiet, stream_read, write_entry,
+    write_id,
 };
 use super::stream_group::{lossy, nogroup};
 use super::{events, int_arg, is, Ctx, Handler::*};
@@ -205,7 +206,7 @@ fn xclaim(ctx: &mut Ctx<'_>, v: &mut Version) {
     if delivery < 0 || delivery > now {
         delivery = now;
     }
-    let Ok(Some(s)) = stream_mut(ctx, v, &key) else {
+    let Ok(Some(s)) = stream_mut_quiet(ctx, v, &key) else {
         return;
     };
     let Some(mut g) = s.groups.get(&gname[..]).cloned() else {
@@ -273,7 +274,7 @@ fn xclaim(ctx: &mut Ctx<'_>, v: &mut Version) {
     if created {
         ctx.notify(events::STREAM, "xgroup-createconsumer", &key);
     }
-    let Ok(Some(s)) = stream_mut(ctx, v, &key) else {
+    let Ok(Some(s)) = stream_mut_quiet(ctx, v, &key) else {
         return;
     };
     let s: &StreamData = s;
@@ -324,7 +325,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, v: &mut Version) {
     if !ok {
         return ctx.err(&nogroup(&key, &gname));
     }
-    let Ok(Some(s)) = stream_mut(ctx, v, &key) else {
+    let Ok(Some(s)) = stream_mut_quiet(ctx, v, &key) else {
         return;
     };
     let Some(mut g) = s.groups.get(&gname[..]).cloned() else {

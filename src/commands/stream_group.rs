@@ -10,7 +10,7 @@ use ferrous_storage::{SmallBytes, Version};
 
 use super::keyspec::*;
 use super::stream::{
-    create_stream, parse_id_ext, parse_read_args, parse_strict_id, stream_mut, stream_read,
+    create_stream, parse_id_ext, parse_read_args, parse_strict_id, stream_mut_quiet, stream_read,
     write_served, Served,
 };
 use super::{events, int_arg, is, Ctx, Handler::*};
@@ -147,7 +147,7 @@ fn xgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
             i += 1;
         }
     }
-    let exists = match stream_mut(ctx, v, &key) {
+    let exists = match stream_mut_quiet(ctx, v, &key) {
         Err(e) => return ctx.err(e),
         Ok(s) => s.is_some(),
     };
@@ -160,7 +160,7 @@ fn xgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
         return ctx.err(&sub_syntax(&args[1]));
     }
     if sub == b"create" {
-        let last = match stream_mut(ctx, v, &key) {
+        let last = match stream_mut_quiet(ctx, v, &key) {
             Ok(Some(s)) => s.last_id,
             _ => StreamId::MIN,
         };
@@ -172,7 +172,7 @@ fn xgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
                 Err(e) => return ctx.err(e),
             }
         };
-        let s: &mut StreamData = match stream_mut(ctx, v, &key) {
+        let s: &mut StreamData = match stream_mut_quiet(ctx, v, &key) {
             Ok(Some(s)) => s,
             _ => match create_stream(ctx, v, &key) {
                 Some(s) => s,
@@ -194,7 +194,7 @@ fn xgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
         ctx.notify(events::STREAM, "xgroup-create", &key);
         return ctx.out.ok();
     }
-    let Ok(Some(s)) = stream_mut(ctx, v, &key) else {
+    let Ok(Some(s)) = stream_mut_quiet(ctx, v, &key) else {
         return ctx.err(errors::NO_SUCH_KEY);
     };
     let last = s.last_id;
@@ -239,7 +239,7 @@ fn xgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
             let mut g = s.groups.get(&gname[..]).cloned().unwrap_or_default();
             let created = ensure_consumer(ctx, &mut g, &cname, &key);
             if created {
-                if let Ok(Some(s)) = stream_mut(ctx, v, &key) {
+                if let Ok(Some(s)) = stream_mut_quiet(ctx, v, &key) {
                     s.groups.insert(SmallBytes::from(&gname[..]), g);
                 }
                 ctx.dirty += 1;
@@ -316,7 +316,7 @@ fn xreadgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
         let key = args[r.streams_at + i].clone();
         // Redis looks each key up a second time here (keyspace statistics).
         let _ = stream_read(ctx, v, &key);
-        let Ok(Some(s)) = stream_mut(ctx, v, &key) else {
+        let Ok(Some(s)) = stream_mut_quiet(ctx, v, &key) else {
             continue;
         };
         let Some(mut g) = s.groups.get(&gname[..]).cloned() else {
@@ -369,7 +369,7 @@ fn xreadgroup(ctx: &mut Ctx<'_>, v: &mut Version) {
         if let Some(c) = g.consumers.get_mut(&cname[..]) {
             c.seen_time = now;
         }
-        let Ok(Some(s)) = stream_mut(ctx, v, &key) else {
+        let Ok(Some(s)) = stream_mut_quiet(ctx, v, &key) else {
             continue;
         };
         if !history {
@@ -441,7 +441,7 @@ fn xack(ctx: &mut Ctx<'_>, v: &mut Version) {
         }
     }
     let mut acked = 0;
-    if let Ok(Some(s)) = stream_mut(ctx, v, &key) {
+    if let Ok(Some(s)) = stream_mut_quiet(ctx, v, &key) {
         if let Some(g) = s.groups.get_mut(&args[2][..]) {
             for id in ids {
                 if g.ack(id) {

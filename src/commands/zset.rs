@@ -191,17 +191,23 @@ pub fn take_zset(ctx: &Ctx<'_>, v: &mut Version, key: &[u8]) -> Result<Option<ZS
 }
 
 /// Stores `z` at `key` (keeping the key's TTL if it exists), or deletes the
-/// key when `z` is empty. Returns whether the key was deleted.
-pub fn put_zset(ctx: &mut Ctx<'_>, v: &mut Version, key: &[u8], z: ZSet) -> bool {
+/// key when `z` is empty. Returns whether the key was deleted. `changed`
+/// false (nothing was added, updated or removed) takes back the write-log
+/// record of [`take_zset`], so WATCH and tracking see no change, as in Redis.
+pub fn put_zset(ctx: &mut Ctx<'_>, v: &mut Version, key: &[u8], z: ZSet, changed: bool) -> bool {
     let db = v.db_mut(ctx.db());
     if z.is_empty() {
         return db.remove(key).is_some();
     }
-    match db.get_mut(key, ctx.now) {
+    // `take_zset` already recorded the write of an existing key.
+    match db.get_mut_quiet(key, ctx.now) {
         Some(e) => e.value = Value::ZSet(z),
         None => {
             db.insert(SmallBytes::from(key), Entry::new(Value::ZSet(z)));
         }
+    }
+    if !changed {
+        db.unlog(key);
     }
     false
 }
@@ -395,7 +401,7 @@ fn add_generic(
         }
     }
     let _ = processed;
-    put_zset(ctx, v, &key, z);
+    put_zset(ctx, v, &key, z, added + updated > 0);
     if nan {
         return ctx.err(NAN_SCORE);
     }
@@ -430,7 +436,7 @@ fn zrem(ctx: &mut Ctx<'_>, v: &mut Version) {
             }
         }
     }
-    let deleted = put_zset(ctx, v, &key, z);
+    let deleted = put_zset(ctx, v, &key, z, n > 0);
     if n > 0 {
         ctx.notify(events::ZSET, "zrem", &key);
         if deleted {

@@ -83,7 +83,7 @@ pub fn pop_items(
         z.remove(&it.member);
         popped.push(it);
     }
-    let deleted = put_zset(ctx, v, key, z);
+    let deleted = put_zset(ctx, v, key, z, !popped.is_empty());
     if !popped.is_empty() {
         ctx.notify(events::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
         if deleted {

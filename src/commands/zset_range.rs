@@ -479,7 +479,7 @@ fn remrange_generic(ctx: &mut Ctx<'_>, v: &mut Version, preset: Preset, event: &
     for it in &doomed {
         z.remove(&it.member);
     }
-    let deleted = put_zset(ctx, v, &key, z);
+    let deleted = put_zset(ctx, v, &key, z, n > 0);
     if n > 0 {
         ctx.notify(events::ZSET, event, &key);
         if deleted {

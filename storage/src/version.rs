@@ -48,6 +48,19 @@ impl Db {
         }
     }
 
+    /// Takes back the write-log record that the last [`Db::get_mut`] of
+    /// `key` made, for a command that got the entry for modification but
+    /// changed nothing: Redis signals a key as modified (WATCH, client
+    /// tracking) only when a command really changes it. A no-op when the
+    /// last record is another key's or was already handed out.
+    pub fn unlog(&mut self, key: &[u8]) {
+        if let Some(w) = &mut self.written {
+            if w.len() > self.seen && w.last().is_some_and(|(k, e)| *e && k[..] == *key) {
+                w.pop();
+            }
+        }
+    }
+
     /// The same keys without the write log (what a replaced database was).
     fn without_log(&self) -> Db {
         Db {
@@ -525,6 +538,27 @@ mod tests {
         assert_eq!(db.len(), 1, "a read does not delete");
         assert!(db.get_mut(b"k", 100).is_none());
         assert_eq!((db.len(), db.expires_len()), (0, 0));
+    }
+
+    #[test]
+    fn unlog_and_quiet_writes_leave_no_record() {
+        let mut v = Version::new(1);
+        v.db_mut(0)
+            .insert("a".into(), Entry::new(Value::string("1")));
+        v.log_writes();
+        let db = v.db_mut(0);
+        assert!(db.get_mut(b"a", 0).is_some());
+        db.unlog(b"b");
+        db.unlog(b"a");
+        assert!(db.get_mut_quiet(b"a", 0).is_some());
+        db.insert("b".into(), Entry::new(Value::string("1")));
+        assert!(db.get_mut(b"b", 0).is_some());
+        db.unlog(b"b");
+        db.remove(b"b");
+        db.unlog(b"b");
+        let log = v.take_writes().unwrap();
+        let keys: Vec<(&[u8], bool)> = log.keys.iter().map(|(_, k, e)| (&k[..], *e)).collect();
+        assert_eq!(keys, [(&b"b"[..], true), (b"b", false)]);
     }
 
     #[test]
