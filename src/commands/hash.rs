@@ -127,6 +127,22 @@ fn write_hash<'v>(
     }
 }
 
+/// The hash at `key` for a write command that first reads it (an expired
+/// key is deleted); the key is not recorded as written.
+fn peek_hash<'v>(
+    ctx: &Ctx<'_>,
+    v: &'v mut Version,
+    key: &[u8],
+) -> Result<Option<&'v Hash>, &'static str> {
+    let db = v.db_mut(ctx.db());
+    expire_if_needed(ctx, db, key);
+    match db.get(key, ctx.now).map(|e| &e.value) {
+        None => Ok(None),
+        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(_) => Err(errors::WRONGTYPE),
+    }
+}
+
 /// The hash at `key` for a command that adds fields, created empty when
 /// absent.
 fn write_hash_or_create<'v>(
@@ -358,7 +374,7 @@ fn hincrby(ctx: &mut Ctx<'_>, v: &mut Version) {
         Ok(n) => n,
         Err(e) => return ctx.err(e),
     };
-    let cur = match write_hash(ctx, v, &args[1]) {
+    let cur = match peek_hash(ctx, v, &args[1]) {
         Err(e) => return ctx.err(e),
         Ok(h) => match h.and_then(|h| h.get(&args[2])) {
             None => 0,
@@ -386,7 +402,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, v: &mut Version) {
     if by.is_infinite() {
         return ctx.err("ERR value is NaN or Infinity");
     }
-    let cur = match write_hash(ctx, v, &args[1]) {
+    let cur = match peek_hash(ctx, v, &args[1]) {
         Err(e) => return ctx.err(e),
         Ok(h) => match h.and_then(|h| h.get(&args[2])) {
             None => LongDouble::parse(b"0"),

@@ -191,7 +191,15 @@ pub fn stream_mut<'v>(
     v: &'v mut Version,
     key: &[u8],
 ) -> Result<Option<&'v mut StreamData>, &'static str> {
-    match v.db_mut(ctx.db()).get_mut(key, ctx.now) {
+    let db = v.db_mut(ctx.db());
+    // A key of another type is not recorded as written.
+    if db
+        .get(key, ctx.now)
+        .is_some_and(|e| !matches!(e.value, Value::Stream(_)))
+    {
+        return Err(errors::WRONGTYPE);
+    }
+    match db.get_mut(key, ctx.now) {
         None => Ok(None),
         Some(e) => match &mut e.value {
             Value::Stream(s) => Ok(Some(s.data_mut())),

@@ -180,14 +180,20 @@ pub fn zset_read<'v>(
 /// (leaving an empty one in its place, so no refcount is bumped and owned
 /// nodes are changed in place); give it back with [`put_zset`].
 pub fn take_zset(ctx: &Ctx<'_>, v: &mut Version, key: &[u8]) -> Result<Option<ZSet>, &'static str> {
-    match v.db_mut(ctx.db()).get_mut(key, ctx.now) {
+    let db = v.db_mut(ctx.db());
+    let r = match db.get_mut(key, ctx.now) {
         None => Ok(None),
         Some(Entry {
             value: Value::ZSet(z),
             ..
         }) => Ok(Some(std::mem::take(z))),
         Some(_) => Err(errors::WRONGTYPE),
+    };
+    if r.is_err() {
+        // A key of another type is not recorded as written.
+        db.unlog(key);
     }
+    r
 }
 
 /// Stores `z` at `key` (keeping the key's TTL if it exists), or deletes the
