@@ -26,6 +26,7 @@ diff_files!(
     keys_rename,
     keys_scan,
     keys_object,
+    keys_collections,
     expire,
     server,
     client,
