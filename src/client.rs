@@ -94,6 +94,9 @@ pub struct Client {
     pub events: crate::notify::Pending,
     /// CLIENT TRACKING on, and CLIENT CACHING's flag.
     pub caching: crate::tracking::ClientCaching,
+    /// Made by [`Client::detached`]: the command runs outside the client's
+    /// connection (a script's `redis.call`, or a blocked command served).
+    pub detached: bool,
 }
 
 impl Client {
@@ -111,6 +114,7 @@ impl Client {
             subs: Default::default(),
             events: Default::default(),
             caching: Default::default(),
+            detached: true,
         }
     }
 

@@ -84,6 +84,7 @@ pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, peer: SocketAddr) {
         subs: Default::default(),
         events: Default::default(),
         caching: Default::default(),
+        detached: false,
     };
     let result = run(&srv, &mut sock, &mut client, &mut push_rx).await;
     if let Err(e) = result {

@@ -6,8 +6,8 @@
 //! Ordering follows Redis 7.0: numeric ties are broken by comparing the
 //! elements as byte strings; `BY` a pattern without `*` skips sorting
 //! (lists and sorted sets keep their order, reversed by DESC); a set with
-//! `BY nosort` and STORE is sorted lexicographically so the result is
-//! deterministic. Lexicographic comparison is byte order up to the first
+//! `BY nosort` and STORE, or inside a script, is sorted lexicographically so
+//! the result is deterministic. Lexicographic comparison is byte order up to the first
 //! NUL (Redis uses `strcoll`, the same in the C locale), or of the whole
 //! strings with STORE.
 
@@ -227,7 +227,9 @@ fn run(
         None => (Kind::List, Vec::new()),
         Some(e) => elements(&e.value)?,
     };
-    if o.dontsort && kind == Kind::Set && o.store.is_some() {
+    // SORT never blocks, so a detached client is a script's `redis.call`:
+    // Redis sorts a set there too, so that scripts stay deterministic.
+    if o.dontsort && kind == Kind::Set && (o.store.is_some() || ctx.client.detached) {
         o.dontsort = false;
         o.alpha = true;
         o.by = None;
