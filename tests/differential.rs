@@ -65,6 +65,7 @@ diff_files!(
     notify,
     notify_collections,
     tracking,
+    tracking_collections,
     list_basic,
     list_ops,
     list_blocking,
