@@ -109,6 +109,9 @@ fn setbit(ctx: &mut Ctx<'_>, v: &mut Version) {
     put_string(ctx, v, key, Value::raw_string(b));
     if changed {
         ctx.notify(super::events::STRING, "setbit", key);
+    } else {
+        // Converted to raw, but not signalled as modified.
+        v.db_mut(ctx.db()).unlog(key);
     }
     ctx.out.int(old as i64);
 }
@@ -480,8 +483,10 @@ impl Field {
 }
 
 /// Runs the fields against `s` (grown already when there are writes),
-/// writing one reply per field; returns whether `s` changed.
-fn run_fields(ctx: &mut Ctx<'_>, fields: &[Field], s: &mut [u8]) -> bool {
+/// writing one reply per field; returns whether a write counts as a change:
+/// like Redis, one that was applied (not refused by OVERFLOW FAIL) to a
+/// string just created or grown (`grew`), or that changed the value.
+fn run_fields(ctx: &mut Ctx<'_>, fields: &[Field], s: &mut [u8], grew: bool) -> bool {
     let mut changed = false;
     ctx.out.array(fields.len());
     for f in fields {
@@ -509,7 +514,7 @@ fn run_fields(ctx: &mut Ctx<'_>, fields: &[Field], s: &mut [u8]) -> bool {
         match new {
             Some(x) => {
                 write_bits(s, f.offset, f.bits, x as u64);
-                changed = true;
+                changed |= grew || x != old;
                 ctx.out.int(reply as i64);
             }
             None => ctx.out.null(),
@@ -537,12 +542,17 @@ fn bitfield(ctx: &mut Ctx<'_>, v: &mut Version) {
         Err(e) => return ctx.err(e),
         Ok(s) => (grown(s.unwrap_or_default(), last_bit), s.map(|s| s.len())),
     };
-    let changed = run_fields(ctx, &fields, &mut b);
     // Redis grows (or creates) the string before running the operations,
-    // so even a write refused by OVERFLOW FAIL leaves it grown.
-    if changed || before != Some(b.len()) {
-        put_string(ctx, v, key, Value::raw_string(b));
+    // so even a write refused by OVERFLOW FAIL leaves it grown, and always
+    // stores it raw (an integer-encoded string is converted); the key is
+    // signalled only when a write counted as a change.
+    let grew = before != Some(b.len());
+    let changed = run_fields(ctx, &fields, &mut b, grew);
+    put_string(ctx, v, key, Value::raw_string(b));
+    if changed {
         ctx.notify(super::events::STRING, "setbit", key);
+    } else {
+        v.db_mut(ctx.db()).unlog(key);
     }
 }
 
