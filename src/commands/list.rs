@@ -243,7 +243,9 @@ fn pop_elems(
     count: usize,
 ) -> Vec<SmallBytes> {
     let mut out = Vec::new();
+    let mut found = false;
     if let Ok(Some(l)) = list_mut(ctx, v, key) {
+        found = true;
         let n = count.min(l.len());
         out.reserve(n);
         for _ in 0..n {
@@ -256,7 +258,8 @@ fn pop_elems(
         ctx.dirty += out.len() as u64;
         ctx.notify(events::LIST, end_name(end, false), key);
         drop_if_empty(ctx, v, key);
-    } else {
+    } else if found {
+        // Nothing popped (COUNT 0): the key is not signalled as modified.
         v.db_mut(ctx.db()).unlog(key);
     }
     out

@@ -51,8 +51,11 @@ impl Db {
     /// Takes back the write-log record that the last [`Db::get_mut`] of
     /// `key` made, for a command that got the entry for modification but
     /// changed nothing: Redis signals a key as modified (WATCH, client
-    /// tracking) only when a command really changes it. A no-op when the
-    /// last record is another key's or was already handed out.
+    /// tracking) only when a command really changes it. Call it only right
+    /// after the caller's own `get_mut` (or insert) of `key`, with no other
+    /// write in between, or it could take back an earlier command's record.
+    /// A no-op when the last record is another key's or was already handed
+    /// out.
     pub fn unlog(&mut self, key: &[u8]) {
         if let Some(w) = &mut self.written {
             if w.len() > self.seen && w.last().is_some_and(|(k, e)| *e && k[..] == *key) {
