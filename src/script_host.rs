@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrous_scripting::{Control, Engine, FunctionDef, Host, Reply};
@@ -300,6 +300,93 @@ pub struct ScriptHost<'a> {
     /// its write transaction sees it); None for scripts on snapshots, which
     /// are killed through their VM's `Control`.
     pub kill: Option<KillSignal<'a>>,
+    /// Moves the runtime's other work off this thread once the script has
+    /// run for a while (see [`Offload`]).
+    pub offload: Offload,
+}
+
+/// How long a script runs on its connection's runtime thread before the
+/// runtime's other work (other connections) is moved to another thread.
+const INLINE_BUDGET: Duration = Duration::from_millis(1);
+
+/// A script runs inline on its connection's task: most scripts take a few
+/// microseconds, and handing the runtime thread over for each one (what
+/// `tokio::task::block_in_place` around the whole run did) cost two thread
+/// switches per script. Once a run passes [`INLINE_BUDGET`] (checked from
+/// the Lua instruction hook and after each `redis.call`), [`Offload::check`]
+/// calls `block_in_place` from inside the running script: the runtime's
+/// worker core goes to another thread, which then serves the other clients
+/// (BUSY replies, snapshot reads, SCRIPT KILL) while this thread finishes
+/// the script and afterwards leaves the runtime, as after any
+/// `block_in_place` whose core was taken.
+pub struct Offload {
+    started: Instant,
+    /// The next elapsed time at which to try; None once the runtime has
+    /// been handed over (or there is none to hand over).
+    next: Option<Duration>,
+}
+
+impl Default for Offload {
+    fn default() -> Self {
+        Offload {
+            started: Instant::now(),
+            next: Some(INLINE_BUDGET),
+        }
+    }
+}
+
+impl Offload {
+    /// Hands the runtime over if the script has run past the budget.
+    pub fn check(&mut self) {
+        let Some(next) = self.next else {
+            return;
+        };
+        let elapsed = self.started.elapsed();
+        if elapsed < next {
+            return;
+        }
+        self.next = if hand_off_runtime() {
+            None
+        } else {
+            // The other thread did not show up in time: try again later.
+            Some(elapsed + INLINE_BUDGET * 4)
+        };
+    }
+}
+
+/// Moves the runtime's worker core from this thread to another one while
+/// the caller goes on running its script. Returns whether another thread
+/// has taken the runtime (or this is no multi-threaded runtime worker, so
+/// there is nothing to hand over).
+fn hand_off_runtime() -> bool {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let Ok(handle) = Handle::try_current() else {
+        return true;
+    };
+    if handle.runtime_flavor() != RuntimeFlavor::MultiThread {
+        return true;
+    }
+    let taken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let me = std::thread::current();
+    tokio::task::block_in_place(|| {
+        // `block_in_place` has put the core up for another thread; a task
+        // spawned now can only run there. Once it has run, that thread owns
+        // the core and will not give it back when this closure returns.
+        let flag = taken.clone();
+        handle.spawn(async move {
+            flag.store(true, Ordering::Release);
+            me.unpark();
+        });
+        let deadline = Instant::now() + Duration::from_millis(50);
+        while !taken.load(Ordering::Acquire) {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            std::thread::park_timeout(deadline - now);
+        }
+    });
+    taken.load(Ordering::Acquire)
 }
 
 const UNKNOWN: &[u8] = b"ERR Unknown Redis command called from script";
@@ -414,6 +501,8 @@ impl Host for ScriptHost<'_> {
             self.srv.cmdstats.call(slot, usec, out.errors > 0);
         }
         self.monitor(spec, &argv);
+        // A script of few instructions but slow commands meets the hook rarely.
+        self.offload.check();
         let reply = match Reply::parse_all(&out.buf).and_then(|v| v.into_iter().next()) {
             Some(r) => r,
             None => Reply::Error(b"ERR internal error: unreadable reply".to_vec()),
@@ -443,6 +532,10 @@ impl Host for ScriptHost<'_> {
 
     fn killed(&self) -> bool {
         self.kill.is_some_and(|k| k.requested())
+    }
+
+    fn on_hook(&mut self) {
+        self.offload.check();
     }
 }
 

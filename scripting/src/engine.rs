@@ -35,6 +35,10 @@ pub trait Host {
     fn killed(&self) -> bool {
         false
     }
+    /// Called by the instruction hook (every 1000 VM instructions)
+    /// just before the kill check. The server uses it to notice a script
+    /// that runs long and move its other work off the script's thread.
+    fn on_hook(&mut self) {}
 }
 
 /// Whether the script running on `lua` was killed: its VM's switch or its
@@ -42,6 +46,17 @@ pub trait Host {
 fn is_killed(lua: &Lua, ctl: &Control) -> bool {
     ctl.kill.load(Ordering::Relaxed)
         || crate::api::with_host(lua, |h, _| h.killed()).unwrap_or(false)
+}
+
+/// The instruction hook: lets the host look at the clock, then checks the
+/// kill switches.
+fn hook_tick(lua: &Lua, ctl: &Control) -> bool {
+    ctl.kill.load(Ordering::Relaxed)
+        || crate::api::with_host(lua, |h, _| {
+            h.on_hook();
+            h.killed()
+        })
+        .unwrap_or(false)
 }
 
 /// Switches shared between a running script and other threads.
@@ -107,7 +122,8 @@ pub(crate) struct HostPtr(pub(crate) *mut (dyn Host + 'static));
 // while `Engine::run` (which borrowed the host) is on the stack.
 unsafe impl Send for HostPtr {}
 
-/// How many VM instructions run between two checks of the kill switch.
+/// How many VM instructions run between two checks of the kill switch
+/// (and two calls of [`Host::on_hook`]).
 const HOOK_EVERY: u32 = 1000;
 
 /// One Lua VM with the sandbox and a cache of compiled scripts.
@@ -206,7 +222,7 @@ impl Engine {
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |lua, _| {
-                if is_killed(lua, &c) {
+                if hook_tick(lua, &c) {
                     Err(mlua::Error::runtime(
                         "Script killed by user with SCRIPT KILL...",
                     ))

@@ -169,6 +169,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         out: None,
         events: Default::default(),
         kill: None,
+        offload: Default::default(),
     };
     let run_id = scripting.start(
         engine.control(),
@@ -179,17 +180,16 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         g.script_started(crate::server::now_ms());
         host.kill = Some(g.kill_signal());
     }
-    let outcome = super::scripting::off_runtime(|| {
-        engine.call_function(
-            &lib.name,
-            lib.generation,
-            &lib.code,
-            &name,
-            &keys,
-            &argv,
-            &mut host,
-        )
-    });
+    // Inline: `host.offload` frees the runtime if the function runs long.
+    let outcome = engine.call_function(
+        &lib.name,
+        lib.generation,
+        &lib.code,
+        &name,
+        &keys,
+        &argv,
+        &mut host,
+    );
     // Unmark before unregistering (the order `kill_kind` relies on).
     if let Some(g) = ctx.gil.as_mut() {
         g.script_finished();

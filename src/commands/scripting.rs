@@ -220,6 +220,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         out: None,
         events: Default::default(),
         kill: None,
+        offload: Default::default(),
     };
     let run_id = scripting.start(engine.control(), writer, None);
     if let Some(g) = ctx.gil.as_mut() {
@@ -233,7 +234,8 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         argv: &argv,
         client_resp3: ctx.out.resp3,
     };
-    let outcome = off_runtime(|| engine.run(&opts, &mut host));
+    // Inline: `host.offload` frees the runtime if the script runs long.
+    let outcome = engine.run(&opts, &mut host);
     // Unmark before unregistering (the order `kill_kind` relies on).
     if let Some(g) = ctx.gil.as_mut() {
         g.script_finished();
@@ -263,8 +265,10 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
     }
 }
 
-/// Runs `f` (a script, possibly long) so that the tokio worker it is on can
-/// hand its other tasks to another thread meanwhile.
+/// Runs `f` (possibly long, e.g. FUNCTION LOAD running a library's code)
+/// so that the tokio worker it is on can hand its other tasks to another
+/// thread meanwhile. Script runs do not use it (see
+/// [`crate::script_host::Offload`]).
 pub(crate) fn off_runtime<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
