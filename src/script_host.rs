@@ -86,6 +86,20 @@ impl Scripting {
         lock(&self.cache).get(sha).cloned()
     }
 
+    /// The body cached under `sha` as a client sent it (any case), without
+    /// allocating: EVALSHA's lookup.
+    pub fn get_sha(&self, sha: &[u8]) -> Option<Arc<Bytes>> {
+        let mut buf = [0u8; 40];
+        if sha.len() != buf.len() {
+            return None;
+        }
+        for (d, s) in buf.iter_mut().zip(sha) {
+            *d = s.to_ascii_lowercase();
+        }
+        let key = std::str::from_utf8(&buf).ok()?;
+        lock(&self.cache).get(key).cloned()
+    }
+
     /// Caches `body` under `sha`.
     pub fn insert(&self, sha: String, body: Bytes) {
         lock(&self.cache).insert(sha, Arc::new(body));
@@ -338,10 +352,17 @@ impl Default for Offload {
 impl Offload {
     /// Hands the runtime over if the script has run past the budget.
     pub fn check(&mut self) {
+        if self.next.is_some() {
+            self.check_at(Instant::now());
+        }
+    }
+
+    /// [`Offload::check`] with the time already read.
+    pub fn check_at(&mut self, now: Instant) {
         let Some(next) = self.next else {
             return;
         };
-        let elapsed = self.started.elapsed();
+        let elapsed = now.saturating_duration_since(self.started);
         if elapsed < next {
             return;
         }
@@ -496,13 +517,14 @@ impl Host for ScriptHost<'_> {
         self.lookups = lookups;
         // Published with the caller's batch if the script commits.
         self.events.append(&mut client.events);
+        let ended = Instant::now();
         if let Some(slot) = commands::table().slot(spec) {
-            let usec = started.elapsed().as_micros() as u64;
+            let usec = ended.duration_since(started).as_micros() as u64;
             self.srv.cmdstats.call(slot, usec, out.errors > 0);
         }
         self.monitor(spec, &argv);
         // A script of few instructions but slow commands meets the hook rarely.
-        self.offload.check();
+        self.offload.check_at(ended);
         let reply = match Reply::parse_all(&out.buf).and_then(|v| v.into_iter().next()) {
             Some(r) => r,
             None => Reply::Error(b"ERR internal error: unreadable reply".to_vec()),

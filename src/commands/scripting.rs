@@ -91,8 +91,7 @@ pub fn is_no_writes_eval(srv: &crate::server::Server, args: &[bytes::Bytes]) -> 
     } else if is(&args[0], "fcall") {
         super::functions::is_no_writes(srv, &args[1])
     } else if is(&args[0], "evalsha") {
-        let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-        srv.scripting.get(&sha).is_some_and(|b| flagged(&b))
+        srv.scripting.get_sha(&args[1]).is_some_and(|b| flagged(&b))
     } else {
         false
     }
@@ -165,9 +164,11 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
     }
     let scripting = &ctx.srv.scripting;
     let (sha, body) = if by_sha {
-        let sha = String::from_utf8_lossy(&ctx.args[1]).to_ascii_lowercase();
-        match scripting.get(&sha) {
-            Some(b) => (sha, b),
+        match scripting.get_sha(&ctx.args[1]) {
+            Some(b) => (
+                String::from_utf8_lossy(&ctx.args[1]).to_ascii_lowercase(),
+                b,
+            ),
             None => return ctx.err(NOSCRIPT),
         }
     } else {
