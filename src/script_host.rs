@@ -317,6 +317,13 @@ pub struct ScriptHost<'a> {
     /// Moves the runtime's other work off this thread once the script has
     /// run for a while (see [`Offload`]).
     pub offload: Offload,
+    /// The rollback point: the version as it was before the script's first
+    /// write command (versions are persistent, so the copy is O(1)), put
+    /// back if the script raises. Taken lazily, so a script that only reads
+    /// pays neither for it nor for the copy of the database list that a
+    /// shared version costs at the first write. None while nothing was
+    /// written.
+    pub saved: Option<Version>,
 }
 
 /// How long a script runs on its connection's runtime thread before the
@@ -501,6 +508,11 @@ impl Host for ScriptHost<'_> {
             no_block: true,
             gil: None,
         };
+        if let (Handler::Write(_), VersionRef::Rw(v), None) =
+            (spec.handler, &self.version, &self.saved)
+        {
+            self.saved = Some((**v).clone());
+        }
         let started = Instant::now();
         match (spec.handler, &mut self.version) {
             (Handler::Read(f), VersionRef::Ro(v)) => f(&mut ctx, v),

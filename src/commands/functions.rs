@@ -154,10 +154,6 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
     let n = numkeys as usize;
     let keys: Vec<&[u8]> = ctx.args[3..3 + n].iter().map(|a| &a[..]).collect();
     let argv: Vec<&[u8]> = ctx.args[3 + n..].iter().map(|a| &a[..]).collect();
-    let saved = match &version {
-        VersionRef::Rw(v) => Some((**v).clone()),
-        VersionRef::Ro(_) => None,
-    };
     let mut host = ScriptHost {
         srv: ctx.srv,
         info: ctx.client.info.clone(),
@@ -170,6 +166,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         events: Default::default(),
         kill: None,
         offload: Default::default(),
+        saved: None,
     };
     let run_id = scripting.start(
         engine.control(),
@@ -201,6 +198,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         dirty,
         lookups,
         mut events,
+        saved,
         ..
     } = host;
     ctx.lookups = lookups;

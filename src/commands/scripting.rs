@@ -205,11 +205,6 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
     let n = numkeys as usize;
     let keys: Vec<&[u8]> = ctx.args[3..3 + n].iter().map(|a| &a[..]).collect();
     let argv: Vec<&[u8]> = ctx.args[3 + n..].iter().map(|a| &a[..]).collect();
-    // Rollback point: versions are persistent, so this clone is O(1).
-    let saved = match &version {
-        VersionRef::Rw(v) => Some((**v).clone()),
-        VersionRef::Ro(_) => None,
-    };
     let mut host = ScriptHost {
         srv: ctx.srv,
         info: ctx.client.info.clone(),
@@ -222,6 +217,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         events: Default::default(),
         kill: None,
         offload: Default::default(),
+        saved: None,
     };
     let run_id = scripting.start(engine.control(), writer, None);
     if let Some(g) = ctx.gil.as_mut() {
@@ -248,6 +244,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         dirty,
         lookups,
         mut events,
+        saved,
         ..
     } = host;
     ctx.lookups = lookups;
