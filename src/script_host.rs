@@ -324,6 +324,17 @@ pub struct ScriptHost<'a> {
     /// shared version costs at the first write. None while nothing was
     /// written.
     pub saved: Option<Version>,
+    /// Buffers reused by every `redis.call` of the run.
+    pub scratch: CallScratch,
+}
+
+/// What each `redis.call` of a run reuses instead of allocating again.
+#[derive(Default)]
+pub struct CallScratch {
+    /// The command's arguments (slices of one buffer per call).
+    argv: Vec<Bytes>,
+    /// The detached client the commands run as (made on the first call).
+    client: Option<Client>,
 }
 
 /// How long a script runs on its connection's runtime thread before the
@@ -479,69 +490,22 @@ impl ScriptHost<'_> {
 
 impl Host for ScriptHost<'_> {
     fn call(&mut self, args: &[&[u8]], resp3: bool) -> Reply {
-        let argv: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        let spec = match self.resolve(&argv) {
-            Ok(s) => s,
-            Err(e) => return Reply::Error(e.to_vec()),
-        };
-        if spec.name == "select" && argv.len() == 2 {
-            let r = self.select(&argv[1]);
-            self.monitor(spec, &argv);
-            return r;
+        // One copy of all the arguments, sliced: one allocation per call.
+        let mut all = bytes::BytesMut::with_capacity(args.iter().map(|a| a.len()).sum());
+        for a in args {
+            all.extend_from_slice(a);
         }
-        let mut client = Client::detached(self.info.clone(), self.db);
-        let mut out = self.out.take().unwrap_or_else(|| ReplyBuf::new(resp3));
-        out.buf.clear();
-        out.errors = 0;
-        out.error_codes.clear();
-        out.resp3 = resp3;
-        let lookups = std::mem::take(&mut self.lookups);
-        let mut ctx = Ctx {
-            srv: self.srv,
-            client: &mut client,
-            out: &mut out,
-            args: &argv,
-            now: self.now,
-            dirty: 0,
-            action: None,
-            lookups,
-            no_block: true,
-            gil: None,
-        };
-        if let (Handler::Write(_), VersionRef::Rw(v), None) =
-            (spec.handler, &self.version, &self.saved)
-        {
-            self.saved = Some((**v).clone());
+        let all = all.freeze();
+        let mut argv = std::mem::take(&mut self.scratch.argv);
+        argv.clear();
+        let mut at = 0;
+        for a in args {
+            argv.push(all.slice(at..at + a.len()));
+            at += a.len();
         }
-        let started = Instant::now();
-        match (spec.handler, &mut self.version) {
-            (Handler::Read(f), VersionRef::Ro(v)) => f(&mut ctx, v),
-            (Handler::Read(f), VersionRef::Rw(v)) => f(&mut ctx, v),
-            (Handler::Write(f), VersionRef::Rw(v)) => f(&mut ctx, v),
-            (Handler::Write(_), VersionRef::Ro(_)) => ctx
-                .out
-                .error(std::str::from_utf8(RO_WRITE).unwrap_or("ERR")),
-            (Handler::Conn(f), _) => f(&mut ctx),
-            (Handler::Container, _) => commands::command::bare_container(spec, &mut ctx),
-        }
-        let Ctx { dirty, lookups, .. } = ctx;
-        self.dirty += dirty;
-        self.lookups = lookups;
-        // Published with the caller's batch if the script commits.
-        self.events.append(&mut client.events);
-        let ended = Instant::now();
-        if let Some(slot) = commands::table().slot(spec) {
-            let usec = ended.duration_since(started).as_micros() as u64;
-            self.srv.cmdstats.call(slot, usec, out.errors > 0);
-        }
-        self.monitor(spec, &argv);
-        // A script of few instructions but slow commands meets the hook rarely.
-        self.offload.check_at(ended);
-        let reply = match Reply::parse_all(&out.buf).and_then(|v| v.into_iter().next()) {
-            Some(r) => r,
-            None => Reply::Error(b"ERR internal error: unreadable reply".to_vec()),
-        };
-        self.out = Some(out);
+        let reply = self.run_call(&argv, resp3);
+        argv.clear();
+        self.scratch.argv = argv;
         reply
     }
 
@@ -570,6 +534,87 @@ impl Host for ScriptHost<'_> {
 
     fn on_hook(&mut self) {
         self.offload.check();
+    }
+}
+
+impl ScriptHost<'_> {
+    /// `redis.call` with the arguments as a command line.
+    fn run_call(&mut self, argv: &[Bytes], resp3: bool) -> Reply {
+        let spec = match self.resolve(argv) {
+            Ok(s) => s,
+            Err(e) => return Reply::Error(e.to_vec()),
+        };
+        if spec.name == "select" && argv.len() == 2 {
+            let r = self.select(&argv[1]);
+            self.monitor(spec, argv);
+            return r;
+        }
+        // The client is reused from call to call; what a command may have
+        // changed in it is put back (scripts cannot MULTI, WATCH,
+        // subscribe or change reply modes).
+        let mut client = match self.scratch.client.take() {
+            Some(mut c) => {
+                c.db = self.db;
+                c.authed = true;
+                c.reply_mode = crate::client::ReplyMode::On;
+                c
+            }
+            None => Client::detached(self.info.clone(), self.db),
+        };
+        let mut out = self.out.take().unwrap_or_else(|| ReplyBuf::new(resp3));
+        out.buf.clear();
+        out.errors = 0;
+        out.error_codes.clear();
+        out.resp3 = resp3;
+        let lookups = std::mem::take(&mut self.lookups);
+        let mut ctx = Ctx {
+            srv: self.srv,
+            client: &mut client,
+            out: &mut out,
+            args: argv,
+            now: self.now,
+            dirty: 0,
+            action: None,
+            lookups,
+            no_block: true,
+            gil: None,
+        };
+        if let (Handler::Write(_), VersionRef::Rw(v), None) =
+            (spec.handler, &self.version, &self.saved)
+        {
+            self.saved = Some((**v).clone());
+        }
+        let started = Instant::now();
+        match (spec.handler, &mut self.version) {
+            (Handler::Read(f), VersionRef::Ro(v)) => f(&mut ctx, v),
+            (Handler::Read(f), VersionRef::Rw(v)) => f(&mut ctx, v),
+            (Handler::Write(f), VersionRef::Rw(v)) => f(&mut ctx, v),
+            (Handler::Write(_), VersionRef::Ro(_)) => ctx
+                .out
+                .error(std::str::from_utf8(RO_WRITE).unwrap_or("ERR")),
+            (Handler::Conn(f), _) => f(&mut ctx),
+            (Handler::Container, _) => commands::command::bare_container(spec, &mut ctx),
+        }
+        let Ctx { dirty, lookups, .. } = ctx;
+        self.dirty += dirty;
+        self.lookups = lookups;
+        // Published with the caller's batch if the script commits.
+        self.events.append(&mut client.events);
+        self.scratch.client = Some(client);
+        let ended = Instant::now();
+        if let Some(slot) = commands::table().slot(spec) {
+            let usec = ended.duration_since(started).as_micros() as u64;
+            self.srv.cmdstats.call(slot, usec, out.errors > 0);
+        }
+        self.monitor(spec, argv);
+        // A script of few instructions but slow commands meets the hook rarely.
+        self.offload.check_at(ended);
+        let reply = match Reply::parse_first(&out.buf) {
+            Some(r) => r,
+            None => Reply::Error(b"ERR internal error: unreadable reply".to_vec()),
+        };
+        self.out = Some(out);
+        reply
     }
 }
 

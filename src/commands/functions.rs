@@ -167,6 +167,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         kill: None,
         offload: Default::default(),
         saved: None,
+        scratch: Default::default(),
     };
     let run_id = scripting.start(
         engine.control(),

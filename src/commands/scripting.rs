@@ -218,6 +218,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         kill: None,
         offload: Default::default(),
         saved: None,
+        scratch: Default::default(),
     };
     let run_id = scripting.start(engine.control(), writer, None);
     if let Some(g) = ctx.gil.as_mut() {
