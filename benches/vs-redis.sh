@@ -92,8 +92,11 @@ done
 # bench SIDE P -> lines "test,rps"
 bench() {
   local port; port=$(port_of "$1")
+  # Names lose their parenthesised detail ("MSET (10 keys)" -> MSET); the
+  # LPUSH that fills the list for LRANGE is not a result of its own.
   redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" -t "$TESTS" --csv 2>/dev/null |
-    tail -n +2 | tr -d '"' | cut -d, -f1,2
+    tail -n +2 | tr -d '"' | cut -d, -f1,2 |
+    sed -E '/needed to benchmark/d; s/ \([^,]*\),/,/'
   for name in $CUSTOM; do
     local cmd
     case $name in
@@ -124,12 +127,12 @@ echo
 echo "requests/s, median of $ROUNDS rounds (-n $N -c $C); ratio = Ferrous / redis-server"
 printf '%-18s %4s %14s %14s %7s\n' test P ferrous redis-server ratio
 printf '%-18s %4s %14s %14s %7s\n' ------------------ ---- -------------- -------------- -------
-for key in $(printf '%s\n' "${!RES[@]}" | cut -d'|' -f1,2 | sort -u -t'|' -k1,1n -k2); do
+while IFS= read -r key; do
   P=${key%%|*}; test=${key#*|}
   f=$(echo "${RES[$key|ferrous]:-}" | median); r=$(echo "${RES[$key|redis]:-}" | median)
   ratio=$(awk -v f="$f" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", f / r; else print "n/a" }')
   printf '%-18s %4s %14.0f %14.0f %7s\n' "$test" "$P" "${f:-0}" "${r:-0}" "$ratio"
-done
+done < <(printf '%s\n' "${!RES[@]}" | cut -d'|' -f1,2 | sort -u -t'|' -k1,1n -k2)
 
 if [ "$MIX" -gt 0 ]; then
   echo
