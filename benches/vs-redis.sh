@@ -13,48 +13,67 @@
 #   - read-heavy mix: GETs answered by other clients while one script loops
 #     for 3 s (redis-server answers none until the script ends);
 #   - memory: RSS after 1,000,000 SETs of 16-byte values (redis-cli --pipe),
-#     and after `redis-benchmark -t zadd -r 1000000 -n 1000000 -P 32`.
+#     and after `redis-benchmark -t zadd -r 1000000 -n 1000000 -P 32`, each
+#     on a freshly started pair of servers (so earlier benchmarks leave no
+#     allocator state behind).
 #
 # Usage: benches/vs-redis.sh [rounds]        (default 3 rounds)
 # Env:   TESTS    built-in tests (default set,get,incr,lpush,rpop,sadd,hset,
-#                 zadd,lrange_100,mset)
+#                 zadd,lrange_100,lrange_300,mset)
 #        CUSTOM   custom benchmarks (default "evalsha-incr evalsha-10calls publish")
 #        N (200000), C (50), PIPELINES ("1 16"),
 #        KEYS_FOR_RSS (1000000; 0 skips the memory comparison),
-#        MIX (1; 0 skips the read-heavy mix)
+#        MIX (1; 0 skips the read-heavy mix),
+#        FERROUS_BIN  a prebuilt ferrous-server to use (default: build
+#                 target/release/ferrous-server first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
-TESTS=${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset}
+TESTS=${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,lrange_300,mset}
 CUSTOM=${CUSTOM:-"evalsha-incr evalsha-10calls publish"}
 N=${N:-200000}
 C=${C:-50}
 PIPELINES=${PIPELINES:-"1 16"}
 KEYS_FOR_RSS=${KEYS_FOR_RSS:-1000000}
 MIX=${MIX:-1}
+FERROUS_BIN=${FERROUS_BIN:-}
 
 for t in redis-server redis-benchmark redis-cli python3; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install redis-server redis-tools)"; exit 1; }
 done
-cargo build --release -q --bin ferrous-server
+if [ -z "$FERROUS_BIN" ]; then
+  cargo build --release -q --bin ferrous-server
+  FERROUS_BIN=./target/release/ferrous-server
+fi
+[ -x "$FERROUS_BIN" ] || { echo "no executable $FERROUS_BIN"; exit 1; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-FPORT=$(free_port); RPORT=$(free_port)
 WORK=$(mktemp -d)
 PIDS=()
-./target/release/ferrous-server --port "$FPORT" --bind 127.0.0.1 --loglevel warning >"$WORK/ferrous.log" 2>&1 &
-FPID=$!
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
-RPID=$!
-cleanup() {
+FPID=; RPID=
+# Starts a fresh Ferrous and redis-server on new free ports.
+start_servers() {
+  FPORT=$(free_port); RPORT=$(free_port)
+  "$FERROUS_BIN" --port "$FPORT" --bind 127.0.0.1 --loglevel warning >>"$WORK/ferrous.log" 2>&1 &
+  FPID=$!
+  redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+    --dir "$WORK" >>"$WORK/redis.log" 2>&1 &
+  RPID=$!
+  for p in "$FPORT" "$RPORT"; do
+    for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  done
+}
+stop_servers() {
   kill "$FPID" "$RPID" "${PIDS[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
+  wait "$FPID" "$RPID" "${PIDS[@]}" 2>/dev/null || true
+  PIDS=()
+}
+cleanup() {
+  stop_servers
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-for p in "$FPORT" "$RPORT"; do
-  for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
-done
+start_servers
 port_of() { if [ "$1" = redis ]; then echo "$RPORT"; else echo "$FPORT"; fi; }
 
 INCR_SCRIPT="return redis.call('incr',KEYS[1])"
@@ -73,8 +92,11 @@ done
 # bench SIDE P -> lines "test,rps"
 bench() {
   local port; port=$(port_of "$1")
+  # Names lose their parenthesised detail ("MSET (10 keys)" -> MSET); the
+  # LPUSH that fills the list for LRANGE is not a result of its own.
   redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" -t "$TESTS" --csv 2>/dev/null |
-    tail -n +2 | tr -d '"' | cut -d, -f1,2
+    tail -n +2 | tr -d '"' | cut -d, -f1,2 |
+    sed -E '/needed to benchmark/d; s/ \([^,]*\),/,/'
   for name in $CUSTOM; do
     local cmd
     case $name in
@@ -101,13 +123,16 @@ for P in $PIPELINES; do
 done
 
 median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else if (NR) print (a[NR/2]+a[NR/2+1])/2}'; }
-printf '\n%-16s %4s %14s %14s %8s\n' test P ferrous_rps redis_rps ratio
-for key in $(printf '%s\n' "${!RES[@]}" | cut -d'|' -f1,2 | sort -u -t'|' -k1,1n -k2); do
+echo
+echo "requests/s, median of $ROUNDS rounds (-n $N -c $C); ratio = Ferrous / redis-server"
+printf '%-18s %4s %14s %14s %7s\n' test P ferrous redis-server ratio
+printf '%-18s %4s %14s %14s %7s\n' ------------------ ---- -------------- -------------- -------
+while IFS= read -r key; do
   P=${key%%|*}; test=${key#*|}
   f=$(echo "${RES[$key|ferrous]:-}" | median); r=$(echo "${RES[$key|redis]:-}" | median)
   ratio=$(awk -v f="$f" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", f / r; else print "n/a" }')
-  printf '%-16s %4s %14s %14s %8s\n' "$test" "$P" "${f:-n/a}" "${r:-n/a}" "$ratio"
-done
+  printf '%-18s %4s %14.0f %14.0f %7s\n' "$test" "$P" "${f:-0}" "${r:-0}" "$ratio"
+done < <(printf '%s\n' "${!RES[@]}" | cut -d'|' -f1,2 | sort -u -t'|' -k1,1n -k2)
 
 if [ "$MIX" -gt 0 ]; then
   echo
@@ -157,16 +182,18 @@ for i in range(n):
     out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$16\r\n0123456789abcdef\r\n" % (len(k), k))
 PY
   rss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+  stop_servers
+  start_servers
   for side in ferrous redis; do
     port=$(port_of "$side"); pid=$FPID; [ "$side" = redis ] && pid=$RPID
-    redis-cli -p "$port" flushall >/dev/null
     before=$(rss "$pid")
     redis-cli -p "$port" --pipe <"$WORK/load.resp" >/dev/null
     echo "$side: $KEYS_FOR_RSS SETs: dbsize=$(redis-cli -p "$port" dbsize) rss_before=${before}MB rss_after=$(rss "$pid")MB"
   done
+  stop_servers
+  start_servers
   for side in ferrous redis; do
     port=$(port_of "$side"); pid=$FPID; [ "$side" = redis ] && pid=$RPID
-    redis-cli -p "$port" flushall >/dev/null
     before=$(rss "$pid")
     redis-benchmark -p "$port" -t zadd -r 1000000 -n 1000000 -P 32 -q >/dev/null 2>&1
     echo "$side: zadd -r 1000000 -n 1000000: zcard=$(redis-cli -p "$port" zcard myzset) rss_before=${before}MB rss_after=$(rss "$pid")MB"

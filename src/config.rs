@@ -215,9 +215,34 @@ pub static PARAMS: &[Param] = &[
 
 /// Looks a parameter up by name or alias, case-insensitively.
 pub fn param(name: &str) -> Option<&'static Param> {
-    PARAMS.iter().find(|p| {
-        p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
-    })
+    param_index(name).map(|i| &PARAMS[i])
+}
+
+/// The index in [`PARAMS`] of a parameter by name or alias, any case.
+/// Commands read parameters by their canonical (lower-case) name on hot
+/// paths, so that is one hash lookup; other spellings are lower-cased first.
+fn param_index(name: &str) -> Option<usize> {
+    type Index =
+        HashMap<&'static str, usize, std::hash::BuildHasherDefault<crate::commands::NameHasher>>;
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut m = Index::default();
+        // The first parameter with a name or alias wins, as the former
+        // linear search did.
+        for (i, p) in PARAMS.iter().enumerate() {
+            for n in std::iter::once(p.name).chain(p.alias) {
+                m.entry(n).or_insert(i);
+            }
+        }
+        m
+    });
+    if let Some(&i) = index.get(name) {
+        return Some(i);
+    }
+    if name.bytes().any(|c| c.is_ascii_uppercase()) {
+        return index.get(name.to_ascii_lowercase().as_str()).copied();
+    }
+    None
 }
 
 /// Parses `512mb`-style sizes like Redis's `memtoull`.
@@ -439,6 +464,10 @@ pub struct Config {
     values: RwLock<BTreeMap<&'static str, String>>,
     /// Values read on every request, mirrored here so the hot path takes no lock.
     pub hot: Hot,
+    /// Every parameter's value as [`Config::get_i64`] parses it, by index in
+    /// [`PARAMS`] (refreshed with `hot`): commands read limits such as
+    /// `set-max-intset-entries` per call without a lock or an allocation.
+    ints: Box<[AtomicI64]>,
     /// The config file the server was started with (absolute), if any.
     file: Option<PathBuf>,
 }
@@ -479,6 +508,7 @@ impl Default for Config {
                     .collect(),
             ),
             hot: Hot::default(),
+            ints: PARAMS.iter().map(|_| AtomicI64::new(0)).collect(),
             file: None,
         };
         c.refresh_hot();
@@ -488,6 +518,13 @@ impl Default for Config {
 
 impl Config {
     fn refresh_hot(&self) {
+        {
+            let v = self.values.read().unwrap_or_else(|e| e.into_inner());
+            for (p, slot) in PARAMS.iter().zip(self.ints.iter()) {
+                let n = v.get(p.name).and_then(|s| s.parse().ok()).unwrap_or(0);
+                slot.store(n, Ordering::Relaxed);
+            }
+        }
         let h = &self.hot;
         h.proto_max_bulk_len
             .store(self.get_i64("proto-max-bulk-len"), Ordering::Relaxed);
@@ -524,7 +561,7 @@ impl Config {
 
     /// The value of an integer parameter.
     pub fn get_i64(&self, name: &str) -> i64 {
-        self.get(name).parse().unwrap_or(0)
+        param_index(name).map_or(0, |i| self.ints[i].load(Ordering::Relaxed))
     }
 
     /// Whether a boolean parameter is `yes`.

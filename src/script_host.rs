@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrous_scripting::{Control, Engine, FunctionDef, Host, Reply};
@@ -84,6 +84,20 @@ impl Scripting {
     /// The body cached under `sha` (lower-case hex).
     pub fn get(&self, sha: &str) -> Option<Arc<Bytes>> {
         lock(&self.cache).get(sha).cloned()
+    }
+
+    /// The body cached under `sha` as a client sent it (any case), without
+    /// allocating: EVALSHA's lookup.
+    pub fn get_sha(&self, sha: &[u8]) -> Option<Arc<Bytes>> {
+        let mut buf = [0u8; 40];
+        if sha.len() != buf.len() {
+            return None;
+        }
+        for (d, s) in buf.iter_mut().zip(sha) {
+            *d = s.to_ascii_lowercase();
+        }
+        let key = std::str::from_utf8(&buf).ok()?;
+        lock(&self.cache).get(key).cloned()
     }
 
     /// Caches `body` under `sha`.
@@ -300,6 +314,118 @@ pub struct ScriptHost<'a> {
     /// its write transaction sees it); None for scripts on snapshots, which
     /// are killed through their VM's `Control`.
     pub kill: Option<KillSignal<'a>>,
+    /// Moves the runtime's other work off this thread once the script has
+    /// run for a while (see [`Offload`]).
+    pub offload: Offload,
+    /// The rollback point: the version as it was before the script's first
+    /// write command (versions are persistent, so the copy is O(1)), put
+    /// back if the script raises. Taken lazily, so a script that only reads
+    /// pays neither for it nor for the copy of the database list that a
+    /// shared version costs at the first write. None while nothing was
+    /// written.
+    pub saved: Option<Version>,
+    /// Buffers reused by every `redis.call` of the run.
+    pub scratch: CallScratch,
+}
+
+/// What each `redis.call` of a run reuses instead of allocating again.
+#[derive(Default)]
+pub struct CallScratch {
+    /// The command's arguments (slices of one buffer per call).
+    argv: Vec<Bytes>,
+    /// The detached client the commands run as (made on the first call).
+    client: Option<Client>,
+}
+
+/// How long a script runs on its connection's runtime thread before the
+/// runtime's other work (other connections) is moved to another thread.
+const INLINE_BUDGET: Duration = Duration::from_millis(1);
+
+/// A script runs inline on its connection's task: most scripts take a few
+/// microseconds, and handing the runtime thread over for each one (what
+/// `tokio::task::block_in_place` around the whole run did) cost two thread
+/// switches per script. Once a run passes [`INLINE_BUDGET`] (checked from
+/// the Lua instruction hook and after each `redis.call`), [`Offload::check`]
+/// calls `block_in_place` from inside the running script: the runtime's
+/// worker core goes to another thread, which then serves the other clients
+/// (BUSY replies, snapshot reads, SCRIPT KILL) while this thread finishes
+/// the script and afterwards leaves the runtime, as after any
+/// `block_in_place` whose core was taken.
+pub struct Offload {
+    started: Instant,
+    /// The next elapsed time at which to try; None once the runtime has
+    /// been handed over (or there is none to hand over).
+    next: Option<Duration>,
+}
+
+impl Default for Offload {
+    fn default() -> Self {
+        Offload {
+            started: Instant::now(),
+            next: Some(INLINE_BUDGET),
+        }
+    }
+}
+
+impl Offload {
+    /// Hands the runtime over if the script has run past the budget.
+    pub fn check(&mut self) {
+        if self.next.is_some() {
+            self.check_at(Instant::now());
+        }
+    }
+
+    /// [`Offload::check`] with the time already read.
+    pub fn check_at(&mut self, now: Instant) {
+        let Some(next) = self.next else {
+            return;
+        };
+        let elapsed = now.saturating_duration_since(self.started);
+        if elapsed < next {
+            return;
+        }
+        self.next = if hand_off_runtime() {
+            None
+        } else {
+            // The other thread did not show up in time: try again later.
+            Some(elapsed + INLINE_BUDGET * 4)
+        };
+    }
+}
+
+/// Moves the runtime's worker core from this thread to another one while
+/// the caller goes on running its script. Returns whether another thread
+/// has taken the runtime (or this is no multi-threaded runtime worker, so
+/// there is nothing to hand over).
+fn hand_off_runtime() -> bool {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let Ok(handle) = Handle::try_current() else {
+        return true;
+    };
+    if handle.runtime_flavor() != RuntimeFlavor::MultiThread {
+        return true;
+    }
+    let taken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let me = std::thread::current();
+    tokio::task::block_in_place(|| {
+        // `block_in_place` has put the core up for another thread; a task
+        // spawned now can only run there. Once it has run, that thread owns
+        // the core and will not give it back when this closure returns.
+        let flag = taken.clone();
+        handle.spawn(async move {
+            flag.store(true, Ordering::Release);
+            me.unpark();
+        });
+        let deadline = Instant::now() + Duration::from_millis(50);
+        while !taken.load(Ordering::Acquire) {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            std::thread::park_timeout(deadline - now);
+        }
+    });
+    taken.load(Ordering::Acquire)
 }
 
 const UNKNOWN: &[u8] = b"ERR Unknown Redis command called from script";
@@ -364,61 +490,22 @@ impl ScriptHost<'_> {
 
 impl Host for ScriptHost<'_> {
     fn call(&mut self, args: &[&[u8]], resp3: bool) -> Reply {
-        let argv: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        let spec = match self.resolve(&argv) {
-            Ok(s) => s,
-            Err(e) => return Reply::Error(e.to_vec()),
-        };
-        if spec.name == "select" && argv.len() == 2 {
-            let r = self.select(&argv[1]);
-            self.monitor(spec, &argv);
-            return r;
+        // One copy of all the arguments, sliced: one allocation per call.
+        let mut all = bytes::BytesMut::with_capacity(args.iter().map(|a| a.len()).sum());
+        for a in args {
+            all.extend_from_slice(a);
         }
-        let mut client = Client::detached(self.info.clone(), self.db);
-        let mut out = self.out.take().unwrap_or_else(|| ReplyBuf::new(resp3));
-        out.buf.clear();
-        out.errors = 0;
-        out.error_codes.clear();
-        out.resp3 = resp3;
-        let lookups = std::mem::take(&mut self.lookups);
-        let mut ctx = Ctx {
-            srv: self.srv,
-            client: &mut client,
-            out: &mut out,
-            args: &argv,
-            now: self.now,
-            dirty: 0,
-            action: None,
-            lookups,
-            no_block: true,
-            gil: None,
-        };
-        let started = Instant::now();
-        match (spec.handler, &mut self.version) {
-            (Handler::Read(f), VersionRef::Ro(v)) => f(&mut ctx, v),
-            (Handler::Read(f), VersionRef::Rw(v)) => f(&mut ctx, v),
-            (Handler::Write(f), VersionRef::Rw(v)) => f(&mut ctx, v),
-            (Handler::Write(_), VersionRef::Ro(_)) => ctx
-                .out
-                .error(std::str::from_utf8(RO_WRITE).unwrap_or("ERR")),
-            (Handler::Conn(f), _) => f(&mut ctx),
-            (Handler::Container, _) => commands::command::bare_container(spec, &mut ctx),
+        let all = all.freeze();
+        let mut argv = std::mem::take(&mut self.scratch.argv);
+        argv.clear();
+        let mut at = 0;
+        for a in args {
+            argv.push(all.slice(at..at + a.len()));
+            at += a.len();
         }
-        let Ctx { dirty, lookups, .. } = ctx;
-        self.dirty += dirty;
-        self.lookups = lookups;
-        // Published with the caller's batch if the script commits.
-        self.events.append(&mut client.events);
-        if let Some(slot) = commands::table().slot(spec) {
-            let usec = started.elapsed().as_micros() as u64;
-            self.srv.cmdstats.call(slot, usec, out.errors > 0);
-        }
-        self.monitor(spec, &argv);
-        let reply = match Reply::parse_all(&out.buf).and_then(|v| v.into_iter().next()) {
-            Some(r) => r,
-            None => Reply::Error(b"ERR internal error: unreadable reply".to_vec()),
-        };
-        self.out = Some(out);
+        let reply = self.run_call(&argv, resp3);
+        argv.clear();
+        self.scratch.argv = argv;
         reply
     }
 
@@ -443,6 +530,91 @@ impl Host for ScriptHost<'_> {
 
     fn killed(&self) -> bool {
         self.kill.is_some_and(|k| k.requested())
+    }
+
+    fn on_hook(&mut self) {
+        self.offload.check();
+    }
+}
+
+impl ScriptHost<'_> {
+    /// `redis.call` with the arguments as a command line.
+    fn run_call(&mut self, argv: &[Bytes], resp3: bool) -> Reply {
+        let spec = match self.resolve(argv) {
+            Ok(s) => s,
+            Err(e) => return Reply::Error(e.to_vec()),
+        };
+        if spec.name == "select" && argv.len() == 2 {
+            let r = self.select(&argv[1]);
+            self.monitor(spec, argv);
+            return r;
+        }
+        // The client is reused from call to call; what a command may have
+        // changed in it is put back (scripts cannot MULTI, WATCH,
+        // subscribe or change reply modes).
+        let mut client = match self.scratch.client.take() {
+            Some(mut c) => {
+                c.db = self.db;
+                c.authed = true;
+                c.reply_mode = crate::client::ReplyMode::On;
+                c
+            }
+            None => Client::detached(self.info.clone(), self.db),
+        };
+        let mut out = self.out.take().unwrap_or_else(|| ReplyBuf::new(resp3));
+        out.buf.clear();
+        out.errors = 0;
+        out.error_codes.clear();
+        out.resp3 = resp3;
+        let lookups = std::mem::take(&mut self.lookups);
+        let mut ctx = Ctx {
+            srv: self.srv,
+            client: &mut client,
+            out: &mut out,
+            args: argv,
+            now: self.now,
+            dirty: 0,
+            action: None,
+            lookups,
+            no_block: true,
+            gil: None,
+        };
+        if let (Handler::Write(_), VersionRef::Rw(v), None) =
+            (spec.handler, &self.version, &self.saved)
+        {
+            self.saved = Some((**v).clone());
+        }
+        let started = Instant::now();
+        match (spec.handler, &mut self.version) {
+            (Handler::Read(f), VersionRef::Ro(v)) => f(&mut ctx, v),
+            (Handler::Read(f), VersionRef::Rw(v)) => f(&mut ctx, v),
+            (Handler::Write(f), VersionRef::Rw(v)) => f(&mut ctx, v),
+            (Handler::Write(_), VersionRef::Ro(_)) => ctx
+                .out
+                .error(std::str::from_utf8(RO_WRITE).unwrap_or("ERR")),
+            (Handler::Conn(f), _) => f(&mut ctx),
+            (Handler::Container, _) => commands::command::bare_container(spec, &mut ctx),
+        }
+        let Ctx { dirty, lookups, .. } = ctx;
+        self.dirty += dirty;
+        self.lookups = lookups;
+        // Published with the caller's batch if the script commits.
+        self.events.append(&mut client.events);
+        self.scratch.client = Some(client);
+        let ended = Instant::now();
+        if let Some(slot) = commands::table().slot(spec) {
+            let usec = ended.duration_since(started).as_micros() as u64;
+            self.srv.cmdstats.call(slot, usec, out.errors > 0);
+        }
+        self.monitor(spec, argv);
+        // A script of few instructions but slow commands meets the hook rarely.
+        self.offload.check_at(ended);
+        let reply = match Reply::parse_first(&out.buf) {
+            Some(r) => r,
+            None => Reply::Error(b"ERR internal error: unreadable reply".to_vec()),
+        };
+        self.out = Some(out);
+        reply
     }
 }
 

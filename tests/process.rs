@@ -160,3 +160,72 @@ fn bad_config_is_a_clear_error() {
     assert!(!wait_exit(&mut p).success());
     assert!(output(&mut p).contains("can't open config file"));
 }
+
+/// With the default single runtime worker, a script runs on its
+/// connection's thread; once it runs long the runtime moves to another
+/// thread, so other clients still read, get -BUSY and can kill it (EVAL and
+/// FCALL alike), and short scripts keep working afterwards.
+#[test]
+fn long_script_on_one_worker_frees_the_runtime() {
+    let (_p, port) = start(|port| {
+        vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--io-threads".into(),
+            "1".into(),
+            "--busy-reply-threshold".into(),
+            "200".into(),
+        ]
+    });
+    let mut a = common::Raw::connect(port);
+    let mut b = common::Raw::connect(port);
+    assert_eq!(b.cmd(&["SET", "k", "old"]), b"+OK\r\n");
+    let lib = "#!lua name=spin\nredis.register_function('spin', function(keys) \
+               redis.call('set', keys[1], 'new') while true do end end)";
+    assert_eq!(b.cmd(&["FUNCTION", "LOAD", lib]), b"$4\r\nspin\r\n");
+    let runs: [(&[&[u8]], &str, &str); 2] = [
+        (
+            &[
+                b"EVAL",
+                b"redis.call('set', KEYS[1], 'new') while true do end",
+                b"1",
+                b"k",
+            ],
+            "SCRIPT",
+            "-ERR Script killed by user with SCRIPT KILL...",
+        ),
+        (
+            &[b"FCALL", b"spin", b"1", b"k"],
+            "FUNCTION",
+            "-ERR Script killed by user with SCRIPT KILL...",
+        ),
+    ];
+    for (cmd, kill, reply) in runs {
+        a.send(cmd);
+        std::thread::sleep(Duration::from_millis(300));
+        for _ in 0..20 {
+            assert_eq!(b.cmd(&["GET", "k"]), b"$3\r\nold\r\n");
+        }
+        let busy = b.cmd(&["SET", "x", "1"]);
+        assert!(
+            busy.starts_with(b"-BUSY "),
+            "{}",
+            String::from_utf8_lossy(&busy)
+        );
+        assert_eq!(b.cmd(&[kill, "KILL"]), b"+OK\r\n");
+        let r = a.read_reply();
+        assert!(
+            r.starts_with(reply.as_bytes()),
+            "{}",
+            String::from_utf8_lossy(&r)
+        );
+        assert_eq!(b.cmd(&["GET", "k"]), b"$3\r\nold\r\n");
+        for i in 1..=50 {
+            let want = format!(":{i}\r\n");
+            let got = a.cmd(&["EVAL", "return redis.call('incr', KEYS[1])", "1", kill]);
+            assert_eq!(got, want.as_bytes());
+        }
+    }
+}

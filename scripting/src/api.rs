@@ -53,7 +53,6 @@ macro_rules! trampoline {
         }
     };
 }
-trampoline!(tramp_call, c"ferrous.call");
 trampoline!(tramp_setresp, c"ferrous.setresp");
 trampoline!(tramp_sha1hex, c"ferrous.sha1hex");
 trampoline!(tramp_log, c"ferrous.log");
@@ -215,4 +214,227 @@ pub(crate) fn api_where(lua: &Lua, _: ()) -> mlua::Result<()> {
         st.err_line = line;
     }
     Ok(())
+}
+
+/// `redis.call` as a plain C function: the arguments are read straight off
+/// the Lua stack and the reply is pushed straight onto it, without mlua's
+/// callback machinery (a protected call per value once a memory limit is
+/// set, and a registry reference per argument). Same results and errors as
+/// [`api_call`], which `redis.pcall` still uses.
+pub(crate) unsafe extern "C-unwind" fn fast_call(
+    l: *mut mlua::ffi::lua_State,
+) -> std::os::raw::c_int {
+    use mlua::ffi;
+    // Every Rust value of the call is dropped by the time `call_into`
+    // returns, so raising the error below skips no destructor.
+    if call_into(l) {
+        return 1;
+    }
+    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"ferrous.mkerr".as_ptr());
+    ffi::lua_insert(l, -2);
+    ffi::lua_call(l, 1, 1);
+    ffi::lua_error(l)
+}
+
+/// Registry key of [`push_job`].
+pub(crate) const PUSH_KEY: &std::ffi::CStr = c"ferrous.push";
+
+/// What [`push_job`] pushes: a reply converted for Lua, or the bytes of an
+/// error message as a plain string.
+enum PushJob<'a> {
+    Reply(&'a Reply, bool),
+    Message(&'a [u8]),
+}
+
+/// Runs the command named by the arguments on the stack and leaves one
+/// value on top: the reply as Lua sees it (true), or an error message for
+/// `mkerr` (false).
+unsafe fn call_into(l: *mut mlua::ffi::lua_State) -> bool {
+    use mlua::ffi;
+    let outcome = run_command(l);
+    let (job, ok) = match &outcome {
+        Ok((Reply::Error(e), _)) => (PushJob::Message(e), false),
+        Ok((r, resp3)) => (PushJob::Reply(r, *resp3), true),
+        Err(msg) => (PushJob::Message(msg), false),
+    };
+    // Pushing allocates, which may raise a memory error: done in protected
+    // mode by a function that only borrows the reply.
+    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, PUSH_KEY.as_ptr());
+    ffi::lua_pushlightuserdata(l, &job as *const PushJob<'_> as *mut std::ffi::c_void);
+    let status = ffi::lua_pcall(l, 1, 1, 0);
+    drop(outcome);
+    if status == 0 {
+        return ok;
+    }
+    // Converting the reply failed (out of memory): replace the error object.
+    ffi::lua_pop(l, 1);
+    ffi::lua_pushstring(l, c"ERR Lua script ran out of memory".as_ptr());
+    false
+}
+
+/// The pusher [`call_into`] calls in protected mode (stored in the
+/// registry under [`PUSH_KEY`]): its argument is a `*const PushJob`.
+pub(crate) unsafe extern "C-unwind" fn push_job(
+    l: *mut mlua::ffi::lua_State,
+) -> std::os::raw::c_int {
+    use mlua::ffi;
+    let job = &*(ffi::lua_touserdata(l, 1) as *const PushJob<'_>);
+    match job {
+        PushJob::Reply(r, resp3) => push_reply(l, r, *resp3),
+        PushJob::Message(m) => push_bytes(l, m),
+    }
+    1
+}
+
+unsafe fn push_bytes(l: *mut mlua::ffi::lua_State, b: &[u8]) {
+    mlua::ffi::lua_pushlstring(l, b.as_ptr() as *const _, b.len());
+}
+
+/// Opens `{key = <value pushed next>}`; [`close_single`] finishes it.
+unsafe fn open_single(l: *mut mlua::ffi::lua_State, key: &std::ffi::CStr) {
+    mlua::ffi::lua_createtable(l, 0, 1);
+    mlua::ffi::lua_pushstring(l, key.as_ptr());
+}
+
+unsafe fn close_single(l: *mut mlua::ffi::lua_State) {
+    mlua::ffi::lua_rawset(l, -3);
+}
+
+/// Pushes a reply converted as [`reply_to_lua`] does. Command replies nest
+/// only a few levels, so plain recursion is fine; each level makes room
+/// for its own few slots.
+unsafe fn push_reply(l: *mut mlua::ffi::lua_State, r: &Reply, resp3: bool) {
+    use mlua::ffi;
+    if ffi::lua_checkstack(l, 4) == 0 {
+        ffi::luaL_error(l, c"reply nested too deeply".as_ptr());
+    }
+    match r {
+        Reply::Status(s) => {
+            open_single(l, c"ok");
+            push_bytes(l, s);
+            close_single(l);
+        }
+        Reply::Error(e) => {
+            open_single(l, c"err");
+            push_bytes(l, e);
+            close_single(l);
+        }
+        Reply::Int(n) => ffi::lua_pushinteger(l, *n as _),
+        Reply::Bulk(b) => push_bytes(l, b),
+        Reply::Nil => {
+            if resp3 {
+                ffi::lua_pushnil(l)
+            } else {
+                ffi::lua_pushboolean(l, 0)
+            }
+        }
+        Reply::Array(items) => {
+            ffi::lua_createtable(l, items.len() as _, 0);
+            for (i, it) in items.iter().enumerate() {
+                push_reply(l, it, resp3);
+                ffi::lua_rawseti(l, -2, (i + 1) as _);
+            }
+        }
+        Reply::Map(pairs) => {
+            open_single(l, c"map");
+            ffi::lua_createtable(l, 0, 0);
+            for (k, v) in pairs {
+                push_reply(l, k, resp3);
+                push_reply(l, v, resp3);
+                ffi::lua_rawset(l, -3);
+            }
+            close_single(l);
+        }
+        Reply::Set(items) => {
+            open_single(l, c"set");
+            ffi::lua_createtable(l, 0, 0);
+            for it in items {
+                push_reply(l, it, resp3);
+                ffi::lua_pushboolean(l, 1);
+                ffi::lua_rawset(l, -3);
+            }
+            close_single(l);
+        }
+        Reply::Double(d) => {
+            open_single(l, c"double");
+            ffi::lua_pushnumber(l, *d);
+            close_single(l);
+        }
+        Reply::Bool(b) => ffi::lua_pushboolean(l, *b as _),
+        Reply::BigNumber(n) => {
+            open_single(l, c"big_number");
+            push_bytes(l, n);
+            close_single(l);
+        }
+        Reply::Verbatim(f, s) => {
+            open_single(l, c"verbatim_string");
+            ffi::lua_createtable(l, 0, 2);
+            ffi::lua_pushstring(l, c"format".as_ptr());
+            push_bytes(l, f);
+            ffi::lua_rawset(l, -3);
+            ffi::lua_pushstring(l, c"string".as_ptr());
+            push_bytes(l, s);
+            ffi::lua_rawset(l, -3);
+            close_single(l);
+        }
+    }
+}
+
+/// Reads the arguments (strings, or numbers formatted as Redis does) and
+/// runs the command through the host. Calls no Lua function that can raise.
+unsafe fn run_command(l: *mut mlua::ffi::lua_State) -> Result<(Reply, bool), &'static [u8]> {
+    use mlua::ffi;
+    let n = ffi::lua_gettop(l);
+    if n <= 0 {
+        return Err(b"ERR Please specify at least one argument for this redis lib call");
+    }
+    // Numbers are formatted into `nums`; strings are borrowed from the
+    // stack, where they stay until this call returns.
+    let mut nums: Vec<u8> = Vec::new();
+    let mut spans: Vec<(bool, *const u8, usize)> = Vec::with_capacity(n as usize);
+    for i in 1..=n {
+        match ffi::lua_type(l, i) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0usize;
+                let p = ffi::lua_tolstring(l, i, &mut len);
+                spans.push((false, p as *const u8, len));
+            }
+            ffi::LUA_TNUMBER => {
+                let x = ffi::lua_tonumber(l, i);
+                let start = nums.len();
+                match as_integer(x) {
+                    Some(k) => nums.extend_from_slice(k.to_string().as_bytes()),
+                    None => nums.extend_from_slice(crate::convert::fmt_g17(x).as_bytes()),
+                }
+                spans.push((true, start as *const u8, nums.len() - start));
+            }
+            _ => return Err(b"ERR Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    let args: Vec<&[u8]> = spans
+        .iter()
+        .map(|&(num, p, len)| {
+            if num {
+                &nums[p as usize..p as usize + len]
+            } else if len == 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(p, len)
+            }
+        })
+        .collect();
+    let lua = Lua::get_or_init_from_ptr(l);
+    match with_host(lua, |h, resp3| (h.call(&args, resp3), resp3)) {
+        Some(r) => Ok(r),
+        None => Err(b"ERR redis.call is only available while a script runs"),
+    }
+}
+
+/// A Lua number that is an integer, as mlua would convert it.
+fn as_integer(x: f64) -> Option<i64> {
+    if !(-9223372036854775808.0..9223372036854775808.0).contains(&x) {
+        return None;
+    }
+    let i = x as i64;
+    ((i as f64).to_bits() == x.to_bits()).then_some(i)
 }

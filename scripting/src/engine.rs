@@ -35,6 +35,10 @@ pub trait Host {
     fn killed(&self) -> bool {
         false
     }
+    /// Called by the instruction hook (every 1000 VM instructions)
+    /// just before the kill check. The server uses it to notice a script
+    /// that runs long and move its other work off the script's thread.
+    fn on_hook(&mut self) {}
 }
 
 /// Whether the script running on `lua` was killed: its VM's switch or its
@@ -42,6 +46,17 @@ pub trait Host {
 fn is_killed(lua: &Lua, ctl: &Control) -> bool {
     ctl.kill.load(Ordering::Relaxed)
         || crate::api::with_host(lua, |h, _| h.killed()).unwrap_or(false)
+}
+
+/// The instruction hook: lets the host look at the clock, then checks the
+/// kill switches.
+fn hook_tick(lua: &Lua, ctl: &Control) -> bool {
+    ctl.kill.load(Ordering::Relaxed)
+        || crate::api::with_host(lua, |h, _| {
+            h.on_hook();
+            h.killed()
+        })
+        .unwrap_or(false)
 }
 
 /// Switches shared between a running script and other threads.
@@ -107,7 +122,8 @@ pub(crate) struct HostPtr(pub(crate) *mut (dyn Host + 'static));
 // while `Engine::run` (which borrowed the host) is on the stack.
 unsafe impl Send for HostPtr {}
 
-/// How many VM instructions run between two checks of the kill switch.
+/// How many VM instructions run between two checks of the kill switch
+/// (and two calls of [`Host::on_hook`]).
 const HOOK_EVERY: u32 = 1000;
 
 /// One Lua VM with the sandbox and a cache of compiled scripts.
@@ -120,7 +136,13 @@ pub struct Engine {
     compiled: HashMap<String, Function>,
     ctl: Arc<Control>,
     generation: u64,
+    /// Successful runs since the last explicit GC step.
+    runs_since_gc: u32,
 }
+
+/// Runs between two explicit GC steps, and the size of the step (as
+/// Redis's `LUA_GC_CYCLE_PERIOD`).
+const GC_PERIOD: u32 = 50;
 
 /// Lua's "5.1.5" as Redis reports its own version in scripts.
 fn version_num(v: &str) -> i64 {
@@ -157,7 +179,7 @@ impl Engine {
         // the caller's frame even in `return redis.call(...)` (a Lua
         // wrapper would be tail-called and hide the script's line).
         let apis: [(&str, &std::ffi::CStr, ApiFn, mlua::ffi::lua_CFunction); 6] = [
-            ("call", c"ferrous.call", api_call, tramp_call),
+            ("call", c"ferrous.call", api_call, fast_call),
             ("setresp", c"ferrous.setresp", api_setresp, tramp_setresp),
             ("sha1hex", c"ferrous.sha1hex", api_sha1hex, tramp_sha1hex),
             ("log", c"ferrous.log", api_log, tramp_log),
@@ -185,6 +207,13 @@ impl Engine {
             c_api.set(name, unsafe { lua.create_c_function(tramp)? })?;
         }
         p.set("c", c_api)?;
+        // SAFETY: stores a C function in the registry; nothing to drop.
+        unsafe {
+            lua.exec_raw::<()>((), |l| {
+                mlua::ffi::lua_pushcfunction(l, push_job);
+                mlua::ffi::lua_setfield(l, mlua::ffi::LUA_REGISTRYINDEX, PUSH_KEY.as_ptr());
+            })?;
+        }
         p.set("where", lua.create_function(api_where)?)?;
         let c = ctl.clone();
         p.set(
@@ -206,7 +235,7 @@ impl Engine {
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |lua, _| {
-                if is_killed(lua, &c) {
+                if hook_tick(lua, &c) {
                     Err(mlua::Error::runtime(
                         "Script killed by user with SCRIPT KILL...",
                     ))
@@ -227,6 +256,7 @@ impl Engine {
             compiled: HashMap::new(),
             ctl,
             generation: 0,
+            runs_since_gc: 0,
         })
     }
 
@@ -433,27 +463,56 @@ impl Engine {
         if let Some(mut st) = self.lua.app_data_mut::<RunState>() {
             st.host = None;
         }
-        // Keep the heap in check between scripts (Redis runs a GC step too);
-        // after a failure (perhaps out of memory) reclaim everything.
+        // Keep the heap in check between scripts: like Redis, a GC step of
+        // GC_PERIOD units every GC_PERIOD runs (a step per run cost a tenth
+        // of a short script's time); Lua's own incremental collector runs
+        // besides. After a failure (perhaps out of memory) reclaim everything.
         if matches!(outcome, Outcome::Raise(_)) {
             let _ = self.lua.gc_collect();
+            self.runs_since_gc = 0;
         } else {
-            let _ = self.lua.gc_step();
+            self.runs_since_gc += 1;
+            if self.runs_since_gc >= GC_PERIOD {
+                // SAFETY: one GC step in protected mode; the closure holds
+                // nothing that needs dropping.
+                let _ = unsafe {
+                    self.lua.exec_raw::<()>((), |l| {
+                        mlua::ffi::lua_gc(l, mlua::ffi::LUA_GCSTEP, GC_PERIOD as _);
+                    })
+                };
+                self.runs_since_gc = 0;
+            }
         }
         outcome
     }
 
+    /// Sets the KEYS and ARGV globals. One protected call for both tables:
+    /// with a memory limit set, each mlua table or string operation would
+    /// be a protected call of its own (a C closure allocated and a pcall).
     fn set_keys_argv(&self, opts: &RunOpts<'_>) -> mlua::Result<()> {
-        let keys = self.lua.create_table_with_capacity(opts.keys.len(), 0)?;
-        for (i, k) in opts.keys.iter().enumerate() {
-            keys.raw_set(i + 1, self.lua.create_string(k)?)?;
+        use mlua::ffi;
+        unsafe fn push_seq(l: *mut ffi::lua_State, items: &[&[u8]]) {
+            ffi::lua_createtable(l, items.len() as _, 0);
+            for (i, x) in items.iter().enumerate() {
+                ffi::lua_pushlstring(l, x.as_ptr() as *const _, x.len());
+                ffi::lua_rawseti(l, -2, (i + 1) as _);
+            }
         }
-        let argv = self.lua.create_table_with_capacity(opts.argv.len(), 0)?;
-        for (i, a) in opts.argv.iter().enumerate() {
-            argv.raw_set(i + 1, self.lua.create_string(a)?)?;
+        // SAFETY: runs in protected mode on the globals table (stack slot
+        // 1); the closure only borrows `opts`, so a memory error unwinding
+        // through it skips no destructor. Two tables and a string need at
+        // most 4 slots beyond the argument, within LUA_MINSTACK.
+        unsafe {
+            self.lua.exec_raw::<()>(&self.globals, |l| {
+                ffi::lua_pushstring(l, c"KEYS".as_ptr());
+                push_seq(l, opts.keys);
+                ffi::lua_rawset(l, 1);
+                ffi::lua_pushstring(l, c"ARGV".as_ptr());
+                push_seq(l, opts.argv);
+                ffi::lua_rawset(l, 1);
+                ffi::lua_settop(l, 0);
+            })
         }
-        self.globals.raw_set("KEYS", keys)?;
-        self.globals.raw_set("ARGV", argv)
     }
 
     fn finish(

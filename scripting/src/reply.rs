@@ -42,6 +42,12 @@ impl Reply {
         }
         Some(out)
     }
+
+    /// Parses the first reply in `buf` (the one a script sees from a
+    /// command). Returns `None` on malformed input.
+    pub fn parse_first(buf: &[u8]) -> Option<Reply> {
+        parse(buf, &mut 0, 0)
+    }
 }
 
 fn line<'a>(buf: &'a [u8], p: &mut usize) -> Option<&'a [u8]> {

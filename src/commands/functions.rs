@@ -154,10 +154,6 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
     let n = numkeys as usize;
     let keys: Vec<&[u8]> = ctx.args[3..3 + n].iter().map(|a| &a[..]).collect();
     let argv: Vec<&[u8]> = ctx.args[3 + n..].iter().map(|a| &a[..]).collect();
-    let saved = match &version {
-        VersionRef::Rw(v) => Some((**v).clone()),
-        VersionRef::Ro(_) => None,
-    };
     let mut host = ScriptHost {
         srv: ctx.srv,
         info: ctx.client.info.clone(),
@@ -169,6 +165,9 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         out: None,
         events: Default::default(),
         kill: None,
+        offload: Default::default(),
+        saved: None,
+        scratch: Default::default(),
     };
     let run_id = scripting.start(
         engine.control(),
@@ -179,17 +178,16 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         g.script_started(crate::server::now_ms());
         host.kill = Some(g.kill_signal());
     }
-    let outcome = super::scripting::off_runtime(|| {
-        engine.call_function(
-            &lib.name,
-            lib.generation,
-            &lib.code,
-            &name,
-            &keys,
-            &argv,
-            &mut host,
-        )
-    });
+    // Inline: `host.offload` frees the runtime if the function runs long.
+    let outcome = engine.call_function(
+        &lib.name,
+        lib.generation,
+        &lib.code,
+        &name,
+        &keys,
+        &argv,
+        &mut host,
+    );
     // Unmark before unregistering (the order `kill_kind` relies on).
     if let Some(g) = ctx.gil.as_mut() {
         g.script_finished();
@@ -201,6 +199,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         dirty,
         lookups,
         mut events,
+        saved,
         ..
     } = host;
     ctx.lookups = lookups;

@@ -527,7 +527,7 @@ pub struct Table {
     /// `client|list`), subcommands after their container. A spec's position
     /// here is its slot (see [`Table::slot`]).
     pub named: Vec<(String, &'static CommandSpec)>,
-    slots: HashMap<usize, usize>,
+    slots: HashMap<usize, usize, std::hash::BuildHasherDefault<NameHasher>>,
 }
 
 /// The command table.

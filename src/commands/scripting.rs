@@ -91,8 +91,7 @@ pub fn is_no_writes_eval(srv: &crate::server::Server, args: &[bytes::Bytes]) -> 
     } else if is(&args[0], "fcall") {
         super::functions::is_no_writes(srv, &args[1])
     } else if is(&args[0], "evalsha") {
-        let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-        srv.scripting.get(&sha).is_some_and(|b| flagged(&b))
+        srv.scripting.get_sha(&args[1]).is_some_and(|b| flagged(&b))
     } else {
         false
     }
@@ -165,9 +164,11 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
     }
     let scripting = &ctx.srv.scripting;
     let (sha, body) = if by_sha {
-        let sha = String::from_utf8_lossy(&ctx.args[1]).to_ascii_lowercase();
-        match scripting.get(&sha) {
-            Some(b) => (sha, b),
+        match scripting.get_sha(&ctx.args[1]) {
+            Some(b) => (
+                String::from_utf8_lossy(&ctx.args[1]).to_ascii_lowercase(),
+                b,
+            ),
             None => return ctx.err(NOSCRIPT),
         }
     } else {
@@ -204,11 +205,6 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
     let n = numkeys as usize;
     let keys: Vec<&[u8]> = ctx.args[3..3 + n].iter().map(|a| &a[..]).collect();
     let argv: Vec<&[u8]> = ctx.args[3 + n..].iter().map(|a| &a[..]).collect();
-    // Rollback point: versions are persistent, so this clone is O(1).
-    let saved = match &version {
-        VersionRef::Rw(v) => Some((**v).clone()),
-        VersionRef::Ro(_) => None,
-    };
     let mut host = ScriptHost {
         srv: ctx.srv,
         info: ctx.client.info.clone(),
@@ -220,6 +216,9 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         out: None,
         events: Default::default(),
         kill: None,
+        offload: Default::default(),
+        saved: None,
+        scratch: Default::default(),
     };
     let run_id = scripting.start(engine.control(), writer, None);
     if let Some(g) = ctx.gil.as_mut() {
@@ -233,7 +232,8 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         argv: &argv,
         client_resp3: ctx.out.resp3,
     };
-    let outcome = off_runtime(|| engine.run(&opts, &mut host));
+    // Inline: `host.offload` frees the runtime if the script runs long.
+    let outcome = engine.run(&opts, &mut host);
     // Unmark before unregistering (the order `kill_kind` relies on).
     if let Some(g) = ctx.gil.as_mut() {
         g.script_finished();
@@ -245,6 +245,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         dirty,
         lookups,
         mut events,
+        saved,
         ..
     } = host;
     ctx.lookups = lookups;
@@ -263,8 +264,10 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
     }
 }
 
-/// Runs `f` (a script, possibly long) so that the tokio worker it is on can
-/// hand its other tasks to another thread meanwhile.
+/// Runs `f` (possibly long, e.g. FUNCTION LOAD running a library's code)
+/// so that the tokio worker it is on can hand its other tasks to another
+/// thread meanwhile. Script runs do not use it (see
+/// [`crate::script_host::Offload`]).
 pub(crate) fn off_runtime<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
