@@ -116,12 +116,8 @@ fn write_hash<'v>(
 ) -> Result<Option<&'v mut Hash>, &'static str> {
     let db = v.db_mut(ctx.db());
     expire_if_needed(ctx, db, key);
-    match db.get(key, ctx.now).map(|e| &e.value) {
-        None => return Ok(None),
-        Some(Value::Hash(_)) => {}
-        Some(_) => return Err(errors::WRONGTYPE),
-    }
-    match db.get_mut(key, ctx.now).map(|e| &mut e.value) {
+    let e = db.get_mut_typed(key, ctx.now, |v| matches!(v, Value::Hash(_)));
+    match e.map_err(|_| errors::WRONGTYPE)?.map(|e| &mut e.value) {
         Some(Value::Hash(h)) => Ok(Some(h)),
         _ => Ok(None),
     }

@@ -141,14 +141,8 @@ fn list_mut<'v>(
     key: &[u8],
 ) -> Result<Option<&'v mut List>, &'static str> {
     let db = v.db_mut(ctx.db());
-    // A key of another type is not recorded as written.
-    if db
-        .get(key, ctx.now)
-        .is_some_and(|e| !matches!(e.value, Value::List(_)))
-    {
-        return Err(errors::WRONGTYPE);
-    }
-    match db.get_mut(key, ctx.now) {
+    let e = db.get_mut_typed(key, ctx.now, |v| matches!(v, Value::List(_)));
+    match e.map_err(|_| errors::WRONGTYPE)? {
         None => Ok(None),
         Some(Entry {
             value: Value::List(l),

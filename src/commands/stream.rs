@@ -192,14 +192,8 @@ pub fn stream_mut<'v>(
     key: &[u8],
 ) -> Result<Option<&'v mut StreamData>, &'static str> {
     let db = v.db_mut(ctx.db());
-    // A key of another type is not recorded as written.
-    if db
-        .get(key, ctx.now)
-        .is_some_and(|e| !matches!(e.value, Value::Stream(_)))
-    {
-        return Err(errors::WRONGTYPE);
-    }
-    match db.get_mut(key, ctx.now) {
+    let e = db.get_mut_typed(key, ctx.now, |v| matches!(v, Value::Stream(_)));
+    match e.map_err(|_| errors::WRONGTYPE)? {
         None => Ok(None),
         Some(e) => match &mut e.value {
             Value::Stream(s) => Ok(Some(s.data_mut())),

@@ -22,7 +22,11 @@ use std::borrow::Borrow;
 use std::sync::Arc;
 
 use crate::hamt::HashTrie;
-use crate::{Entry, Millis, SmallBytes};
+use crate::{Entry, Millis, SmallBytes, Value};
+
+/// A key holds a value of another type than the command works on.
+#[derive(Debug)]
+pub struct WrongType;
 
 /// One logical database.
 #[derive(Clone, Default)]
@@ -110,6 +114,21 @@ impl Db {
         }
         self.log(key, true);
         self.keys.get_mut(key)
+    }
+
+    /// [`Db::get_mut`] for a command that writes only values of one type:
+    /// `Err(WrongType)` when the live value fails `is_type` (the key is then not
+    /// recorded as written, as Redis does not touch a key on WRONGTYPE).
+    pub fn get_mut_typed(
+        &mut self,
+        key: &[u8],
+        now: Millis,
+        is_type: impl Fn(&Value) -> bool,
+    ) -> Result<Option<&mut Entry>, WrongType> {
+        match self.get(key, now) {
+            Some(e) if !is_type(&e.value) => Err(WrongType),
+            _ => Ok(self.get_mut(key, now)),
+        }
     }
 
     /// The live entry of `key` for a change of representation only (an
