@@ -37,19 +37,11 @@ impl Log {
 }
 
 fn poll(c: &mut Raw, ms: u64) -> Option<Vec<u8>> {
-    c.r.get_ref()
-        .set_read_timeout(Some(Duration::from_millis(ms)))
-        .unwrap();
-    let r = c.try_read_reply();
-    c.r.get_ref()
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    r
+    c.poll(ms)
 }
 
 fn send(c: &mut Raw, args: &[&str]) {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    c.send(&a);
+    c.send_str(args)
 }
 
 /// Lets the server register a blocked client before the next step.

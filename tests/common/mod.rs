@@ -215,6 +215,26 @@ impl Raw {
         out
     }
 
+    /// A reply if one arrives within `ms` milliseconds (None otherwise);
+    /// the read timeout goes back to 20 s afterwards.
+    pub fn poll(&mut self, ms: u64) -> Option<Vec<u8>> {
+        let sock = self.r.get_ref();
+        sock.set_read_timeout(Some(Duration::from_millis(ms)))
+            .unwrap();
+        let r = self.try_read_reply();
+        self.r
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        r
+    }
+
+    /// Sends a command given as text arguments without reading the reply.
+    pub fn send_str(&mut self, args: &[&str]) {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.send(&a);
+    }
+
     /// Like `read_reply` but returns None on EOF/error.
     pub fn try_read_reply(&mut self) -> Option<Vec<u8>> {
         let mut out = Vec::new();
