@@ -235,6 +235,12 @@ async fn run(
             }
             m = push_rx.recv() => {
                 if let Some(m) = m {
+                    // Let the publishers that are ready run first (tokio
+                    // would otherwise run this task right after each
+                    // PUBLISH that woke it): one socket write then carries
+                    // every message they sent, as Redis's one write per
+                    // event-loop turn does.
+                    tokio::task::yield_now().await;
                     // Take at most ~64 KB before writing, so what waits in
                     // the channel is what the output-buffer limit measures.
                     let mut n = m.len();
