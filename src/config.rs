@@ -218,6 +218,21 @@ pub fn param(name: &str) -> Option<&'static Param> {
     param_index(name).map(|i| &PARAMS[i])
 }
 
+/// The index of integer parameter `$name` for [`Config::int`], looked up
+/// once per call site instead of once per call.
+#[macro_export]
+macro_rules! int_param {
+    ($name:literal) => {{
+        static INDEX: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+        *INDEX.get_or_init(|| $crate::config::param_position($name))
+    }};
+}
+
+/// The index in [`PARAMS`] of a parameter by name (see [`int_param!`]).
+pub fn param_position(name: &str) -> Option<usize> {
+    param_index(name)
+}
+
 /// The index in [`PARAMS`] of a parameter by name or alias, any case.
 /// Commands read parameters by their canonical (lower-case) name on hot
 /// paths, so that is one hash lookup; other spellings are lower-cased first.
@@ -561,7 +576,14 @@ impl Config {
 
     /// The value of an integer parameter.
     pub fn get_i64(&self, name: &str) -> i64 {
-        param_index(name).map_or(0, |i| self.ints[i].load(Ordering::Relaxed))
+        self.int(param_index(name))
+    }
+
+    /// The value of the integer parameter whose index [`int_param!`] found
+    /// (0 for an unknown name): what commands read on every call.
+    #[inline]
+    pub fn int(&self, index: Option<usize>) -> i64 {
+        index.map_or(0, |i| self.ints[i].load(Ordering::Relaxed))
     }
 
     /// Whether a boolean parameter is `yes`.

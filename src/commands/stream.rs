@@ -240,8 +240,8 @@ pub fn create_stream<'v>(
 fn node_limits(ctx: &Ctx<'_>) -> NodeLimits {
     let c = &ctx.srv.config;
     NodeLimits {
-        max_entries: c.get_i64("stream-node-max-entries").max(0) as u64,
-        max_bytes: c.get_i64("stream-node-max-bytes").max(0) as u64,
+        max_entries: c.int(crate::int_param!("stream-node-max-entries")).max(0) as u64,
+        max_bytes: c.int(crate::int_param!("stream-node-max-bytes")).max(0) as u64,
     }
 }
 

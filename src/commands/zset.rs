@@ -76,8 +76,8 @@ pub const NAN_SCORE: &str = "ERR resulting score is not a number (NaN)";
 pub fn limits(ctx: &Ctx<'_>) -> Limits {
     let c = &ctx.srv.config;
     Limits {
-        entries: c.get_i64("zset-max-listpack-entries").max(0) as usize,
-        value: c.get_i64("zset-max-listpack-value").max(0) as usize,
+        entries: c.int(crate::int_param!("zset-max-listpack-entries")).max(0) as usize,
+        value: c.int(crate::int_param!("zset-max-listpack-value")).max(0) as usize,
     }
 }
 

@@ -623,6 +623,16 @@ impl<K, V> HashTrie<K, V> {
         self.find(hash_of(k), k).map(|e| &e.value)
     }
 
+    /// [`HashTrie::get`] with `k`'s hash ([`hash_of`]) already computed.
+    #[inline]
+    pub fn get_hashed<Q>(&self, hash: u64, k: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.find(hash, k).map(|e| &e.value)
+    }
+
     /// The stored key and the value for `k`.
     pub fn get_key_value<Q>(&self, k: &Q) -> Option<(&K, &V)>
     where
@@ -680,8 +690,28 @@ impl<K: Hash + Eq + Clone, V: Clone> HashTrie<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = hash_of(k);
+        self.get_mut_hashed(hash_of(k), k)
+    }
+
+    /// [`HashTrie::get_mut`] with `k`'s hash ([`hash_of`]) already computed.
+    pub fn get_mut_hashed<Q>(&mut self, hash: u64, k: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
         self.find(hash, k)?;
+        Some(self.get_mut_present(hash, k))
+    }
+
+    /// The walk of [`HashTrie::get_mut_hashed`] for a key the caller has just
+    /// found with this `hash`: the walk trusts the hash bits and does not compare
+    /// keys outside collision nodes, so for an absent key it would return
+    /// another key's value.
+    pub(crate) fn get_mut_present<Q>(&mut self, hash: u64, k: &Q) -> &mut V
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
         let mut slot = &mut self.root;
         let mut level = 0;
         loop {
@@ -689,16 +719,14 @@ impl<K: Hash + Eq + Clone, V: Clone> HashTrie<K, V> {
                 Node::Branch(b) => {
                     let bit = 1u32 << index(hash, level);
                     if b.datamap & bit != 0 {
-                        return Some(&mut b.entries[rank(b.datamap, bit)].value);
+                        return &mut b.entries[rank(b.datamap, bit)].value;
                     }
                     slot = &mut b.children[rank(b.nodemap, bit)];
                     level += 1;
                 }
                 Node::Collision(es) => {
-                    return es
-                        .iter_mut()
-                        .find(|e| e.key.borrow() == k)
-                        .map(|e| &mut e.value);
+                    let i = es.iter().position(|e| e.key.borrow() == k).unwrap_or(0);
+                    return &mut es[i].value;
                 }
             }
         }

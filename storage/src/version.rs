@@ -108,12 +108,7 @@ impl Db {
     /// The live entry of `key` for modification; an expired one is deleted.
     /// The caller must not change `expire` through it (use [`Db::set_expire`]).
     pub fn get_mut(&mut self, key: &[u8], now: Millis) -> Option<&mut Entry> {
-        if self.keys.get(key)?.is_expired(now) {
-            self.remove_expired(key);
-            return None;
-        }
-        self.log(key, true);
-        self.keys.get_mut(key)
+        self.get_mut_typed(key, now, |_| true).unwrap_or(None)
     }
 
     /// [`Db::get_mut`] for a command that writes only values of one type:
@@ -125,10 +120,20 @@ impl Db {
         now: Millis,
         is_type: impl Fn(&Value) -> bool,
     ) -> Result<Option<&mut Entry>, WrongType> {
-        match self.get(key, now) {
-            Some(e) if !is_type(&e.value) => Err(WrongType),
-            _ => Ok(self.get_mut(key, now)),
+        // One hash for the lookup and the path walk (the hottest write path).
+        let hash = crate::hamt::hash_of(key);
+        let Some(e) = self.keys.get_hashed(hash, key) else {
+            return Ok(None);
+        };
+        if e.is_expired(now) {
+            self.remove_expired(key);
+            return Ok(None);
         }
+        if !is_type(&e.value) {
+            return Err(WrongType);
+        }
+        self.log(key, true);
+        Ok(Some(self.keys.get_mut_present(hash, key)))
     }
 
     /// The live entry of `key` for a change of representation only (an
