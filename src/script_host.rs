@@ -317,15 +317,26 @@ pub struct ScriptHost<'a> {
     /// Moves the runtime's other work off this thread once the script has
     /// run for a while (see [`Offload`]).
     pub offload: Offload,
-    /// The rollback point: the version as it was before the script's first
-    /// write command (versions are persistent, so the copy is O(1)), put
-    /// back if the script raises. Taken lazily, so a script that only reads
-    /// pays neither for it nor for the copy of the database list that a
-    /// shared version costs at the first write. None while nothing was
-    /// written.
-    pub saved: Option<Version>,
+    /// Whether the rollback point is set: at the script's first write
+    /// command the version starts a savepoint ([`Version::set_savepoint`]:
+    /// each database is copied before its first change, O(1)), rolled back
+    /// if the script raises. Taken lazily, so a script that only reads pays
+    /// nothing for it.
+    pub saved: bool,
     /// Buffers reused by every `redis.call` of the run.
     pub scratch: CallScratch,
+}
+
+/// Ends a script's savepoint (see [`ScriptHost::saved`]): keeps its writes
+/// when it returned, puts the keyspace back when it raised.
+pub fn end_savepoint(version: VersionRef<'_>, saved: bool, raised: bool) {
+    if let (VersionRef::Rw(v), true) = (version, saved) {
+        if raised {
+            v.rollback();
+        } else {
+            v.release_savepoint();
+        }
+    }
 }
 
 /// What each `redis.call` of a run reuses instead of allocating again.
@@ -579,10 +590,11 @@ impl ScriptHost<'_> {
             no_block: true,
             gil: None,
         };
-        if let (Handler::Write(_), VersionRef::Rw(v), None) =
-            (spec.handler, &self.version, &self.saved)
+        if let (Handler::Write(_), VersionRef::Rw(v), false) =
+            (spec.handler, &mut self.version, self.saved)
         {
-            self.saved = Some((**v).clone());
+            v.set_savepoint();
+            self.saved = true;
         }
         let started = Instant::now();
         match (spec.handler, &mut self.version) {

@@ -166,7 +166,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         events: Default::default(),
         kill: None,
         offload: Default::default(),
-        saved: None,
+        saved: false,
         scratch: Default::default(),
     };
     let run_id = scripting.start(
@@ -203,6 +203,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         ..
     } = host;
     ctx.lookups = lookups;
+    crate::script_host::end_savepoint(version, saved, matches!(outcome, Outcome::Raise(_)));
     match outcome {
         Outcome::Return(r) => {
             ctx.dirty += dirty;
@@ -210,9 +211,6 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
             write_reply(ctx.out, &r);
         }
         Outcome::Raise(msg) => {
-            if let (VersionRef::Rw(v), Some(saved)) = (version, saved) {
-                *v = saved;
-            }
             ctx.err(&msg);
         }
     }

@@ -86,8 +86,10 @@ pub static COMMANDS: &[super::CommandSpec] = &[
 fn limits(ctx: &Ctx<'_>) -> HashLimits {
     let cfg = &ctx.srv.config;
     HashLimits {
-        max_entries: usize::try_from(cfg.int(crate::int_param!("hash-max-listpack-entries"))).unwrap_or(0),
-        max_value: usize::try_from(cfg.int(crate::int_param!("hash-max-listpack-value"))).unwrap_or(0),
+        max_entries: usize::try_from(cfg.int(crate::int_param!("hash-max-listpack-entries")))
+            .unwrap_or(0),
+        max_value: usize::try_from(cfg.int(crate::int_param!("hash-max-listpack-value")))
+            .unwrap_or(0),
     }
 }
 

@@ -45,7 +45,10 @@ pub static COMMANDS: &[super::CommandSpec] = &[
 
 /// `hll-sparse-max-bytes`.
 fn sparse_max(ctx: &Ctx<'_>) -> usize {
-    ctx.srv.config.int(crate::int_param!("hll-sparse-max-bytes")).max(0) as usize
+    ctx.srv
+        .config
+        .int(crate::int_param!("hll-sparse-max-bytes"))
+        .max(0) as usize
 }
 
 /// The HLL bytes at `key` for modification: `Ok(None)` when absent, `Err`

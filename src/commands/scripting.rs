@@ -217,7 +217,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         events: Default::default(),
         kill: None,
         offload: Default::default(),
-        saved: None,
+        saved: false,
         scratch: Default::default(),
     };
     let run_id = scripting.start(engine.control(), writer, None);
@@ -249,6 +249,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         ..
     } = host;
     ctx.lookups = lookups;
+    crate::script_host::end_savepoint(version, saved, matches!(outcome, Outcome::Raise(_)));
     match outcome {
         Outcome::Return(r) => {
             ctx.dirty += dirty;
@@ -256,9 +257,6 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
             write_reply(ctx.out, &r);
         }
         Outcome::Raise(msg) => {
-            if let (VersionRef::Rw(v), Some(saved)) = (version, saved) {
-                *v = saved;
-            }
             ctx.err(&msg);
         }
     }

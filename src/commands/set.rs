@@ -87,7 +87,12 @@ pub static COMMANDS: &[super::CommandSpec] = &[
 
 /// `set-max-intset-entries` from the configuration.
 fn max_intset(ctx: &Ctx<'_>) -> usize {
-    usize::try_from(ctx.srv.config.int(crate::int_param!("set-max-intset-entries"))).unwrap_or(0)
+    usize::try_from(
+        ctx.srv
+            .config
+            .int(crate::int_param!("set-max-intset-entries")),
+    )
+    .unwrap_or(0)
 }
 
 /// The set at `key` for a read command, counted in the statistics; `Err`

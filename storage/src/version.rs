@@ -316,12 +316,35 @@ pub enum KeyEvent {
 /// The databases sit behind one `Arc`, so a snapshot is a single reference
 /// count increment; a writer copies the (small) array of databases on its
 /// first write ([`Version::db_mut`]).
-#[derive(Clone)]
 pub struct Version {
     dbs: Arc<Vec<Db>>,
     /// Databases replaced while logging is on; `None` when it is off.
     replaced: Option<Vec<Replaced>>,
     /// Entries of `replaced` already handed out by [`Version::unseen_writes`].
+    replaced_seen: usize,
+    /// The rollback point of a running script, if any (see
+    /// [`Version::set_savepoint`]).
+    savepoint: Option<Box<Savepoint>>,
+}
+
+impl Clone for Version {
+    /// A copy of the databases and logs; a savepoint stays with the original.
+    fn clone(&self) -> Self {
+        Version {
+            dbs: self.dbs.clone(),
+            replaced: self.replaced.clone(),
+            replaced_seen: self.replaced_seen,
+            savepoint: None,
+        }
+    }
+}
+
+/// What [`Version::rollback`] puts back: each database as it was before its
+/// first change since [`Version::set_savepoint`] (copied then, O(1) for the
+/// persistent maps inside), and the length of the replaced-database log.
+struct Savepoint {
+    dbs: Vec<(usize, Db)>,
+    replaced_len: usize,
     replaced_seen: usize,
 }
 
@@ -362,6 +385,63 @@ impl Version {
             dbs: Arc::new(vec![Db::default(); n.max(1)]),
             replaced: None,
             replaced_seen: 0,
+            savepoint: None,
+        }
+    }
+
+    /// Starts a rollback point (a script's first write command): from now on
+    /// each database is copied before its first change, so
+    /// [`Version::rollback`] can restore it. Copying only the databases a
+    /// script writes, instead of the whole version, spares the copy and drop
+    /// of every database per script. Replaces an earlier savepoint.
+    pub fn set_savepoint(&mut self) {
+        self.savepoint = Some(Box::new(Savepoint {
+            dbs: Vec::new(),
+            replaced_len: self.replaced.as_ref().map_or(0, Vec::len),
+            replaced_seen: self.replaced_seen,
+        }));
+    }
+
+    /// Puts back what changed since [`Version::set_savepoint`] (databases,
+    /// their write and event logs, the replaced-database log) and ends the
+    /// savepoint. A no-op without one.
+    pub fn rollback(&mut self) {
+        let Some(sp) = self.savepoint.take() else {
+            return;
+        };
+        if !sp.dbs.is_empty() {
+            let dbs = Arc::make_mut(&mut self.dbs);
+            for (i, db) in sp.dbs {
+                dbs[i] = db;
+            }
+        }
+        if let Some(r) = &mut self.replaced {
+            r.truncate(sp.replaced_len);
+        }
+        self.replaced_seen = sp.replaced_seen;
+    }
+
+    /// Ends the savepoint, keeping every change since it was set.
+    pub fn release_savepoint(&mut self) {
+        self.savepoint = None;
+    }
+
+    /// Saves database `i` into the savepoint before its first change.
+    #[inline]
+    fn save(&mut self, i: usize) {
+        if let Some(sp) = &mut self.savepoint {
+            if !sp.dbs.iter().any(|(j, _)| *j == i) {
+                sp.dbs.push((i, self.dbs[i].clone()));
+            }
+        }
+    }
+
+    /// Saves every database into the savepoint (before a change to all).
+    fn save_all(&mut self) {
+        if self.savepoint.is_some() {
+            for i in 0..self.dbs.len() {
+                self.save(i);
+            }
         }
     }
 
@@ -372,6 +452,7 @@ impl Version {
         }
         self.replaced = Some(Vec::new());
         self.replaced_seen = 0;
+        self.save_all();
         for db in Arc::make_mut(&mut self.dbs).iter_mut() {
             db.written = Some(Vec::new());
             db.seen = 0;
@@ -394,6 +475,7 @@ impl Version {
             .iter()
             .any(|d| d.written.as_ref().is_some_and(|w| w.len() > d.seen))
         {
+            self.save_all();
             for (i, db) in Arc::make_mut(&mut self.dbs).iter_mut().enumerate() {
                 if let Some(w) = &db.written {
                     log.keys
@@ -415,6 +497,7 @@ impl Version {
         if self.dbs.iter().all(|d| d.events.is_some()) {
             return;
         }
+        self.save_all();
         for db in Arc::make_mut(&mut self.dbs).iter_mut() {
             db.events.get_or_insert_with(Vec::new);
         }
@@ -431,9 +514,11 @@ impl Version {
             return Vec::new();
         }
         let mut out = Vec::new();
-        for (i, db) in Arc::make_mut(&mut self.dbs).iter_mut().enumerate() {
-            if let Some(x) = &mut db.events {
-                out.extend(x.drain(..).map(|(k, e)| (i, k, e)));
+        for i in 0..self.dbs.len() {
+            if self.dbs[i].events.as_ref().is_some_and(|x| !x.is_empty()) {
+                if let Some(x) = &mut self.db_mut(i).events {
+                    out.extend(x.drain(..).map(|(k, e)| (i, k, e)));
+                }
             }
         }
         out
@@ -443,6 +528,7 @@ impl Version {
     /// carries no log).
     pub fn end_key_event_log(&mut self) {
         if self.dbs.iter().any(|d| d.events.is_some()) {
+            self.save_all();
             for db in Arc::make_mut(&mut self.dbs).iter_mut() {
                 db.events = None;
             }
@@ -458,6 +544,7 @@ impl Version {
             keys: Vec::new(),
             replaced,
         };
+        self.save_all();
         for (i, db) in Arc::make_mut(&mut self.dbs).iter_mut().enumerate() {
             if let Some(w) = db.written.take() {
                 log.keys.extend(w.into_iter().map(|(k, e)| (i, k, e)));
@@ -481,6 +568,9 @@ impl Version {
     /// Database `i` for writing.
     #[inline]
     pub fn db_mut(&mut self, i: usize) -> &mut Db {
+        if self.savepoint.is_some() {
+            self.save(i);
+        }
         &mut Arc::make_mut(&mut self.dbs)[i]
     }
 
@@ -531,6 +621,8 @@ impl Version {
                 after: Some(da),
             });
         }
+        self.save(a);
+        self.save(b);
         let dbs = Arc::make_mut(&mut self.dbs);
         dbs.swap(a, b);
         // The logs went with the contents; put them back with the index.
