@@ -49,6 +49,64 @@ fn raised_error_rolls_back_every_write() {
     assert_eq!(c.cmd(&["GET", "p"]), b"$1\r\n1\r\n");
 }
 
+/// The rollback point covers every database a script touches (SELECT, MOVE,
+/// COPY DB, SWAPDB, FLUSHDB, FLUSHALL), including writes pipelined in the
+/// same batch after a successful script.
+#[test]
+fn raised_error_rolls_back_every_database() {
+    let f = Ferrous::start(&[]);
+    let mut c = f.client();
+    for (db, v) in [("0", "a0"), ("1", "a1"), ("2", "a2"), ("3", "a3")] {
+        assert_eq!(c.cmd(&["SELECT", db]), b"+OK\r\n");
+        assert_eq!(c.cmd(&["SET", "k", v]), b"+OK\r\n");
+    }
+    assert_eq!(c.cmd(&["SELECT", "0"]), b"+OK\r\n");
+    let keys = |c: &mut common::Raw| {
+        let mut all = Vec::new();
+        for db in ["0", "1", "2", "3", "4"] {
+            c.cmd(&["SELECT", db]);
+            all.push(c.cmd(&["GET", "k"]));
+            all.push(c.cmd(&["GET", "m"]));
+        }
+        c.cmd(&["SELECT", "0"]);
+        all
+    };
+    let before = keys(&mut c);
+    let scripts = [
+        "redis.call('set','m','x') redis.call('move','m',4) error('e')",
+        "redis.call('select',1) redis.call('set','k','changed') error('e')",
+        "redis.call('swapdb',2,3) error('e')",
+        "redis.call('copy','k','k','db',4) redis.call('select',2) redis.call('flushdb') error('e')",
+        "redis.call('flushall') error('e')",
+    ];
+    for s in scripts {
+        let r = c.cmd(&["EVAL", s, "0"]);
+        assert!(
+            r.starts_with(b"-ERR user_script:1: e"),
+            "{s}: {}",
+            String::from_utf8_lossy(&r)
+        );
+        assert_eq!(keys(&mut c), before, "{s}");
+    }
+    // A script that succeeds, then one that fails, in one pipeline: the
+    // first keeps its writes, the second leaves none.
+    c.send_str(&[
+        "EVAL",
+        "redis.call('select',3) return redis.call('set','m','kept')",
+        "0",
+    ]);
+    c.send_str(&[
+        "EVAL",
+        "redis.call('select',3) redis.call('del','m') redis.call('flushall') error('e')",
+        "0",
+    ]);
+    assert_eq!(c.read_reply(), b"+OK\r\n");
+    assert!(c.read_reply().starts_with(b"-ERR"));
+    assert_eq!(c.cmd(&["SELECT", "3"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "m"]), b"$4\r\nkept\r\n");
+    assert_eq!(c.cmd(&["GET", "k"]), b"$2\r\na3\r\n");
+}
+
 #[test]
 fn busy_script_readers_writers_kill() {
     let f = Ferrous::start(&[]);

@@ -645,6 +645,87 @@ mod tests {
     use super::*;
     use crate::Value;
 
+    /// Every database's keys and values, for comparing whole versions.
+    fn contents(v: &Version) -> Vec<Vec<(Vec<u8>, Value)>> {
+        v.dbs()
+            .iter()
+            .map(|db| {
+                let mut kv: Vec<_> = db
+                    .keys
+                    .iter()
+                    .map(|(k, e)| (k[..].to_vec(), e.value.clone()))
+                    .collect();
+                kv.sort_by(|a, b| a.0.cmp(&b.0));
+                kv
+            })
+            .collect()
+    }
+
+    fn put(v: &mut Version, db: usize, k: &str, val: &str) {
+        v.db_mut(db)
+            .set(k.as_bytes(), Entry::new(Value::string(val)), false, 0);
+    }
+
+    #[test]
+    fn rollback_restores_every_database_the_savepoint_saw_change() {
+        let mut v = Version::new(8);
+        for db in 0..8 {
+            put(&mut v, db, "k", &format!("v{db}"));
+        }
+        v.log_writes();
+        put(&mut v, 0, "before", "x");
+        let before = contents(&v);
+        let log_before = v.unseen_writes().map(|l| l.keys.len());
+        put(&mut v, 0, "before2", "y");
+        let before2 = contents(&v);
+
+        v.set_savepoint();
+        put(&mut v, 0, "k", "changed");
+        put(&mut v, 3, "new", "n");
+        v.db_mut(4).remove(b"k");
+        v.swap(1, 2);
+        v.flush(5);
+        v.flush_all();
+        assert_ne!(contents(&v), before2);
+        v.rollback();
+        assert_eq!(contents(&v), before2);
+        // The write log is back too: only the write made before the savepoint
+        // is still unseen, and the replaced-database log lost the flushes.
+        let log = v.unseen_writes().expect("logging stays on");
+        assert_eq!(log.keys.len(), 1);
+        assert!(log.replaced.is_empty());
+        assert_eq!(log_before, Some(1));
+        assert_ne!(contents(&v), before);
+
+        // A released savepoint keeps the changes, and later writes are not
+        // saved any more.
+        v.set_savepoint();
+        put(&mut v, 6, "kept", "1");
+        v.release_savepoint();
+        put(&mut v, 7, "kept", "2");
+        v.rollback();
+        assert_eq!(
+            v.db(6).get(b"kept", 0).map(|e| &e.value),
+            Some(&Value::string("1"))
+        );
+        assert_eq!(
+            v.db(7).get(b"kept", 0).map(|e| &e.value),
+            Some(&Value::string("2"))
+        );
+    }
+
+    #[test]
+    fn a_clone_does_not_carry_the_savepoint() {
+        let mut v = Version::new(2);
+        v.set_savepoint();
+        put(&mut v, 0, "a", "1");
+        let mut c = v.clone();
+        c.rollback();
+        assert!(c.db(0).get(b"a", 0).is_some());
+        v.rollback();
+        assert!(v.db(0).get(b"a", 0).is_none());
+    }
+
     #[test]
     fn expiry_is_lazy_on_read_and_applied_on_write() {
         let mut db = Db::default();
