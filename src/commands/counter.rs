@@ -5,7 +5,7 @@
 //! key's TTL is kept.
 
 use ferrous_storage::value::parse_i64;
-use ferrous_storage::{Value, Version};
+use ferrous_storage::{Entry, SmallBytes, Value, Version};
 
 use super::keyspec::*;
 use super::longdouble::LongDouble;
@@ -39,20 +39,37 @@ pub static COMMANDS: &[super::CommandSpec] = &[
 /// The shared body of the integer counters: adds `by` to the value at argv[1].
 fn incr_by(ctx: &mut Ctx<'_>, v: &mut Version, by: i64) {
     let key = &ctx.args[1];
-    let cur = match lookup_string_mut(ctx, v, key) {
-        Err(e) => return ctx.err(e),
-        Ok(None) => 0,
-        Ok(Some(b)) => match parse_i64(b) {
+    // One trie walk: the value is read and replaced through the same entry.
+    let db = v.db_mut(ctx.db());
+    let entry = match db.get_mut_typed(key, ctx.now, |v| matches!(v, Value::Str { .. })) {
+        Err(_) => return ctx.err(errors::WRONGTYPE),
+        Ok(e) => e,
+    };
+    let cur = match entry.as_ref().map(|e| &e.value) {
+        None => 0,
+        Some(Value::Str { bytes, .. }) => match parse_i64(bytes) {
             Some(n) => n,
-            None => return ctx.err(errors::NOT_INTEGER),
+            None => {
+                // Nothing changed: the key is not signalled as written.
+                db.unlog(key);
+                return ctx.err(errors::NOT_INTEGER);
+            }
         },
+        Some(_) => return ctx.err(errors::WRONGTYPE),
     };
     let Some(new) = cur.checked_add(by) else {
+        db.unlog(key);
         return ctx.err(errors::OVERFLOW);
     };
     let mut buf = [0u8; 20];
-    let text = crate::reply::fmt_i64(&mut buf, new);
-    put_string(ctx, v, key, Value::string(text));
+    let text = Value::string(crate::reply::fmt_i64(&mut buf, new));
+    match entry {
+        Some(e) => e.value = text,
+        None => {
+            db.insert(SmallBytes::from(&key[..]), Entry::new(text));
+        }
+    }
+    ctx.dirty += 1;
     ctx.notify(super::events::STRING, "incrby", key);
     ctx.out.int(new);
 }

@@ -239,7 +239,13 @@ fn set(ctx: &mut Ctx<'_>, v: &mut Version) {
     };
     let key = &ctx.args[1];
     let db = ctx.db();
-    let found = v.db(db).get(key, ctx.now);
+    // A plain SET does not need the old value: skip the lookup (the insert
+    // below walks the trie anyway).
+    let found = if o.get || o.nx || o.xx {
+        v.db(db).get(key, ctx.now)
+    } else {
+        None
+    };
     if o.get {
         ctx.lookup(found.is_some());
     }
