@@ -254,6 +254,10 @@ impl Db {
     /// Deletes `key` if it is present but expired at `now` (what a write
     /// does when it meets an expired key). Returns whether it deleted one.
     pub fn expire_if_needed(&mut self, key: &[u8], now: Millis) -> bool {
+        // Only a key in the expiry index can be expired.
+        if self.expires.is_empty() {
+            return false;
+        }
         if self.keys.get(key).is_some_and(|e| e.is_expired(now)) {
             self.remove_expired(key);
             true
