@@ -3,7 +3,10 @@
 #
 # Starts a release Ferrous and a redis-server on free loopback ports, runs the
 # same redis-benchmark tests against each in alternation (A B A B ...), and
-# prints the median requests/s of each and the ratio Ferrous/redis-server.
+# prints the median requests/s of each and the ratio Ferrous/redis-server,
+# and the server's CPU time per request (all threads, from
+# /proc/PID/task/*/schedstat), which the other load on a small machine moves
+# much less than requests/s.
 #
 # Besides redis-benchmark's built-in tests it runs named custom benchmarks:
 #   evalsha-incr     EVALSHA of `return redis.call('incr',KEYS[1])`
@@ -89,34 +92,49 @@ for side in ferrous redis; do
   PIDS+=($!)
 done
 
-# bench SIDE P -> lines "test,rps"
+# Server CPU time so far in ns (all threads, from schedstat: ns resolution).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }
+pid_of() { if [ "$1" = redis ]; then echo "$RPID"; else echo "$FPID"; fi; }
+
+# bench SIDE P -> lines "test,rps,server CPU us per request"
 bench() {
-  local port; port=$(port_of "$1")
+  local port pid; port=$(port_of "$1"); pid=$(pid_of "$1")
+  # One redis-benchmark per test, so the server's CPU time is the test's.
   # Names lose their parenthesised detail ("MSET (10 keys)" -> MSET); the
-  # LPUSH that fills the list for LRANGE is not a result of its own.
-  redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" -t "$TESTS" --csv 2>/dev/null |
-    tail -n +2 | tr -d '"' | cut -d, -f1,2 |
-    sed -E '/needed to benchmark/d; s/ \([^,]*\),/,/'
+  # LPUSH that fills the list for LRANGE is not a result of its own (its
+  # CPU time is, though, counted with the LRANGE test's).
+  local t name cmd c0 c1 lines
+  for t in ${TESTS//,/ }; do
+    c0=$(cpu_ns "$pid")
+    lines=$(redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" -t "$t" --csv 2>/dev/null |
+      tail -n +2 | tr -d '"' | cut -d, -f1,2 |
+      sed -E '/needed to benchmark/d; s/ \([^,]*\),/,/')
+    c1=$(cpu_ns "$pid")
+    echo "$lines" | awk -F, -v d=$((c1 - c0)) -v n="$N" 'NF == 2 { printf "%s,%s,%.2f\n", $1, $2, d / 1000 / n }'
+  done
   for name in $CUSTOM; do
-    local cmd
     case $name in
       evalsha-incr) cmd="evalsha $SHA_INCR 1 key" ;;
       evalsha-10calls) cmd="evalsha $SHA_TEN 1 key" ;;
       publish) cmd="publish ch hello" ;;
       *) echo "unknown custom benchmark $name" >&2; continue ;;
     esac
+    c0=$(cpu_ns "$pid")
     # shellcheck disable=SC2086
-    redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" --csv $cmd 2>/dev/null |
-      tail -n +2 | tr -d '"' | cut -d, -f2 | sed "s/^/$name,/"
+    lines=$(redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" --csv $cmd 2>/dev/null |
+      tail -n +2 | tr -d '"' | cut -d, -f2)
+    c1=$(cpu_ns "$pid")
+    echo "$lines" | awk -v t="$name" -v d=$((c1 - c0)) -v n="$N" 'NF { printf "%s,%s,%.2f\n", t, $1, d / 1000 / n }'
   done
 }
 
-declare -A RES
+declare -A RES CPU
 for P in $PIPELINES; do
   for r in $(seq "$ROUNDS"); do
     for side in ferrous redis; do
-      while IFS=, read -r test rps; do
+      while IFS=, read -r test rps cpu; do
         RES["$P|$test|$side"]+="$rps "
+        CPU["$P|$test|$side"]+="$cpu "
       done < <(bench "$side" "$P")
     done
   done
@@ -124,14 +142,17 @@ done
 
 median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else if (NR) print (a[NR/2]+a[NR/2+1])/2}'; }
 echo
-echo "requests/s, median of $ROUNDS rounds (-n $N -c $C); ratio = Ferrous / redis-server"
-printf '%-18s %4s %14s %14s %7s\n' test P ferrous redis-server ratio
-printf '%-18s %4s %14s %14s %7s\n' ------------------ ---- -------------- -------------- -------
+echo "requests/s and server CPU µs per request, medians of $ROUNDS rounds (-n $N -c $C)"
+echo "ratio = Ferrous / redis-server requests/s; cpu ratio = redis-server / Ferrous CPU per request"
+printf '%-18s %4s %11s %12s %6s %8s %8s %6s\n' test P ferrous redis-server ratio "cpu F" "cpu R" "ratio"
+printf '%-18s %4s %11s %12s %6s %8s %8s %6s\n' ------------------ ---- ----------- ------------ ------ -------- -------- ------
 while IFS= read -r key; do
   P=${key%%|*}; test=${key#*|}
   f=$(echo "${RES[$key|ferrous]:-}" | median); r=$(echo "${RES[$key|redis]:-}" | median)
+  cf=$(echo "${CPU[$key|ferrous]:-}" | median); cr=$(echo "${CPU[$key|redis]:-}" | median)
   ratio=$(awk -v f="$f" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", f / r; else print "n/a" }')
-  printf '%-18s %4s %14.0f %14.0f %7s\n' "$test" "$P" "${f:-0}" "${r:-0}" "$ratio"
+  cratio=$(awk -v f="$cf" -v r="$cr" 'BEGIN { if (f > 0) printf "%.2f", r / f; else print "n/a" }')
+  printf '%-18s %4s %11.0f %12.0f %6s %8.2f %8.2f %6s\n' "$test" "$P" "${f:-0}" "${r:-0}" "$ratio" "${cf:-0}" "${cr:-0}" "$cratio"
 done < <(printf '%s\n' "${!RES[@]}" | cut -d'|' -f1,2 | sort -u -t'|' -k1,1n -k2)
 
 if [ "$MIX" -gt 0 ]; then
