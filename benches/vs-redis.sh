@@ -93,7 +93,7 @@ for side in ferrous redis; do
 done
 
 # Server CPU time so far in ns (all threads, from schedstat: ns resolution).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 pid_of() { if [ "$1" = redis ]; then echo "$RPID"; else echo "$FPID"; fi; }
 
 # bench SIDE P -> lines "test,rps,server CPU us per request"
