@@ -133,7 +133,7 @@ impl Db {
             return Err(WrongType);
         }
         self.log(key, true);
-        Ok(Some(self.keys.get_mut_present(hash, key)))
+        Ok(self.keys.get_mut_present(hash, key))
     }
 
     /// The live entry of `key` for a change of representation only (an
