@@ -707,7 +707,7 @@ impl<K: Hash + Eq + Clone, V: Clone> HashTrie<K, V> {
         self.find(hash, k)?;
         let e = remove_rec(self.root.as_mut()?, hash, k, 0);
         self.add_len(false);
-        if self.len() == 0 {
+        if self.is_empty() {
             self.root = None;
         }
         Some((e.key, e.value))
