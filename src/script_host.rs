@@ -346,6 +346,10 @@ pub struct CallScratch {
     argv: Vec<Bytes>,
     /// The detached client the commands run as (made on the first call).
     client: Option<Client>,
+    /// The last command name looked up and what it resolved to: scripts
+    /// mostly call the same few commands, and comparing a name is cheaper
+    /// than the table lookup.
+    last: Option<(Bytes, &'static commands::CommandSpec)>,
 }
 
 /// How long a script runs on its connection's runtime thread before the
@@ -445,8 +449,15 @@ const NOT_ALLOWED: &[u8] = b"ERR This Redis command is not allowed from script";
 const RO_WRITE: &[u8] = b"ERR Write commands are not allowed from read-only scripts.";
 
 impl ScriptHost<'_> {
-    fn resolve(&self, argv: &[Bytes]) -> Result<&'static commands::CommandSpec, &'static [u8]> {
-        let spec = commands::table().get(&argv[0]).ok_or(UNKNOWN)?;
+    fn resolve(&mut self, argv: &[Bytes]) -> Result<&'static commands::CommandSpec, &'static [u8]> {
+        let spec = match &self.scratch.last {
+            Some((name, spec)) if name.eq_ignore_ascii_case(&argv[0]) => *spec,
+            _ => {
+                let spec = commands::table().get(&argv[0]).ok_or(UNKNOWN)?;
+                self.scratch.last = Some((Bytes::copy_from_slice(&argv[0]), spec));
+                spec
+            }
+        };
         if !commands::arity_ok(spec.arity, argv.len()) {
             return Err(WRONG_ARGS);
         }
@@ -621,13 +632,24 @@ impl ScriptHost<'_> {
         self.monitor(spec, argv);
         // A script of few instructions but slow commands meets the hook rarely.
         self.offload.check_at(ended);
-        let reply = match Reply::parse_first(&out.buf) {
+        let reply = match first_reply(&out.buf) {
             Some(r) => r,
             None => Reply::Error(b"ERR internal error: unreadable reply".to_vec()),
         };
         self.out = Some(out);
         reply
     }
+}
+
+/// The reply a command wrote into `buf`, as a script sees it. Integers, the
+/// commonest reply of commands called from scripts, are read directly.
+fn first_reply(buf: &[u8]) -> Option<Reply> {
+    if let [b':', rest @ .., b'\r', b'\n'] = buf {
+        if let Some(n) = ferrous_storage::value::parse_i64(rest) {
+            return Some(Reply::Int(n));
+        }
+    }
+    Reply::parse_first(buf)
 }
 
 /// Writes a script's reply for the client.
