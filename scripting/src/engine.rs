@@ -133,16 +133,12 @@ pub struct Engine {
     runner: Function,
     loader: Function,
     libs: HashMap<String, LoadedLib>,
-    compiled: HashMap<String, Function>,
+    compiled: crate::ShaMap<Function>,
     ctl: Arc<Control>,
     generation: u64,
-    /// Successful runs since the last explicit GC step.
-    runs_since_gc: u32,
+    /// The heap cap last set (0: none).
+    memory_limit: usize,
 }
-
-/// Runs between two explicit GC steps, and the size of the step (as
-/// Redis's `LUA_GC_CYCLE_PERIOD`).
-const GC_PERIOD: u32 = 50;
 
 /// Lua's "5.1.5" as Redis reports its own version in scripts.
 fn version_num(v: &str) -> i64 {
@@ -155,8 +151,11 @@ fn version_num(v: &str) -> i64 {
 
 impl Engine {
     /// Changes the heap cap (bytes, at least what is in use; 0: none).
-    pub fn set_memory_limit(&self, limit: usize) {
-        let _ = self.lua.set_memory_limit(limit);
+    pub fn set_memory_limit(&mut self, limit: usize) {
+        if limit != self.memory_limit {
+            let _ = self.lua.set_memory_limit(limit);
+            self.memory_limit = limit;
+        }
     }
 
     /// A fresh VM. `redis_version` is what `redis.REDIS_VERSION` shows;
@@ -253,10 +252,10 @@ impl Engine {
             runner,
             loader,
             libs: HashMap::new(),
-            compiled: HashMap::new(),
+            compiled: Default::default(),
             ctl,
             generation: 0,
-            runs_since_gc: 0,
+            memory_limit,
         })
     }
 
@@ -283,7 +282,8 @@ impl Engine {
     /// Compiles `body` (checking its syntax), caching the function under `sha`.
     /// On failure returns Redis's full error text.
     pub fn compile(&mut self, sha: &str, body: &[u8]) -> Result<Function, String> {
-        if let Some(f) = self.compiled.get(sha) {
+        let key = crate::sha_key(sha.as_bytes());
+        if let Some(f) = key.as_ref().and_then(|k| self.compiled.get(k)) {
             return Ok(f.clone());
         }
         let src = strip_shebang(body);
@@ -301,7 +301,9 @@ impl Engine {
                 };
                 format!("ERR Error compiling script (new function): {msg}")
             })?;
-        self.compiled.insert(sha.to_string(), f.clone());
+        if let Some(k) = key {
+            self.compiled.insert(k, f.clone());
+        }
         Ok(f)
     }
 
@@ -458,30 +460,26 @@ impl Engine {
             Some((k, a)) => self.runner.call((f, k, a)),
             None => self.runner.call(f),
         };
-        let killed = is_killed(&self.lua, &self.ctl);
-        let outcome = self.finish(label, chunk, res, killed);
-        if let Some(mut st) = self.lua.app_data_mut::<RunState>() {
-            st.host = None;
-        }
-        // Keep the heap in check between scripts: like Redis, a GC step of
-        // GC_PERIOD units every GC_PERIOD runs (a step per run cost a tenth
-        // of a short script's time); Lua's own incremental collector runs
-        // besides. After a failure (perhaps out of memory) reclaim everything.
+        // One borrow of the run state: what the error path needs, and the
+        // host pointer cleared before `host` is used again.
+        let (line, script_resp3) = match self.lua.app_data_mut::<RunState>() {
+            Some(mut st) => {
+                st.host = None;
+                (st.err_line, st.resp3)
+            }
+            None => (None, false),
+        };
+        let killed = self.ctl.kill.load(Ordering::Relaxed) || host.killed();
+        let outcome = self.finish(label, chunk, res, killed, line, script_resp3);
+        // Between scripts the heap is left to Lua's incremental collector,
+        // which steps as the scripts allocate. (Redis adds an explicit
+        // LUA_GCSTEP every 50 runs; in Lua 5.1 that pays off ~50 KB of
+        // debt, i.e. a near-full cycle over the sandbox's heap every 50
+        // scripts: ~6% of a short script's cost, for garbage the collector
+        // reclaims anyway.) After a failure (perhaps out of memory) reclaim
+        // everything.
         if matches!(outcome, Outcome::Raise(_)) {
             let _ = self.lua.gc_collect();
-            self.runs_since_gc = 0;
-        } else {
-            self.runs_since_gc += 1;
-            if self.runs_since_gc >= GC_PERIOD {
-                // SAFETY: one GC step in protected mode; the closure holds
-                // nothing that needs dropping.
-                let _ = unsafe {
-                    self.lua.exec_raw::<()>((), |l| {
-                        mlua::ffi::lua_gc(l, mlua::ffi::LUA_GCSTEP, GC_PERIOD as _);
-                    })
-                };
-                self.runs_since_gc = 0;
-            }
         }
         outcome
     }
@@ -515,17 +513,16 @@ impl Engine {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
         label: &str,
         chunk: &str,
         res: mlua::Result<MultiValue>,
         killed: bool,
+        line: Option<usize>,
+        script_resp3: bool,
     ) -> Outcome {
-        let (line, script_resp3) = self
-            .lua
-            .app_data_ref::<RunState>()
-            .map_or((None, false), |s| (s.err_line, s.resp3));
         let suffix = match line {
             Some(l) => format!(" script: {label}, on {chunk}:{l}."),
             None => format!(" script: {label}"),
