@@ -66,6 +66,8 @@ pub struct Libraries {
 
 /// A script in the EVAL cache.
 pub struct CachedScript {
+    /// Its id (lower-case hex).
+    pub sha: Box<str>,
     /// Its source (shebang line included).
     pub body: Bytes,
     /// Its shebang declares `flags=no-writes` (parsed once, when cached:
@@ -106,7 +108,14 @@ impl Scripting {
     /// Caches `body` (whose shebang is valid) under `sha`.
     pub fn insert(&self, sha: &str, body: Bytes, no_writes: bool) {
         if let Some(key) = sha_key(sha.as_bytes()) {
-            lock(&self.cache).insert(key, Arc::new(CachedScript { body, no_writes }));
+            lock(&self.cache).insert(
+                key,
+                Arc::new(CachedScript {
+                    sha: sha.into(),
+                    body,
+                    no_writes,
+                }),
+            );
         }
     }
 

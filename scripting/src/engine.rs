@@ -310,9 +310,19 @@ impl Engine {
     /// Runs a script. The caller has already compiled it or gets the compile
     /// error here.
     pub fn run(&mut self, opts: &RunOpts<'_>, host: &mut dyn Host) -> Outcome {
-        let f = match self.compile(opts.sha, opts.body) {
-            Ok(f) => f,
-            Err(e) => return Outcome::Raise(e),
+        // The cached function is called by reference: a clone would take
+        // and release a registry reference per run.
+        let key = crate::sha_key(opts.sha.as_bytes());
+        let owned;
+        let f = match key.as_ref().and_then(|k| self.compiled.get(k)) {
+            Some(f) => f,
+            None => {
+                owned = match self.compile(opts.sha, opts.body) {
+                    Ok(f) => f,
+                    Err(e) => return Outcome::Raise(e),
+                };
+                &owned
+            }
         };
         if let Err(e) = self.set_keys_argv(opts) {
             return Outcome::Raise(format!("ERR {e}"));
@@ -433,14 +443,14 @@ impl Engine {
             Ok((k, a))
         })();
         match tables {
-            Ok(t) => self.exec(f, Some(t), fname, "@user_function", host),
+            Ok(t) => self.exec(&f, Some(t), fname, "@user_function", host),
             Err(e) => Outcome::Raise(format!("ERR {e}")),
         }
     }
 
     fn exec(
-        &mut self,
-        f: Function,
+        &self,
+        f: &Function,
         args: Option<(Table, Table)>,
         label: &str,
         chunk: &'static str,

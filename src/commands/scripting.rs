@@ -174,16 +174,11 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
     let scripting = &ctx.srv.scripting;
     // EVALSHA: the cached script, its shebang parsed when it was cached.
     // EVAL: the body given, its shebang parsed here.
-    let mut sha_buf = [0u8; 40];
     let mut sha_owned = String::new();
     let (body, no_writes) = if by_sha {
         let Some(script) = scripting.get_sha(&ctx.args[1]) else {
             return ctx.err(NOSCRIPT);
         };
-        // Found, so 40 bytes that lower-case to hex digits.
-        for (d, s) in sha_buf.iter_mut().zip(ctx.args[1].iter()) {
-            *d = s.to_ascii_lowercase();
-        }
         let no_writes = script.no_writes;
         (ScriptBody::Cached(script), no_writes)
     } else {
@@ -198,14 +193,9 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
             matches!(sb, Some(Shebang { no_writes: true })),
         )
     };
-    let sha: &str = if by_sha {
-        std::str::from_utf8(&sha_buf).unwrap_or_default()
-    } else {
-        &sha_owned
-    };
-    let body: &Bytes = match &body {
-        ScriptBody::Cached(s) => &s.body,
-        ScriptBody::Given(b) => b,
+    let (sha, body): (&str, &Bytes) = match &body {
+        ScriptBody::Cached(s) => (&s.sha, &s.body),
+        ScriptBody::Given(b) => (&sha_owned, b),
     };
     // A `no-writes` script run by EVAL still holds the GIL here, but may
     // not write.
