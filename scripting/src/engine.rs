@@ -129,7 +129,6 @@ const HOOK_EVERY: u32 = 1000;
 /// One Lua VM with the sandbox and a cache of compiled scripts.
 pub struct Engine {
     lua: Lua,
-    globals: Table,
     runner: Function,
     loader: Function,
     libs: HashMap<String, LoadedLib>,
@@ -214,6 +213,9 @@ impl Engine {
             })?;
         }
         p.set("where", lua.create_function(api_where)?)?;
+        // SAFETY: `set_args` only uses the Lua C API on its own stack and a
+        // job that outlives the call (see `Engine::run`).
+        p.set("setargs", unsafe { lua.create_c_function(set_args)? })?;
         let c = ctl.clone();
         p.set(
             "killed",
@@ -225,7 +227,7 @@ impl Engine {
         p.set("cjson", crate::libs::cjson::open(&lua)?)?;
         p.set("struct", crate::libs::structlib::open(&lua)?)?;
         p.set("cmsgpack", crate::libs::msgpack::open(&lua)?)?;
-        let (globals, runner, mkerr, loader): (Table, Function, Function, Function) = lua
+        let (_globals, runner, mkerr, loader): (Table, Function, Function, Function) = lua
             .load(include_str!("sandbox.lua"))
             .set_name("=sandbox")
             .call(p)?;
@@ -248,7 +250,6 @@ impl Engine {
         }
         Ok(Engine {
             lua,
-            globals,
             runner,
             loader,
             libs: HashMap::new(),
@@ -324,10 +325,12 @@ impl Engine {
                 &owned
             }
         };
-        if let Err(e) = self.set_keys_argv(opts) {
-            return Outcome::Raise(format!("ERR {e}"));
-        }
-        self.exec(f, None, opts.sha, "@user_script", host)
+        let job = ArgsJob {
+            keys: opts.keys,
+            argv: opts.argv,
+            done: std::cell::Cell::new(false),
+        };
+        self.exec(f, Callee::Script(&job), opts.sha, "@user_script", host)
     }
 
     /// Loads (or reloads) library `lib` at `generation` into this VM and
@@ -443,7 +446,7 @@ impl Engine {
             Ok((k, a))
         })();
         match tables {
-            Ok(t) => self.exec(&f, Some(t), fname, "@user_function", host),
+            Ok((k, a)) => self.exec(&f, Callee::Function(k, a), fname, "@user_function", host),
             Err(e) => Outcome::Raise(format!("ERR {e}")),
         }
     }
@@ -451,7 +454,7 @@ impl Engine {
     fn exec(
         &self,
         f: &Function,
-        args: Option<(Table, Table)>,
+        args: Callee<'_>,
         label: &str,
         chunk: &'static str,
         host: &mut dyn Host,
@@ -466,9 +469,13 @@ impl Engine {
             st.err_line = None;
             st.chunk = chunk;
         }
-        let res: mlua::Result<MultiValue> = match args {
-            Some((k, a)) => self.runner.call((f, k, a)),
-            None => self.runner.call(f),
+        let res: mlua::Result<MultiValue> = match &args {
+            Callee::Function(k, a) => self.runner.call((f, k, a)),
+            Callee::Script(job) => {
+                let ptr = *job as *const ArgsJob<'_> as *mut std::ffi::c_void;
+                self.runner
+                    .call((f, Value::Nil, Value::Nil, mlua::LightUserData(ptr)))
+            }
         };
         // One borrow of the run state: what the error path needs, and the
         // host pointer cleared before `host` is used again.
@@ -480,6 +487,13 @@ impl Engine {
             None => (None, false),
         };
         let killed = self.ctl.kill.load(Ordering::Relaxed) || host.killed();
+        if let (Callee::Script(job), Err(e)) = (&args, &res) {
+            if !job.done.get() {
+                // Setting KEYS and ARGV failed (out of memory): the script
+                // did not start.
+                return Outcome::Raise(format!("ERR {e}"));
+            }
+        }
         let outcome = self.finish(label, chunk, res, killed, line, script_resp3);
         // Between scripts the heap is left to Lua's incremental collector,
         // which steps as the scripts allocate. (Redis adds an explicit
@@ -494,35 +508,6 @@ impl Engine {
         outcome
     }
 
-    /// Sets the KEYS and ARGV globals. One protected call for both tables:
-    /// with a memory limit set, each mlua table or string operation would
-    /// be a protected call of its own (a C closure allocated and a pcall).
-    fn set_keys_argv(&self, opts: &RunOpts<'_>) -> mlua::Result<()> {
-        use mlua::ffi;
-        unsafe fn push_seq(l: *mut ffi::lua_State, items: &[&[u8]]) {
-            ffi::lua_createtable(l, items.len() as _, 0);
-            for (i, x) in items.iter().enumerate() {
-                ffi::lua_pushlstring(l, x.as_ptr() as *const _, x.len());
-                ffi::lua_rawseti(l, -2, (i + 1) as _);
-            }
-        }
-        // SAFETY: runs in protected mode on the globals table (stack slot
-        // 1); the closure only borrows `opts`, so a memory error unwinding
-        // through it skips no destructor. Two tables and a string need at
-        // most 4 slots beyond the argument, within LUA_MINSTACK.
-        unsafe {
-            self.lua.exec_raw::<()>(&self.globals, |l| {
-                ffi::lua_pushstring(l, c"KEYS".as_ptr());
-                push_seq(l, opts.keys);
-                ffi::lua_rawset(l, 1);
-                ffi::lua_pushstring(l, c"ARGV".as_ptr());
-                push_seq(l, opts.argv);
-                ffi::lua_rawset(l, 1);
-                ffi::lua_settop(l, 0);
-            })
-        }
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
@@ -533,7 +518,8 @@ impl Engine {
         line: Option<usize>,
         script_resp3: bool,
     ) -> Outcome {
-        let suffix = match line {
+        // Only errors carry it: not formatted for a script that returns.
+        let suffix = || match line {
             Some(l) => format!(" script: {label}, on {chunk}:{l}."),
             None => format!(" script: {label}"),
         };
@@ -544,14 +530,15 @@ impl Engine {
                     mlua::Error::MemoryError(_) => "ERR Lua script ran out of memory".to_string(),
                     other => format!("ERR {other}"),
                 };
-                return Outcome::Raise(format!("{msg}{suffix}"));
+                return Outcome::Raise(format!("{msg}{}", suffix()));
             }
         };
         let ok = matches!(vals.next(), Some(Value::Boolean(true)));
         let first = vals.next().unwrap_or(Value::Nil);
         if killed {
             return Outcome::Raise(format!(
-                "ERR Script killed by user with SCRIPT KILL...{suffix}"
+                "ERR Script killed by user with SCRIPT KILL...{}",
+                suffix()
             ));
         }
         if ok {
@@ -584,8 +571,55 @@ impl Engine {
             }
             _ => "ERR unknown error".to_string(),
         };
-        Outcome::Raise(format!("{msg}{suffix}"))
+        Outcome::Raise(format!("{msg}{}", suffix()))
     }
+}
+
+/// What a run calls: an EVAL script, whose KEYS and ARGV `set_args`
+/// sets inside the runner's protected call, or a function with its two
+/// tables.
+enum Callee<'a> {
+    Script(&'a ArgsJob<'a>),
+    Function(Table, Table),
+}
+
+/// KEYS and ARGV of a script, handed to [`set_args`] as a light userdata.
+struct ArgsJob<'a> {
+    keys: &'a [&'a [u8]],
+    argv: &'a [&'a [u8]],
+    /// Set once both globals are set: an error before is a failure to
+    /// start the script, not the script's.
+    done: std::cell::Cell<bool>,
+}
+
+/// `setargs(G, job)`, called by the runner in protected mode: sets `G.KEYS`
+/// and `G.ARGV` from the [`ArgsJob`] `job` points to. Raw C API, so each
+/// allocation is not a protected call of its own; a memory error unwinds
+/// through no Rust value with a destructor.
+unsafe extern "C-unwind" fn set_args(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    unsafe fn push_seq(l: *mut ffi::lua_State, items: &[&[u8]]) {
+        ffi::lua_createtable(l, items.len() as _, 0);
+        for (i, x) in items.iter().enumerate() {
+            ffi::lua_pushlstring(l, x.as_ptr() as *const _, x.len());
+            ffi::lua_rawseti(l, -2, (i + 1) as _);
+        }
+    }
+    let job = ffi::lua_touserdata(l, 2) as *const ArgsJob<'_>;
+    if job.is_null() || ffi::lua_type(l, 1) != ffi::LUA_TTABLE {
+        return 0;
+    }
+    let job = &*job;
+    // Two tables and a string need at most 3 slots beyond the arguments,
+    // within LUA_MINSTACK.
+    ffi::lua_pushstring(l, c"KEYS".as_ptr());
+    push_seq(l, job.keys);
+    ffi::lua_rawset(l, 1);
+    ffi::lua_pushstring(l, c"ARGV".as_ptr());
+    push_seq(l, job.argv);
+    ffi::lua_rawset(l, 1);
+    job.done.set(true);
+    0
 }
 
 /// The innermost message of an mlua error (without callback tracebacks).

@@ -308,3 +308,24 @@ fn heap_stays_bounded_without_explicit_gc() {
         e.used_memory()
     );
 }
+
+/// KEYS and ARGV are set inside the runner's protected call: arguments too
+/// big for the heap cap fail the run before the script starts, with the
+/// mlua error text and no script suffix, and the VM runs the next script.
+#[test]
+fn keys_argv_over_memory_limit() {
+    let mut e = Engine::new("7.0.15", 2 << 20).expect("vm");
+    let big = vec![b'x'; 4 << 20];
+    let m = match run(&mut e, "return #ARGV[1]", &[b"k"], &[&big]) {
+        Outcome::Raise(m) => m,
+        other => panic!("{other:?}"),
+    };
+    assert!(m.starts_with("ERR ") && m.contains("memory"), "{m}");
+    assert!(!m.contains("script:"), "{m}");
+    match run(&mut e, "return {KEYS[1], #ARGV}", &[b"a"], &[b"b", b"c"]) {
+        Outcome::Return(Reply::Array(v)) => {
+            assert_eq!(v, vec![Reply::Bulk(b"a".to_vec()), Reply::Int(2)])
+        }
+        other => panic!("{other:?}"),
+    }
+}
