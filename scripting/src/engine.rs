@@ -2,6 +2,7 @@
 //! with KEYS/ARGV against a [`Host`], and turning its result or error into a
 //! [`Reply`] or a Redis-formatted error message.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -92,13 +93,30 @@ pub struct RunOpts<'a> {
     pub client_resp3: bool,
 }
 
-/// The per-run state the Rust primitives reach through the VM's app data.
+/// The per-run state the Rust primitives reach: owned by the [`Engine`]
+/// (boxed, so its address is stable), found by `redis.call` through its C
+/// closure's upvalue and by the other primitives through the VM's app data
+/// ([`StatePtr`]). Cells: the run and the primitives it calls share it.
 pub(crate) struct RunState {
-    pub(crate) host: Option<HostPtr>,
-    pub(crate) resp3: bool,
-    pub(crate) err_line: Option<usize>,
+    pub(crate) host: Cell<Option<HostPtr>>,
+    pub(crate) resp3: Cell<bool>,
+    pub(crate) err_line: Cell<Option<usize>>,
     /// Chunk name of user code (`@user_script` or `@user_function`).
-    pub(crate) chunk: &'static str,
+    pub(crate) chunk: Cell<&'static str>,
+}
+
+/// The VM's app data: where its [`RunState`] lives.
+pub(crate) struct StatePtr(pub(crate) *const RunState);
+// SAFETY: the state is owned by the Engine that owns the VM and is only
+// used by whoever runs that VM.
+unsafe impl Send for StatePtr {}
+
+/// The run state of the VM `lua`.
+pub(crate) fn run_state(lua: &Lua) -> Option<&RunState> {
+    let p = lua.app_data_ref::<StatePtr>()?.0;
+    // SAFETY: the Engine keeps the box alive as long as its VM (the VM is
+    // dropped first, see the field order of `Engine`).
+    Some(unsafe { &*p })
 }
 
 /// A function registered by a library (FUNCTION LOAD).
@@ -117,6 +135,7 @@ struct LoadedLib {
     funcs: HashMap<String, Function>,
 }
 
+#[derive(Clone, Copy)]
 pub(crate) struct HostPtr(pub(crate) *mut (dyn Host + 'static));
 // SAFETY: the pointer is only dereferenced on the thread running the script,
 // while `Engine::run` (which borrowed the host) is on the stack.
@@ -134,6 +153,8 @@ pub struct Engine {
     libs: HashMap<String, LoadedLib>,
     compiled: crate::ShaMap<Function>,
     ctl: Arc<Control>,
+    /// After `lua`: dropped after the VM whose primitives point to it.
+    state: Box<RunState>,
     generation: u64,
     /// The heap cap last set (0: none).
     memory_limit: usize,
@@ -165,12 +186,14 @@ impl Engine {
             LuaOptions::new(),
         )?;
         let ctl = Arc::new(Control::default());
-        lua.set_app_data(RunState {
-            host: None,
-            resp3: false,
-            err_line: None,
-            chunk: "@user_script",
+        let state = Box::new(RunState {
+            host: Cell::new(None),
+            resp3: Cell::new(false),
+            err_line: Cell::new(None),
+            chunk: Cell::new("@user_script"),
         });
+        let state_ptr: *const RunState = &*state;
+        lua.set_app_data(StatePtr(state_ptr));
         let p = lua.create_table()?;
         // Each API function is a Rust implementation returning (ok, value)
         // behind a C trampoline that raises the error: a C function keeps
@@ -202,16 +225,23 @@ impl Engine {
             // SAFETY: the trampolines only use the Lua C API on their own
             // stack and hold no Rust values with destructors across
             // `lua_error`.
-            c_api.set(name, unsafe { lua.create_c_function(tramp)? })?;
+            let cf = if name == "call" {
+                // `redis.call` finds the run state and its reply pusher in
+                // its upvalues, without a lookup per call.
+                // SAFETY: pushes a closure; nothing to drop.
+                unsafe {
+                    lua.exec_raw::<Function>((), |l| {
+                        mlua::ffi::lua_pushlightuserdata(l, state_ptr as *mut std::ffi::c_void);
+                        mlua::ffi::lua_pushcfunction(l, push_job);
+                        mlua::ffi::lua_pushcclosure(l, tramp, 2);
+                    })?
+                }
+            } else {
+                unsafe { lua.create_c_function(tramp)? }
+            };
+            c_api.set(name, cf)?;
         }
         p.set("c", c_api)?;
-        // SAFETY: stores a C function in the registry; nothing to drop.
-        unsafe {
-            lua.exec_raw::<()>((), |l| {
-                mlua::ffi::lua_pushcfunction(l, push_job);
-                mlua::ffi::lua_setfield(l, mlua::ffi::LUA_REGISTRYINDEX, PUSH_KEY.as_ptr());
-            })?;
-        }
         p.set("where", lua.create_function(api_where)?)?;
         // SAFETY: `set_args` only uses the Lua C API on its own stack and a
         // job that outlives the call (see `Engine::run`).
@@ -255,6 +285,7 @@ impl Engine {
             libs: HashMap::new(),
             compiled: Default::default(),
             ctl,
+            state,
             generation: 0,
             memory_limit,
         })
@@ -463,12 +494,11 @@ impl Engine {
         // SAFETY: the pointer is cleared below before `host`'s borrow ends.
         let ptr: *mut (dyn Host + '_) = host;
         let ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(ptr) };
-        if let Some(mut st) = self.lua.app_data_mut::<RunState>() {
-            st.host = Some(HostPtr(ptr));
-            st.resp3 = false;
-            st.err_line = None;
-            st.chunk = chunk;
-        }
+        let st = &*self.state;
+        st.host.set(Some(HostPtr(ptr)));
+        st.resp3.set(false);
+        st.err_line.set(None);
+        st.chunk.set(chunk);
         let res: mlua::Result<MultiValue> = match &args {
             Callee::Function(k, a) => self.runner.call((f, k, a)),
             Callee::Script(job) => {
@@ -477,15 +507,9 @@ impl Engine {
                     .call((f, Value::Nil, Value::Nil, mlua::LightUserData(ptr)))
             }
         };
-        // One borrow of the run state: what the error path needs, and the
-        // host pointer cleared before `host` is used again.
-        let (line, script_resp3) = match self.lua.app_data_mut::<RunState>() {
-            Some(mut st) => {
-                st.host = None;
-                (st.err_line, st.resp3)
-            }
-            None => (None, false),
-        };
+        // The host pointer is cleared before `host` is used again.
+        st.host.set(None);
+        let (line, script_resp3) = (st.err_line.get(), st.resp3.get());
         let killed = self.ctl.kill.load(Ordering::Relaxed) || host.killed();
         if let (Callee::Script(job), Err(e)) = (&args, &res) {
             if !job.done.get() {

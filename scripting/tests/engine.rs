@@ -329,3 +329,41 @@ fn keys_argv_over_memory_limit() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `redis.call` arguments: strings and numbers (integers as integers,
+/// others as %.17g), few (listed on the stack) or many (on the heap).
+#[test]
+fn call_arguments_few_and_many() {
+    let mut e = Engine::new("7.0.15", 0).expect("vm");
+    for n in [1usize, 2, 11, 12, 13, 40] {
+        let body = format!(
+            "local t = {{'echo'}} for i = 2, {n} do if i % 2 == 0 then t[i] = i else t[i] = 's' .. i end end t[{n} + 1] = 0.5 return redis.call(unpack(t))"
+        );
+        let sha = sha1_hex(body.as_bytes());
+        let mut h = Mock { calls: vec![] };
+        let out = e.run(
+            &RunOpts {
+                sha: &sha,
+                body: body.as_bytes(),
+                keys: &[],
+                argv: &[],
+                client_resp3: false,
+            },
+            &mut h,
+        );
+        assert!(matches!(out, Outcome::Return(_)), "{out:?}");
+        let mut want: Vec<Vec<u8>> = vec![b"echo".to_vec()];
+        for i in 2..=n {
+            want.push(
+                if i % 2 == 0 {
+                    i.to_string()
+                } else {
+                    format!("s{i}")
+                }
+                .into_bytes(),
+            );
+        }
+        want.push(b"0.5".to_vec());
+        assert_eq!(h.calls, vec![want], "n = {n}");
+    }
+}
