@@ -616,7 +616,7 @@ struct ArgsJob<'a> {
     done: std::cell::Cell<bool>,
 }
 
-/// `setargs(G, job)`, called by the runner in protected mode: sets `G.KEYS`
+/// `setargs(G, job, "KEYS", "ARGV")`, called by the runner in protected mode: sets `G.KEYS`
 /// and `G.ARGV` from the [`ArgsJob`] `job` points to. Raw C API, so each
 /// allocation is not a protected call of its own; a memory error unwinds
 /// through no Rust value with a destructor.
@@ -630,16 +630,20 @@ unsafe extern "C-unwind" fn set_args(l: *mut mlua::ffi::lua_State) -> std::os::r
         }
     }
     let job = ffi::lua_touserdata(l, 2) as *const ArgsJob<'_>;
-    if job.is_null() || ffi::lua_type(l, 1) != ffi::LUA_TTABLE {
+    if job.is_null()
+        || ffi::lua_type(l, 1) != ffi::LUA_TTABLE
+        || ffi::lua_type(l, 3) != ffi::LUA_TSTRING
+        || ffi::lua_type(l, 4) != ffi::LUA_TSTRING
+    {
         return 0;
     }
     let job = &*job;
-    // Two tables and a string need at most 3 slots beyond the arguments,
+    // A name, a table and a string need 3 slots beyond the arguments,
     // within LUA_MINSTACK.
-    ffi::lua_pushstring(l, c"KEYS".as_ptr());
+    ffi::lua_pushvalue(l, 3);
     push_seq(l, job.keys);
     ffi::lua_rawset(l, 1);
-    ffi::lua_pushstring(l, c"ARGV".as_ptr());
+    ffi::lua_pushvalue(l, 4);
     push_seq(l, job.argv);
     ffi::lua_rawset(l, 1);
     job.done.set(true);
