@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use mlua::{
-    chunk::ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value,
-    VmState,
+    chunk::ChunkMode, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState,
 };
 
 use crate::api::*;
@@ -499,7 +498,9 @@ impl Engine {
         st.resp3.set(false);
         st.err_line.set(None);
         st.chunk.set(chunk);
-        let res: mlua::Result<MultiValue> = match &args {
+        // xpcall's status and the script's first value (a script's further
+        // values are dropped, as Redis does): no MultiValue vector per run.
+        let res: mlua::Result<(Value, Value)> = match &args {
             Callee::Function(k, a) => self.runner.call((f, k, a)),
             Callee::Script(job) => {
                 let ptr = *job as *const ArgsJob<'_> as *mut std::ffi::c_void;
@@ -537,7 +538,7 @@ impl Engine {
         &self,
         label: &str,
         chunk: &str,
-        res: mlua::Result<MultiValue>,
+        res: mlua::Result<(Value, Value)>,
         killed: bool,
         line: Option<usize>,
         script_resp3: bool,
@@ -547,8 +548,8 @@ impl Engine {
             Some(l) => format!(" script: {label}, on {chunk}:{l}."),
             None => format!(" script: {label}"),
         };
-        let mut vals = match res {
-            Ok(v) => v.into_iter(),
+        let (status, first) = match res {
+            Ok(v) => v,
             Err(e) => {
                 let msg = match e {
                     mlua::Error::MemoryError(_) => "ERR Lua script ran out of memory".to_string(),
@@ -557,8 +558,7 @@ impl Engine {
                 return Outcome::Raise(format!("{msg}{}", suffix()));
             }
         };
-        let ok = matches!(vals.next(), Some(Value::Boolean(true)));
-        let first = vals.next().unwrap_or(Value::Nil);
+        let ok = matches!(status, Value::Boolean(true));
         if killed {
             return Outcome::Raise(format!(
                 "ERR Script killed by user with SCRIPT KILL...{}",
