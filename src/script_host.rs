@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ferrous_scripting::{Control, Engine, FunctionDef, Host, Reply};
+use ferrous_scripting::{sha_key, Control, Engine, FunctionDef, Host, Reply, ShaMap};
 use ferrous_storage::{KillSignal, Millis, Store, Version};
 
 use crate::client::{Client, ClientInfo};
@@ -31,7 +31,8 @@ pub fn memory_limit(srv: &Server) -> usize {
 struct Running {
     id: u64,
     ctl: Arc<Control>,
-    started: Instant,
+    /// When a function started (FUNCTION STATS); not read for EVAL scripts.
+    started: Option<Instant>,
     /// Holds the GIL and has marked its write transaction
     /// (`ScriptSlot::script_started`): other writers may get -BUSY and
     /// SCRIPT KILL goes through the store. False for scripts on snapshots.
@@ -63,10 +64,21 @@ pub struct Libraries {
     pub by_function: HashMap<String, String>,
 }
 
+/// A script in the EVAL cache.
+pub struct CachedScript {
+    /// Its id (lower-case hex).
+    pub sha: Box<str>,
+    /// Its source (shebang line included).
+    pub body: Bytes,
+    /// Its shebang declares `flags=no-writes` (parsed once, when cached:
+    /// only scripts with a valid shebang get there).
+    pub no_writes: bool,
+}
+
 /// Process-wide scripting state (one per server).
 #[derive(Default)]
 pub struct Scripting {
-    cache: Mutex<HashMap<String, Arc<Bytes>>>,
+    cache: Mutex<ShaMap<Arc<CachedScript>>>,
     generation: AtomicU64,
     pool: Mutex<Vec<Engine>>,
     running: Mutex<Vec<Running>>,
@@ -81,28 +93,30 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Scripting {
-    /// The body cached under `sha` (lower-case hex).
-    pub fn get(&self, sha: &str) -> Option<Arc<Bytes>> {
-        lock(&self.cache).get(sha).cloned()
+    /// The script cached under `sha` (lower-case hex).
+    pub fn get(&self, sha: &str) -> Option<Arc<CachedScript>> {
+        self.get_sha(sha.as_bytes())
     }
 
-    /// The body cached under `sha` as a client sent it (any case), without
-    /// allocating: EVALSHA's lookup.
-    pub fn get_sha(&self, sha: &[u8]) -> Option<Arc<Bytes>> {
-        let mut buf = [0u8; 40];
-        if sha.len() != buf.len() {
-            return None;
-        }
-        for (d, s) in buf.iter_mut().zip(sha) {
-            *d = s.to_ascii_lowercase();
-        }
-        let key = std::str::from_utf8(&buf).ok()?;
-        lock(&self.cache).get(key).cloned()
+    /// The script cached under `sha` as a client sent it (any case),
+    /// without allocating: EVALSHA's lookup.
+    pub fn get_sha(&self, sha: &[u8]) -> Option<Arc<CachedScript>> {
+        let key = sha_key(sha)?;
+        lock(&self.cache).get(&key).cloned()
     }
 
-    /// Caches `body` under `sha`.
-    pub fn insert(&self, sha: String, body: Bytes) {
-        lock(&self.cache).insert(sha, Arc::new(body));
+    /// Caches `body` (whose shebang is valid) under `sha`.
+    pub fn insert(&self, sha: &str, body: Bytes, no_writes: bool) {
+        if let Some(key) = sha_key(sha.as_bytes()) {
+            lock(&self.cache).insert(
+                key,
+                Arc::new(CachedScript {
+                    sha: sha.into(),
+                    body,
+                    no_writes,
+                }),
+            );
+        }
     }
 
     /// Number of cached scripts.
@@ -155,7 +169,7 @@ impl Scripting {
         lock(&self.running).push(Running {
             id,
             ctl,
-            started: Instant::now(),
+            started: function.as_ref().map(|_| Instant::now()),
             writer,
             function,
         });
@@ -201,9 +215,10 @@ impl Scripting {
     /// The running function, for FUNCTION STATS: name, command, elapsed ms.
     pub fn running_function(&self) -> Option<(String, Vec<Bytes>, u128)> {
         lock(&self.running).iter().find_map(|r| {
-            r.function
-                .as_ref()
-                .map(|(n, c)| (n.clone(), c.clone(), r.started.elapsed().as_millis()))
+            r.function.as_ref().map(|(n, c)| {
+                let ms = r.started.map_or(0, |t| t.elapsed().as_millis());
+                (n.clone(), c.clone(), ms)
+            })
         })
     }
 
@@ -213,7 +228,7 @@ impl Scripting {
         let lua = lock(&self.pool).iter().map(|e| e.used_memory()).sum();
         let (scripts, script_bytes) = {
             let c = lock(&self.cache);
-            (c.len(), c.values().map(|b| b.len()).sum())
+            (c.len(), c.values().map(|b| b.body.len()).sum())
         };
         let libs = lock(&self.libraries);
         ScriptingInfo {

@@ -54,6 +54,7 @@ diff_files!(
     set_encoding,
     set_random,
     scripting,
+    script_cache,
     scripting_libs,
     scripting_functions,
     command_getkeysandflags,

@@ -6,18 +6,20 @@
 use mlua::{Lua, MultiValue, Value};
 
 use crate::convert::reply_to_lua;
-use crate::engine::{Host, RunState};
+use crate::engine::{run_state, Host, RunState};
 use crate::reply::Reply;
 
 pub(crate) fn with_host<R>(lua: &Lua, f: impl FnOnce(&mut dyn Host, bool) -> R) -> Option<R> {
-    let (ptr, resp3) = {
-        let st = lua.app_data_ref::<RunState>()?;
-        (st.host.as_ref()?.0, st.resp3)
-    };
-    // SAFETY: set by `Engine::run` for the duration of the script, on this
-    // thread; the app-data borrow is released before the host runs.
+    host_of(run_state(lua)?, f)
+}
+
+/// Runs `f` with the host of the run `st` belongs to, if one runs.
+fn host_of<R>(st: &RunState, f: impl FnOnce(&mut dyn Host, bool) -> R) -> Option<R> {
+    let ptr = st.host.get()?.0;
+    // SAFETY: set by `Engine::exec` for the duration of the script, on this
+    // thread, and cleared before the host's borrow ends.
     let host = unsafe { &mut *ptr };
-    Some(f(host, resp3))
+    Some(f(host, st.resp3.get()))
 }
 
 /// A Lua number as Redis passes it to commands (`%.17g`).
@@ -103,8 +105,8 @@ pub(crate) fn api_setresp(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Va
     if n != 2 && n != 3 {
         return fail(lua, "ERR RESP version must be 2 or 3.");
     }
-    if let Some(mut st) = lua.app_data_mut::<RunState>() {
-        st.resp3 = n == 3;
+    if let Some(st) = run_state(lua) {
+        st.resp3.set(n == 3);
     }
     Ok((true, Value::Nil))
 }
@@ -193,9 +195,7 @@ pub(crate) fn api_acl_check(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, 
 /// Called by the error handler before the stack unwinds: records the line
 /// of the innermost frame of the user's script.
 pub(crate) fn api_where(lua: &Lua, _: ()) -> mlua::Result<()> {
-    let chunk = lua
-        .app_data_ref::<RunState>()
-        .map_or("@user_script", |s| s.chunk);
+    let chunk = run_state(lua).map_or("@user_script", |s| s.chunk.get());
     let mut line = None;
     for level in 0..256 {
         let Some(found) = lua.inspect_stack(level, |d| {
@@ -210,8 +210,8 @@ pub(crate) fn api_where(lua: &Lua, _: ()) -> mlua::Result<()> {
             break;
         }
     }
-    if let Some(mut st) = lua.app_data_mut::<RunState>() {
-        st.err_line = line;
+    if let Some(st) = run_state(lua) {
+        st.err_line.set(line);
     }
     Ok(())
 }
@@ -236,9 +236,6 @@ pub(crate) unsafe extern "C-unwind" fn fast_call(
     ffi::lua_error(l)
 }
 
-/// Registry key of [`push_job`].
-pub(crate) const PUSH_KEY: &std::ffi::CStr = c"ferrous.push";
-
 /// What [`push_job`] pushes: a reply converted for Lua, or the bytes of an
 /// error message as a plain string.
 enum PushJob<'a> {
@@ -259,7 +256,7 @@ unsafe fn call_into(l: *mut mlua::ffi::lua_State) -> bool {
     };
     // Pushing allocates, which may raise a memory error: done in protected
     // mode by a function that only borrows the reply.
-    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, PUSH_KEY.as_ptr());
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(2));
     ffi::lua_pushlightuserdata(l, &job as *const PushJob<'_> as *mut std::ffi::c_void);
     let status = ffi::lua_pcall(l, 1, 1, 0);
     drop(outcome);
@@ -273,7 +270,7 @@ unsafe fn call_into(l: *mut mlua::ffi::lua_State) -> bool {
 }
 
 /// The pusher [`call_into`] calls in protected mode (stored in the
-/// registry under [`PUSH_KEY`]): its argument is a `*const PushJob`.
+/// second upvalue of `redis.call`): its argument is a `*const PushJob`.
 pub(crate) unsafe extern "C-unwind" fn push_job(
     l: *mut mlua::ffi::lua_State,
 ) -> std::os::raw::c_int {
@@ -390,41 +387,67 @@ unsafe fn run_command(l: *mut mlua::ffi::lua_State) -> Result<(Reply, bool), &'s
     }
     // Numbers are formatted into `nums`; strings are borrowed from the
     // stack, where they stay until this call returns.
+    // Up to INLINE arguments (nearly every call) are listed on the stack,
+    // without allocating.
+    const INLINE: usize = 12;
+    let n = n as usize;
     let mut nums: Vec<u8> = Vec::new();
-    let mut spans: Vec<(bool, *const u8, usize)> = Vec::with_capacity(n as usize);
-    for i in 1..=n {
-        match ffi::lua_type(l, i) {
+    let mut spans_inline = [(false, std::ptr::null::<u8>(), 0usize); INLINE];
+    let mut spans_heap = Vec::new();
+    let spans: &mut [(bool, *const u8, usize)] = if n <= INLINE {
+        &mut spans_inline[..n]
+    } else {
+        spans_heap.resize(n, (false, std::ptr::null::<u8>(), 0usize));
+        &mut spans_heap
+    };
+    for (i, span) in spans.iter_mut().enumerate() {
+        let idx = (i + 1) as std::os::raw::c_int;
+        match ffi::lua_type(l, idx) {
             ffi::LUA_TSTRING => {
                 let mut len = 0usize;
-                let p = ffi::lua_tolstring(l, i, &mut len);
-                spans.push((false, p as *const u8, len));
+                let p = ffi::lua_tolstring(l, idx, &mut len);
+                *span = (false, p as *const u8, len);
             }
             ffi::LUA_TNUMBER => {
-                let x = ffi::lua_tonumber(l, i);
+                let x = ffi::lua_tonumber(l, idx);
                 let start = nums.len();
                 match as_integer(x) {
-                    Some(k) => nums.extend_from_slice(k.to_string().as_bytes()),
+                    Some(k) => {
+                        let _ = std::io::Write::write_fmt(&mut nums, format_args!("{k}"));
+                    }
                     None => nums.extend_from_slice(crate::convert::fmt_g17(x).as_bytes()),
                 }
-                spans.push((true, start as *const u8, nums.len() - start));
+                *span = (true, start as *const u8, nums.len() - start);
             }
             _ => return Err(b"ERR Lua redis lib command arguments must be strings or integers"),
         }
     }
-    let args: Vec<&[u8]> = spans
-        .iter()
-        .map(|&(num, p, len)| {
-            if num {
-                &nums[p as usize..p as usize + len]
-            } else if len == 0 {
-                &[][..]
-            } else {
-                std::slice::from_raw_parts(p, len)
-            }
-        })
-        .collect();
-    let lua = Lua::get_or_init_from_ptr(l);
-    match with_host(lua, |h, resp3| (h.call(&args, resp3), resp3)) {
+    let slice = |&(num, p, len): &(bool, *const u8, usize)| -> &[u8] {
+        if num {
+            &nums[p as usize..p as usize + len]
+        } else if len == 0 {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts(p, len)
+        }
+    };
+    let mut args_inline: [&[u8]; INLINE] = [&[]; INLINE];
+    let args_heap: Vec<&[u8]>;
+    let args: &[&[u8]] = if n <= INLINE {
+        for (d, sp) in args_inline.iter_mut().zip(spans.iter()) {
+            *d = slice(sp);
+        }
+        &args_inline[..n]
+    } else {
+        args_heap = spans.iter().map(slice).collect();
+        &args_heap
+    };
+    // The run state is the upvalue of `redis.call`'s C closure.
+    let st = ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const RunState;
+    if st.is_null() {
+        return Err(b"ERR redis.call is only available while a script runs");
+    }
+    match host_of(&*st, |h, resp3| (h.call(args, resp3), resp3)) {
         Some(r) => Ok(r),
         None => Err(b"ERR redis.call is only available while a script runs"),
     }

@@ -2,13 +2,13 @@
 //! with KEYS/ARGV against a [`Host`], and turning its result or error into a
 //! [`Reply`] or a Redis-formatted error message.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use mlua::{
-    chunk::ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value,
-    VmState,
+    chunk::ChunkMode, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState,
 };
 
 use crate::api::*;
@@ -92,13 +92,30 @@ pub struct RunOpts<'a> {
     pub client_resp3: bool,
 }
 
-/// The per-run state the Rust primitives reach through the VM's app data.
+/// The per-run state the Rust primitives reach: owned by the [`Engine`]
+/// (boxed, so its address is stable), found by `redis.call` through its C
+/// closure's upvalue and by the other primitives through the VM's app data
+/// ([`StatePtr`]). Cells: the run and the primitives it calls share it.
 pub(crate) struct RunState {
-    pub(crate) host: Option<HostPtr>,
-    pub(crate) resp3: bool,
-    pub(crate) err_line: Option<usize>,
+    pub(crate) host: Cell<Option<HostPtr>>,
+    pub(crate) resp3: Cell<bool>,
+    pub(crate) err_line: Cell<Option<usize>>,
     /// Chunk name of user code (`@user_script` or `@user_function`).
-    pub(crate) chunk: &'static str,
+    pub(crate) chunk: Cell<&'static str>,
+}
+
+/// The VM's app data: where its [`RunState`] lives.
+pub(crate) struct StatePtr(pub(crate) *const RunState);
+// SAFETY: the state is owned by the Engine that owns the VM and is only
+// used by whoever runs that VM.
+unsafe impl Send for StatePtr {}
+
+/// The run state of the VM `lua`.
+pub(crate) fn run_state(lua: &Lua) -> Option<&RunState> {
+    let p = lua.app_data_ref::<StatePtr>()?.0;
+    // SAFETY: the Engine keeps the box alive as long as its VM (the VM is
+    // dropped first, see the field order of `Engine`).
+    Some(unsafe { &*p })
 }
 
 /// A function registered by a library (FUNCTION LOAD).
@@ -117,6 +134,7 @@ struct LoadedLib {
     funcs: HashMap<String, Function>,
 }
 
+#[derive(Clone, Copy)]
 pub(crate) struct HostPtr(pub(crate) *mut (dyn Host + 'static));
 // SAFETY: the pointer is only dereferenced on the thread running the script,
 // while `Engine::run` (which borrowed the host) is on the stack.
@@ -129,20 +147,17 @@ const HOOK_EVERY: u32 = 1000;
 /// One Lua VM with the sandbox and a cache of compiled scripts.
 pub struct Engine {
     lua: Lua,
-    globals: Table,
     runner: Function,
     loader: Function,
     libs: HashMap<String, LoadedLib>,
-    compiled: HashMap<String, Function>,
+    compiled: crate::ShaMap<Function>,
     ctl: Arc<Control>,
+    /// After `lua`: dropped after the VM whose primitives point to it.
+    state: Box<RunState>,
     generation: u64,
-    /// Successful runs since the last explicit GC step.
-    runs_since_gc: u32,
+    /// The heap cap last set (0: none).
+    memory_limit: usize,
 }
-
-/// Runs between two explicit GC steps, and the size of the step (as
-/// Redis's `LUA_GC_CYCLE_PERIOD`).
-const GC_PERIOD: u32 = 50;
 
 /// Lua's "5.1.5" as Redis reports its own version in scripts.
 fn version_num(v: &str) -> i64 {
@@ -155,8 +170,11 @@ fn version_num(v: &str) -> i64 {
 
 impl Engine {
     /// Changes the heap cap (bytes, at least what is in use; 0: none).
-    pub fn set_memory_limit(&self, limit: usize) {
-        let _ = self.lua.set_memory_limit(limit);
+    pub fn set_memory_limit(&mut self, limit: usize) {
+        if limit != self.memory_limit {
+            let _ = self.lua.set_memory_limit(limit);
+            self.memory_limit = limit;
+        }
     }
 
     /// A fresh VM. `redis_version` is what `redis.REDIS_VERSION` shows;
@@ -167,12 +185,14 @@ impl Engine {
             LuaOptions::new(),
         )?;
         let ctl = Arc::new(Control::default());
-        lua.set_app_data(RunState {
-            host: None,
-            resp3: false,
-            err_line: None,
-            chunk: "@user_script",
+        let state = Box::new(RunState {
+            host: Cell::new(None),
+            resp3: Cell::new(false),
+            err_line: Cell::new(None),
+            chunk: Cell::new("@user_script"),
         });
+        let state_ptr: *const RunState = &*state;
+        lua.set_app_data(StatePtr(state_ptr));
         let p = lua.create_table()?;
         // Each API function is a Rust implementation returning (ok, value)
         // behind a C trampoline that raises the error: a C function keeps
@@ -204,17 +224,27 @@ impl Engine {
             // SAFETY: the trampolines only use the Lua C API on their own
             // stack and hold no Rust values with destructors across
             // `lua_error`.
-            c_api.set(name, unsafe { lua.create_c_function(tramp)? })?;
+            let cf = if name == "call" {
+                // `redis.call` finds the run state and its reply pusher in
+                // its upvalues, without a lookup per call.
+                // SAFETY: pushes a closure; nothing to drop.
+                unsafe {
+                    lua.exec_raw::<Function>((), |l| {
+                        mlua::ffi::lua_pushlightuserdata(l, state_ptr as *mut std::ffi::c_void);
+                        mlua::ffi::lua_pushcfunction(l, push_job);
+                        mlua::ffi::lua_pushcclosure(l, tramp, 2);
+                    })?
+                }
+            } else {
+                unsafe { lua.create_c_function(tramp)? }
+            };
+            c_api.set(name, cf)?;
         }
         p.set("c", c_api)?;
-        // SAFETY: stores a C function in the registry; nothing to drop.
-        unsafe {
-            lua.exec_raw::<()>((), |l| {
-                mlua::ffi::lua_pushcfunction(l, push_job);
-                mlua::ffi::lua_setfield(l, mlua::ffi::LUA_REGISTRYINDEX, PUSH_KEY.as_ptr());
-            })?;
-        }
         p.set("where", lua.create_function(api_where)?)?;
+        // SAFETY: `set_args` only uses the Lua C API on its own stack and a
+        // job that outlives the call (see `Engine::run`).
+        p.set("setargs", unsafe { lua.create_c_function(set_args)? })?;
         let c = ctl.clone();
         p.set(
             "killed",
@@ -226,7 +256,7 @@ impl Engine {
         p.set("cjson", crate::libs::cjson::open(&lua)?)?;
         p.set("struct", crate::libs::structlib::open(&lua)?)?;
         p.set("cmsgpack", crate::libs::msgpack::open(&lua)?)?;
-        let (globals, runner, mkerr, loader): (Table, Function, Function, Function) = lua
+        let (_globals, runner, mkerr, loader): (Table, Function, Function, Function) = lua
             .load(include_str!("sandbox.lua"))
             .set_name("=sandbox")
             .call(p)?;
@@ -249,14 +279,14 @@ impl Engine {
         }
         Ok(Engine {
             lua,
-            globals,
             runner,
             loader,
             libs: HashMap::new(),
-            compiled: HashMap::new(),
+            compiled: Default::default(),
             ctl,
+            state,
             generation: 0,
-            runs_since_gc: 0,
+            memory_limit,
         })
     }
 
@@ -283,7 +313,8 @@ impl Engine {
     /// Compiles `body` (checking its syntax), caching the function under `sha`.
     /// On failure returns Redis's full error text.
     pub fn compile(&mut self, sha: &str, body: &[u8]) -> Result<Function, String> {
-        if let Some(f) = self.compiled.get(sha) {
+        let key = crate::sha_key(sha.as_bytes());
+        if let Some(f) = key.as_ref().and_then(|k| self.compiled.get(k)) {
             return Ok(f.clone());
         }
         let src = strip_shebang(body);
@@ -301,21 +332,35 @@ impl Engine {
                 };
                 format!("ERR Error compiling script (new function): {msg}")
             })?;
-        self.compiled.insert(sha.to_string(), f.clone());
+        if let Some(k) = key {
+            self.compiled.insert(k, f.clone());
+        }
         Ok(f)
     }
 
     /// Runs a script. The caller has already compiled it or gets the compile
     /// error here.
     pub fn run(&mut self, opts: &RunOpts<'_>, host: &mut dyn Host) -> Outcome {
-        let f = match self.compile(opts.sha, opts.body) {
-            Ok(f) => f,
-            Err(e) => return Outcome::Raise(e),
+        // The cached function is called by reference: a clone would take
+        // and release a registry reference per run.
+        let key = crate::sha_key(opts.sha.as_bytes());
+        let owned;
+        let f = match key.as_ref().and_then(|k| self.compiled.get(k)) {
+            Some(f) => f,
+            None => {
+                owned = match self.compile(opts.sha, opts.body) {
+                    Ok(f) => f,
+                    Err(e) => return Outcome::Raise(e),
+                };
+                &owned
+            }
         };
-        if let Err(e) = self.set_keys_argv(opts) {
-            return Outcome::Raise(format!("ERR {e}"));
-        }
-        self.exec(f, None, opts.sha, "@user_script", host)
+        let job = ArgsJob {
+            keys: opts.keys,
+            argv: opts.argv,
+            done: std::cell::Cell::new(false),
+        };
+        self.exec(f, Callee::Script(&job), opts.sha, "@user_script", host)
     }
 
     /// Loads (or reloads) library `lib` at `generation` into this VM and
@@ -431,15 +476,15 @@ impl Engine {
             Ok((k, a))
         })();
         match tables {
-            Ok(t) => self.exec(f, Some(t), fname, "@user_function", host),
+            Ok((k, a)) => self.exec(&f, Callee::Function(k, a), fname, "@user_function", host),
             Err(e) => Outcome::Raise(format!("ERR {e}")),
         }
     }
 
     fn exec(
-        &mut self,
-        f: Function,
-        args: Option<(Table, Table)>,
+        &self,
+        f: &Function,
+        args: Callee<'_>,
         label: &str,
         chunk: &'static str,
         host: &mut dyn Host,
@@ -448,103 +493,76 @@ impl Engine {
         // SAFETY: the pointer is cleared below before `host`'s borrow ends.
         let ptr: *mut (dyn Host + '_) = host;
         let ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(ptr) };
-        if let Some(mut st) = self.lua.app_data_mut::<RunState>() {
-            st.host = Some(HostPtr(ptr));
-            st.resp3 = false;
-            st.err_line = None;
-            st.chunk = chunk;
-        }
-        let res: mlua::Result<MultiValue> = match args {
-            Some((k, a)) => self.runner.call((f, k, a)),
-            None => self.runner.call(f),
+        let st = &*self.state;
+        st.host.set(Some(HostPtr(ptr)));
+        st.resp3.set(false);
+        st.err_line.set(None);
+        st.chunk.set(chunk);
+        // xpcall's status and the script's first value (a script's further
+        // values are dropped, as Redis does): no MultiValue vector per run.
+        let res: mlua::Result<(Value, Value)> = match &args {
+            Callee::Function(k, a) => self.runner.call((f, k, a)),
+            Callee::Script(job) => {
+                let ptr = *job as *const ArgsJob<'_> as *mut std::ffi::c_void;
+                self.runner
+                    .call((f, Value::Nil, Value::Nil, mlua::LightUserData(ptr)))
+            }
         };
-        let killed = is_killed(&self.lua, &self.ctl);
-        let outcome = self.finish(label, chunk, res, killed);
-        if let Some(mut st) = self.lua.app_data_mut::<RunState>() {
-            st.host = None;
+        // The host pointer is cleared before `host` is used again.
+        st.host.set(None);
+        let (line, script_resp3) = (st.err_line.get(), st.resp3.get());
+        let killed = self.ctl.kill.load(Ordering::Relaxed) || host.killed();
+        if let (Callee::Script(job), Err(e)) = (&args, &res) {
+            if !job.done.get() {
+                // Setting KEYS and ARGV failed (out of memory): the script
+                // did not start.
+                return Outcome::Raise(format!("ERR {e}"));
+            }
         }
-        // Keep the heap in check between scripts: like Redis, a GC step of
-        // GC_PERIOD units every GC_PERIOD runs (a step per run cost a tenth
-        // of a short script's time); Lua's own incremental collector runs
-        // besides. After a failure (perhaps out of memory) reclaim everything.
+        let outcome = self.finish(label, chunk, res, killed, line, script_resp3);
+        // Between scripts the heap is left to Lua's incremental collector,
+        // which steps as the scripts allocate. (Redis adds an explicit
+        // LUA_GCSTEP every 50 runs; in Lua 5.1 that pays off ~50 KB of
+        // debt, i.e. a near-full cycle over the sandbox's heap every 50
+        // scripts: ~6% of a short script's cost, for garbage the collector
+        // reclaims anyway.) After a failure (perhaps out of memory) reclaim
+        // everything.
         if matches!(outcome, Outcome::Raise(_)) {
             let _ = self.lua.gc_collect();
-            self.runs_since_gc = 0;
-        } else {
-            self.runs_since_gc += 1;
-            if self.runs_since_gc >= GC_PERIOD {
-                // SAFETY: one GC step in protected mode; the closure holds
-                // nothing that needs dropping.
-                let _ = unsafe {
-                    self.lua.exec_raw::<()>((), |l| {
-                        mlua::ffi::lua_gc(l, mlua::ffi::LUA_GCSTEP, GC_PERIOD as _);
-                    })
-                };
-                self.runs_since_gc = 0;
-            }
         }
         outcome
     }
 
-    /// Sets the KEYS and ARGV globals. One protected call for both tables:
-    /// with a memory limit set, each mlua table or string operation would
-    /// be a protected call of its own (a C closure allocated and a pcall).
-    fn set_keys_argv(&self, opts: &RunOpts<'_>) -> mlua::Result<()> {
-        use mlua::ffi;
-        unsafe fn push_seq(l: *mut ffi::lua_State, items: &[&[u8]]) {
-            ffi::lua_createtable(l, items.len() as _, 0);
-            for (i, x) in items.iter().enumerate() {
-                ffi::lua_pushlstring(l, x.as_ptr() as *const _, x.len());
-                ffi::lua_rawseti(l, -2, (i + 1) as _);
-            }
-        }
-        // SAFETY: runs in protected mode on the globals table (stack slot
-        // 1); the closure only borrows `opts`, so a memory error unwinding
-        // through it skips no destructor. Two tables and a string need at
-        // most 4 slots beyond the argument, within LUA_MINSTACK.
-        unsafe {
-            self.lua.exec_raw::<()>(&self.globals, |l| {
-                ffi::lua_pushstring(l, c"KEYS".as_ptr());
-                push_seq(l, opts.keys);
-                ffi::lua_rawset(l, 1);
-                ffi::lua_pushstring(l, c"ARGV".as_ptr());
-                push_seq(l, opts.argv);
-                ffi::lua_rawset(l, 1);
-                ffi::lua_settop(l, 0);
-            })
-        }
-    }
-
+    #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
         label: &str,
         chunk: &str,
-        res: mlua::Result<MultiValue>,
+        res: mlua::Result<(Value, Value)>,
         killed: bool,
+        line: Option<usize>,
+        script_resp3: bool,
     ) -> Outcome {
-        let (line, script_resp3) = self
-            .lua
-            .app_data_ref::<RunState>()
-            .map_or((None, false), |s| (s.err_line, s.resp3));
-        let suffix = match line {
+        // Only errors carry it: not formatted for a script that returns.
+        let suffix = || match line {
             Some(l) => format!(" script: {label}, on {chunk}:{l}."),
             None => format!(" script: {label}"),
         };
-        let mut vals = match res {
-            Ok(v) => v.into_iter(),
+        let (status, first) = match res {
+            Ok(v) => v,
             Err(e) => {
                 let msg = match e {
                     mlua::Error::MemoryError(_) => "ERR Lua script ran out of memory".to_string(),
                     other => format!("ERR {other}"),
                 };
-                return Outcome::Raise(format!("{msg}{suffix}"));
+                return Outcome::Raise(format!("{msg}{}", suffix()));
             }
         };
-        let ok = matches!(vals.next(), Some(Value::Boolean(true)));
-        let first = vals.next().unwrap_or(Value::Nil);
+        let ok = matches!(status, Value::Boolean(true));
         if killed {
             return Outcome::Raise(format!(
-                "ERR Script killed by user with SCRIPT KILL...{suffix}"
+                "ERR Script killed by user with SCRIPT KILL...{}",
+                suffix()
             ));
         }
         if ok {
@@ -577,8 +595,59 @@ impl Engine {
             }
             _ => "ERR unknown error".to_string(),
         };
-        Outcome::Raise(format!("{msg}{suffix}"))
+        Outcome::Raise(format!("{msg}{}", suffix()))
     }
+}
+
+/// What a run calls: an EVAL script, whose KEYS and ARGV `set_args`
+/// sets inside the runner's protected call, or a function with its two
+/// tables.
+enum Callee<'a> {
+    Script(&'a ArgsJob<'a>),
+    Function(Table, Table),
+}
+
+/// KEYS and ARGV of a script, handed to [`set_args`] as a light userdata.
+struct ArgsJob<'a> {
+    keys: &'a [&'a [u8]],
+    argv: &'a [&'a [u8]],
+    /// Set once both globals are set: an error before is a failure to
+    /// start the script, not the script's.
+    done: std::cell::Cell<bool>,
+}
+
+/// `setargs(G, job, "KEYS", "ARGV")`, called by the runner in protected mode: sets `G.KEYS`
+/// and `G.ARGV` from the [`ArgsJob`] `job` points to. Raw C API, so each
+/// allocation is not a protected call of its own; a memory error unwinds
+/// through no Rust value with a destructor.
+unsafe extern "C-unwind" fn set_args(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    unsafe fn push_seq(l: *mut ffi::lua_State, items: &[&[u8]]) {
+        ffi::lua_createtable(l, items.len() as _, 0);
+        for (i, x) in items.iter().enumerate() {
+            ffi::lua_pushlstring(l, x.as_ptr() as *const _, x.len());
+            ffi::lua_rawseti(l, -2, (i + 1) as _);
+        }
+    }
+    let job = ffi::lua_touserdata(l, 2) as *const ArgsJob<'_>;
+    if job.is_null()
+        || ffi::lua_type(l, 1) != ffi::LUA_TTABLE
+        || ffi::lua_type(l, 3) != ffi::LUA_TSTRING
+        || ffi::lua_type(l, 4) != ffi::LUA_TSTRING
+    {
+        return 0;
+    }
+    let job = &*job;
+    // A name, a table and a string need 3 slots beyond the arguments,
+    // within LUA_MINSTACK.
+    ffi::lua_pushvalue(l, 3);
+    push_seq(l, job.keys);
+    ffi::lua_rawset(l, 1);
+    ffi::lua_pushvalue(l, 4);
+    push_seq(l, job.argv);
+    ffi::lua_rawset(l, 1);
+    job.done.set(true);
+    0
 }
 
 /// The innermost message of an mlua error (without callback tracebacks).

@@ -33,3 +33,49 @@ pub fn sha1_hex(data: &[u8]) -> String {
     }
     s
 }
+
+/// A script id as a map key: 40 hex digits, lower case.
+pub type ShaKey = [u8; 40];
+
+/// `sha` lower-cased into a [`ShaKey`], or None when it is not 40 bytes
+/// long (no script has such an id).
+pub fn sha_key(sha: &[u8]) -> Option<ShaKey> {
+    let mut k = [0u8; 40];
+    if sha.len() != k.len() {
+        return None;
+    }
+    for (d, s) in k.iter_mut().zip(sha) {
+        *d = s.to_ascii_lowercase();
+    }
+    Some(k)
+}
+
+/// Hasher for [`ShaKey`] maps: the keys are SHA1 digests (every inserted
+/// key is the digest of a script body, so nobody picks them), already
+/// uniform, so 16 of their bytes mixed once make a good hash; SipHash over
+/// all 40 bytes costs more than the rest of the lookup.
+#[derive(Default, Clone, Copy)]
+pub struct ShaHasher(u64);
+
+impl std::hash::Hasher for ShaHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            let part = bytes.get(i..).unwrap_or_default();
+            let n = part.len().min(8);
+            w[..n].copy_from_slice(&part[..n]);
+            u64::from_le_bytes(w)
+        };
+        let h = (self.0.rotate_left(23) ^ word(0) ^ word(8).rotate_left(32))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 29);
+    }
+    // Arrays hash their length first: nothing to mix.
+    fn write_usize(&mut self, _: usize) {}
+}
+
+/// A map keyed by script id.
+pub type ShaMap<V> = std::collections::HashMap<ShaKey, V, std::hash::BuildHasherDefault<ShaHasher>>;

@@ -52,13 +52,43 @@ impl Reply {
 
 fn line<'a>(buf: &'a [u8], p: &mut usize) -> Option<&'a [u8]> {
     let rest = buf.get(*p..)?;
-    let end = rest.windows(2).position(|w| w == b"\r\n")?;
+    let mut from = 0;
+    let end = loop {
+        let cr = from + rest.get(from..)?.iter().position(|&c| c == b'\r')?;
+        if rest.get(cr + 1) == Some(&b'\n') {
+            break cr;
+        }
+        from = cr + 1;
+    };
     *p += end + 2;
     Some(&rest[..end])
 }
 
+/// A decimal integer as `str::parse::<i64>` reads it (optional sign,
+/// digits, no overflow), straight from the bytes.
 fn num(b: &[u8]) -> Option<i64> {
-    std::str::from_utf8(b).ok()?.parse().ok()
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        let d = i64::from(c - b'0');
+        v = v.checked_mul(10)?;
+        v = if neg {
+            v.checked_sub(d)?
+        } else {
+            v.checked_add(d)?
+        };
+    }
+    Some(v)
 }
 
 fn bytes(buf: &[u8], p: &mut usize, n: i64) -> Option<Vec<u8>> {
@@ -160,5 +190,36 @@ mod tests {
             ]
         );
         assert!(Reply::parse_all(b"$5\r\nab").is_none());
+    }
+}
+
+#[cfg(test)]
+mod num_tests {
+    use super::num;
+
+    #[test]
+    fn num_reads_like_str_parse() {
+        for s in [
+            "0",
+            "7",
+            "-7",
+            "+7",
+            "-0",
+            "",
+            "-",
+            "+",
+            "12a",
+            " 1",
+            "1 ",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "00012",
+            "--1",
+            "+-1",
+        ] {
+            assert_eq!(num(s.as_bytes()), s.parse::<i64>().ok(), "{s:?}");
+        }
     }
 }

@@ -253,10 +253,15 @@ local function handler(e)
   where()
   return e
 end
-local function run(f, keys, args)
+-- An EVAL script's KEYS and ARGV come as `job` (a light userdata for the C
+-- function setargs, which sets both globals), inside this protected call.
+-- The names are passed as constants, so setargs interns no string.
+local setargs = P.setargs
+local function run(f, keys, args, job)
   if keys then
     return xpcall(function() return f(keys, args) end, handler)
   end
+  if job then setargs(G, job, "KEYS", "ARGV") end
   return xpcall(f, handler)
 end
 

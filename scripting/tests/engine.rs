@@ -279,3 +279,91 @@ fn kill_reaches_coroutines() {
     );
     assert_eq!(ok(&mut e, "return 2"), Reply::Int(2));
 }
+
+/// Without explicit GC steps between runs, Lua's incremental collector
+/// alone keeps the heap bounded: scripts that each leave garbage behind
+/// (tables, strings) run many times and the heap stays small.
+#[test]
+fn heap_stays_bounded_without_explicit_gc() {
+    let mut e = Engine::new("7.0.15", 0).expect("vm");
+    let body = "local t = {} for i = 1, 200 do t[i] = 'item' .. i .. ARGV[1] end return #t";
+    let start = e.used_memory();
+    let mut peak = 0;
+    for i in 0..5000 {
+        let arg = i.to_string();
+        match run(&mut e, body, &[], &[arg.as_bytes()]) {
+            Outcome::Return(Reply::Int(200)) => {}
+            other => panic!("{other:?}"),
+        }
+        peak = peak.max(e.used_memory());
+    }
+    // 5000 runs leave ~50 MB of garbage in all; the collector keeps the heap
+    // within a small multiple of what is live.
+    assert!(peak < start + (4 << 20), "start {start} peak {peak}");
+    // A script that returns the heap size sees it collected too.
+    let _ = ok(&mut e, "collectgarbage('collect') return 1");
+    assert!(
+        e.used_memory() < start + (256 << 10),
+        "after collect {}",
+        e.used_memory()
+    );
+}
+
+/// KEYS and ARGV are set inside the runner's protected call: arguments too
+/// big for the heap cap fail the run before the script starts, with the
+/// mlua error text and no script suffix, and the VM runs the next script.
+#[test]
+fn keys_argv_over_memory_limit() {
+    let mut e = Engine::new("7.0.15", 2 << 20).expect("vm");
+    let big = vec![b'x'; 4 << 20];
+    let m = match run(&mut e, "return #ARGV[1]", &[b"k"], &[&big]) {
+        Outcome::Raise(m) => m,
+        other => panic!("{other:?}"),
+    };
+    assert!(m.starts_with("ERR ") && m.contains("memory"), "{m}");
+    assert!(!m.contains("script:"), "{m}");
+    match run(&mut e, "return {KEYS[1], #ARGV}", &[b"a"], &[b"b", b"c"]) {
+        Outcome::Return(Reply::Array(v)) => {
+            assert_eq!(v, vec![Reply::Bulk(b"a".to_vec()), Reply::Int(2)])
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `redis.call` arguments: strings and numbers (integers as integers,
+/// others as %.17g), few (listed on the stack) or many (on the heap).
+#[test]
+fn call_arguments_few_and_many() {
+    let mut e = Engine::new("7.0.15", 0).expect("vm");
+    for n in [1usize, 2, 11, 12, 13, 40] {
+        let body = format!(
+            "local t = {{'echo'}} for i = 2, {n} do if i % 2 == 0 then t[i] = i else t[i] = 's' .. i end end t[{n} + 1] = 0.5 return redis.call(unpack(t))"
+        );
+        let sha = sha1_hex(body.as_bytes());
+        let mut h = Mock { calls: vec![] };
+        let out = e.run(
+            &RunOpts {
+                sha: &sha,
+                body: body.as_bytes(),
+                keys: &[],
+                argv: &[],
+                client_resp3: false,
+            },
+            &mut h,
+        );
+        assert!(matches!(out, Outcome::Return(_)), "{out:?}");
+        let mut want: Vec<Vec<u8>> = vec![b"echo".to_vec()];
+        for i in 2..=n {
+            want.push(
+                if i % 2 == 0 {
+                    i.to_string()
+                } else {
+                    format!("s{i}")
+                }
+                .into_bytes(),
+            );
+        }
+        want.push(b"0.5".to_vec());
+        assert_eq!(h.calls, vec![want], "n = {n}");
+    }
+}

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use ferrous_scripting::{sha1_hex, Outcome, RunOpts};
 use ferrous_storage::Version;
 
@@ -91,7 +92,7 @@ pub fn is_no_writes_eval(srv: &crate::server::Server, args: &[bytes::Bytes]) -> 
     } else if is(&args[0], "fcall") {
         super::functions::is_no_writes(srv, &args[1])
     } else if is(&args[0], "evalsha") {
-        srv.scripting.get_sha(&args[1]).is_some_and(|b| flagged(&b))
+        srv.scripting.get_sha(&args[1]).is_some_and(|s| s.no_writes)
     } else {
         false
     }
@@ -151,6 +152,14 @@ fn shebang(body: &[u8]) -> Result<Option<Shebang>, String> {
     Ok(Some(sb))
 }
 
+/// The body of the script a run executes.
+enum ScriptBody {
+    /// EVALSHA: from the cache.
+    Cached(Arc<crate::script_host::CachedScript>),
+    /// EVAL: the argument.
+    Given(Bytes),
+}
+
 fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
     let numkeys = match int_arg(&ctx.args[2]) {
         Ok(n) => n,
@@ -163,25 +172,33 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         return ctx.err("ERR Number of keys can't be greater than number of args");
     }
     let scripting = &ctx.srv.scripting;
-    let (sha, body) = if by_sha {
-        match scripting.get_sha(&ctx.args[1]) {
-            Some(b) => (
-                String::from_utf8_lossy(&ctx.args[1]).to_ascii_lowercase(),
-                b,
-            ),
-            None => return ctx.err(NOSCRIPT),
-        }
+    // EVALSHA: the cached script, its shebang parsed when it was cached.
+    // EVAL: the body given, its shebang parsed here.
+    let mut sha_owned = String::new();
+    let (body, no_writes) = if by_sha {
+        let Some(script) = scripting.get_sha(&ctx.args[1]) else {
+            return ctx.err(NOSCRIPT);
+        };
+        let no_writes = script.no_writes;
+        (ScriptBody::Cached(script), no_writes)
     } else {
         let body = ctx.args[1].clone();
-        (sha1_hex(&body), Arc::new(body))
+        let sb = match shebang(&body) {
+            Ok(s) => s,
+            Err(e) => return ctx.err(&e),
+        };
+        sha_owned = sha1_hex(&body);
+        (
+            ScriptBody::Given(body),
+            matches!(sb, Some(Shebang { no_writes: true })),
+        )
     };
-    let sb = match shebang(&body) {
-        Ok(s) => s,
-        Err(e) => return ctx.err(&e),
+    let (sha, body): (&str, &Bytes) = match &body {
+        ScriptBody::Cached(s) => (&s.sha, &s.body),
+        ScriptBody::Given(b) => (&sha_owned, b),
     };
     // A `no-writes` script run by EVAL still holds the GIL here, but may
     // not write.
-    let no_writes = matches!(sb, Some(Shebang { no_writes: true }));
     let version = match version {
         VersionRef::Rw(v) if no_writes => VersionRef::Ro(v),
         other => other,
@@ -194,12 +211,12 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         Err(e) => return ctx.err(&e),
     };
     if !by_sha {
-        if let Err(e) = engine.compile(&sha, &body) {
+        if let Err(e) = engine.compile(sha, body) {
             scripting.give_back(engine);
             return ctx.err(&e);
         }
-        if scripting.get(&sha).is_none() {
-            scripting.insert(sha.clone(), (*body).clone());
+        if scripting.get(sha).is_none() {
+            scripting.insert(sha, body.clone(), no_writes);
         }
     }
     let n = numkeys as usize;
@@ -226,8 +243,8 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         host.kill = Some(g.kill_signal());
     }
     let opts = RunOpts {
-        sha: &sha,
-        body: &body,
+        sha,
+        body,
         keys: &keys,
         argv: &argv,
         client_resp3: ctx.out.resp3,
@@ -280,9 +297,10 @@ fn script_load(ctx: &mut Ctx<'_>) {
     let sha = sha1_hex(&body);
     let scripting = &ctx.srv.scripting;
     if scripting.get(&sha).is_none() {
-        if let Err(e) = shebang(&body) {
-            return ctx.err(&e);
-        }
+        let no_writes = match shebang(&body) {
+            Ok(sb) => matches!(sb, Some(Shebang { no_writes: true })),
+            Err(e) => return ctx.err(&e),
+        };
         let mut engine = match scripting.take_engine(crate::script_host::memory_limit(ctx.srv)) {
             Ok(e) => e,
             Err(e) => return ctx.err(&e),
@@ -292,7 +310,7 @@ fn script_load(ctx: &mut Ctx<'_>) {
         if let Err(e) = r {
             return ctx.err(&e);
         }
-        scripting.insert(sha.clone(), body);
+        scripting.insert(&sha, body, no_writes);
     }
     ctx.out.bulk(sha.as_bytes());
 }
@@ -301,8 +319,7 @@ fn script_exists(ctx: &mut Ctx<'_>) {
     let n = ctx.args.len() - 2;
     ctx.out.array(n);
     for i in 0..n {
-        let sha = String::from_utf8_lossy(&ctx.args[2 + i]).to_ascii_lowercase();
-        let found = ctx.srv.scripting.get(&sha).is_some();
+        let found = ctx.srv.scripting.get_sha(&ctx.args[2 + i]).is_some();
         ctx.out.int(found as i64);
     }
 }
