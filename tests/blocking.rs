@@ -7,41 +7,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::{show, Ferrous, Raw, Redis};
-
-/// One scenario's observations.
-#[derive(Default, Debug, PartialEq)]
-struct Log(Vec<String>);
-
-impl Log {
-    fn cmd(&mut self, c: &mut Raw, args: &[&str]) {
-        let r = c.cmd(args);
-        self.0.push(show(&r));
-    }
-    /// Records the next reply of `c`, or `<none>` if none comes within `ms`.
-    fn poll(&mut self, c: &mut Raw, ms: u64) {
-        let r = poll(c, ms);
-        self.0.push(r.map_or("<none>".to_string(), |r| show(&r)));
-    }
-    fn note(&mut self, s: impl Into<String>) {
-        self.0.push(s.into());
-    }
-}
-
-fn poll(c: &mut Raw, ms: u64) -> Option<Vec<u8>> {
-    c.poll(ms)
-}
-
-fn send(c: &mut Raw, args: &[&str]) {
-    c.send_str(args)
-}
-
-/// Lets the server register a blocked client before the next step.
-fn settle() {
-    std::thread::sleep(Duration::from_millis(50));
-}
+use common::{compare_logs as compare, settle, Ferrous, Raw};
 
 fn client_id(c: &mut Raw) -> String {
     let r = c.cmd(&["CLIENT", "ID"]);
@@ -56,26 +24,13 @@ fn info_field(c: &mut Raw, field: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Runs `scenario` on Ferrous and on redis-server and compares the logs.
-fn compare(name: &str, scenario: fn(u16, &mut Log)) {
-    let f = Ferrous::start(&[]);
-    let mut fl = Log::default();
-    scenario(f.port, &mut fl);
-    let Some(r) = Redis::start(&[]) else {
-        return;
-    };
-    let mut rl = Log::default();
-    scenario(r.port, &mut rl);
-    assert_eq!(fl, rl, "{name}: ferrous (left) and redis (right) differ");
-}
-
 #[test]
 fn fifo_many_clients() {
     compare("fifo", |port, log| {
         let mut p = Raw::connect(port);
         let mut waiters: Vec<Raw> = (0..20).map(|_| Raw::connect(port)).collect();
         for w in waiters.iter_mut() {
-            send(w, &["BLPOP", "k", "0"]);
+            w.send_str(&["BLPOP", "k", "0"]);
             settle();
         }
         log.note(info_field(&mut p, "blocked_clients"));
@@ -102,15 +57,15 @@ fn multiple_keys_and_pipelines() {
         let mut p = Raw::connect(port);
         let mut a = Raw::connect(port);
         let mut b = Raw::connect(port);
-        send(&mut a, &["BRPOP", "k1", "k2", "k3", "0"]);
+        a.send_str(&["BRPOP", "k1", "k2", "k3", "0"]);
         settle();
-        send(&mut b, &["BLPOP", "k2", "0"]);
+        b.send_str(&["BLPOP", "k2", "0"]);
         settle();
         log.cmd(&mut p, &["RPUSH", "k2", "x", "y"]);
         log.poll(&mut a, 1000);
         log.poll(&mut b, 1000);
         // A pipeline: the push serves the waiter before the LPOP runs.
-        send(&mut a, &["BLPOP", "k3", "0"]);
+        a.send_str(&["BLPOP", "k3", "0"]);
         settle();
         p.send_raw(b"*3\r\n$5\r\nRPUSH\r\n$2\r\nk3\r\n$1\r\nz\r\n*2\r\n$4\r\nLPOP\r\n$2\r\nk3\r\n");
         log.poll(&mut p, 1000);
@@ -123,7 +78,7 @@ fn multiple_keys_and_pipelines() {
         log.poll(&mut a, 1000);
         log.poll(&mut a, 1000);
         // The same key twice.
-        send(&mut a, &["BLPOP", "k5", "k5", "0"]);
+        a.send_str(&["BLPOP", "k5", "k5", "0"]);
         settle();
         log.cmd(&mut p, &["RPUSH", "k5", "1", "2"]);
         log.poll(&mut a, 1000);
@@ -146,24 +101,24 @@ fn timeouts() {
             ),
         ] {
             let start = Instant::now();
-            send(&mut a, &cmd);
+            a.send_str(&cmd);
             log.poll(&mut a, 3000);
             let took = start.elapsed().as_millis() as u64;
             log.note(format!("in time: {}", took + 20 >= t && took < t + 1500));
         }
         // Negative zero-ish timeouts truncate to 0: block forever.
         let mut p = Raw::connect(port);
-        send(&mut a, &["BLPOP", "k", "-0.0001"]);
+        a.send_str(&["BLPOP", "k", "-0.0001"]);
         log.poll(&mut a, 200);
         log.cmd(&mut p, &["RPUSH", "k", "v"]);
         log.poll(&mut a, 1000);
         // RESP3 timeouts.
         a.cmd(&["HELLO", "3"]);
-        send(&mut a, &["BLPOP", "nokey", "0.05"]);
+        a.send_str(&["BLPOP", "nokey", "0.05"]);
         log.poll(&mut a, 2000);
-        send(&mut a, &["BLMOVE", "nokey", "d", "LEFT", "LEFT", "0.05"]);
+        a.send_str(&["BLMOVE", "nokey", "d", "LEFT", "LEFT", "0.05"]);
         log.poll(&mut a, 2000);
-        send(&mut a, &["BLPOP", "k", "0"]);
+        a.send_str(&["BLPOP", "k", "0"]);
         settle();
         log.cmd(&mut p, &["RPUSH", "k", "r3"]);
         log.poll(&mut a, 1000);
@@ -176,7 +131,7 @@ fn disconnect_while_blocked() {
         let mut p = Raw::connect(port);
         {
             let mut a = Raw::connect(port);
-            send(&mut a, &["BLPOP", "k", "0"]);
+            a.send_str(&["BLPOP", "k", "0"]);
             settle();
             log.note(info_field(&mut p, "blocked_clients"));
         }
@@ -188,9 +143,9 @@ fn disconnect_while_blocked() {
         let mut b = Raw::connect(port);
         {
             let mut a = Raw::connect(port);
-            send(&mut a, &["BLPOP", "j", "0"]);
+            a.send_str(&["BLPOP", "j", "0"]);
             settle();
-            send(&mut b, &["BLPOP", "j", "0"]);
+            b.send_str(&["BLPOP", "j", "0"]);
             settle();
         }
         settle();
@@ -200,11 +155,11 @@ fn disconnect_while_blocked() {
         // Killed while blocked (with a timeout).
         let mut a = Raw::connect(port);
         let id = client_id(&mut a);
-        send(&mut a, &["BLMOVE", "h", "i", "LEFT", "LEFT", "100"]);
+        a.send_str(&["BLMOVE", "h", "i", "LEFT", "LEFT", "100"]);
         settle();
         log.note(info_field(&mut p, "clients_in_timeout_table"));
         log.cmd(&mut p, &["CLIENT", "KILL", "ID", &id]);
-        log.note(format!("{:?}", poll(&mut a, 1000)));
+        log.note(format!("{:?}", a.poll(1000)));
         settle();
         log.note(info_field(&mut p, "blocked_clients"));
         log.note(info_field(&mut p, "clients_in_timeout_table"));
@@ -218,7 +173,7 @@ fn key_deleted_or_changing_type() {
     compare("types", |port, log| {
         let mut p = Raw::connect(port);
         let mut a = Raw::connect(port);
-        send(&mut a, &["BLPOP", "k", "0"]);
+        a.send_str(&["BLPOP", "k", "0"]);
         settle();
         // Redis 7.0 keeps the client blocked when the key becomes a string.
         log.cmd(&mut p, &["SET", "k", "str"]);
@@ -229,19 +184,19 @@ fn key_deleted_or_changing_type() {
         log.poll(&mut a, 1000);
         // A wrong-type destination is reported to a BLMOVE waiter, and the
         // element stays in the source.
-        send(&mut a, &["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"]);
+        a.send_str(&["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"]);
         settle();
         log.cmd(&mut p, &["SET", "dst", "str"]);
         log.cmd(&mut p, &["RPUSH", "src", "e"]);
         log.poll(&mut a, 1000);
         log.cmd(&mut p, &["LRANGE", "src", "0", "-1"]);
         // BRPOP from the other end.
-        send(&mut a, &["BRPOP", "ex", "0"]);
+        a.send_str(&["BRPOP", "ex", "0"]);
         settle();
         log.cmd(&mut p, &["RPUSH", "ex", "1"]);
         log.poll(&mut a, 1000);
         // A push pipelined with a pop: the waiter is served first.
-        send(&mut a, &["BLPOP", "gone", "0"]);
+        a.send_str(&["BLPOP", "gone", "0"]);
         settle();
         p.send_raw(
             b"*3\r\n$5\r\nRPUSH\r\n$4\r\ngone\r\n$1\r\n1\r\n*2\r\n$4\r\nLPOP\r\n$4\r\ngone\r\n",
@@ -261,7 +216,7 @@ fn client_unblock() {
         let mut a = Raw::connect(port);
         let id = client_id(&mut a);
         log.cmd(&mut p, &["CLIENT", "UNBLOCK", &id]);
-        send(&mut a, &["BLPOP", "k", "0"]);
+        a.send_str(&["BLPOP", "k", "0"]);
         settle();
         let list = String::from_utf8_lossy(&p.cmd(&["CLIENT", "LIST", "ID", &id])).into_owned();
         log.note(
@@ -273,11 +228,11 @@ fn client_unblock() {
         log.cmd(&mut p, &["CLIENT", "UNBLOCK", &id]);
         log.poll(&mut a, 1000);
         log.cmd(&mut p, &["CLIENT", "UNBLOCK", &id, "TIMEOUT"]);
-        send(&mut a, &["BLMOVE", "k", "d", "LEFT", "LEFT", "0"]);
+        a.send_str(&["BLMOVE", "k", "d", "LEFT", "LEFT", "0"]);
         settle();
         log.cmd(&mut p, &["CLIENT", "UNBLOCK", &id, "ERROR"]);
         log.poll(&mut a, 1000);
-        send(&mut a, &["BRPOPLPUSH", "k", "d", "0"]);
+        a.send_str(&["BRPOPLPUSH", "k", "d", "0"]);
         settle();
         log.cmd(&mut p, &["CLIENT", "UNBLOCK", &id, "timeout"]);
         log.poll(&mut a, 1000);
@@ -295,11 +250,11 @@ fn blmove_chains() {
         let mut a = Raw::connect(port);
         let mut b = Raw::connect(port);
         let mut c = Raw::connect(port);
-        send(&mut a, &["BLMOVE", "l1", "l2", "LEFT", "LEFT", "0"]);
+        a.send_str(&["BLMOVE", "l1", "l2", "LEFT", "LEFT", "0"]);
         settle();
-        send(&mut b, &["BRPOPLPUSH", "l2", "l3", "0"]);
+        b.send_str(&["BRPOPLPUSH", "l2", "l3", "0"]);
         settle();
-        send(&mut c, &["BLPOP", "l3", "0"]);
+        c.send_str(&["BLPOP", "l3", "0"]);
         settle();
         log.cmd(&mut p, &["RPUSH", "l1", "x", "y"]);
         log.poll(&mut a, 1000);
@@ -309,19 +264,16 @@ fn blmove_chains() {
             log.cmd(&mut p, &["LRANGE", k, "0", "-1"]);
         }
         // A rotation onto itself serves the next waiter on the same key.
-        send(&mut a, &["BLMOVE", "r", "r", "RIGHT", "LEFT", "0"]);
+        a.send_str(&["BLMOVE", "r", "r", "RIGHT", "LEFT", "0"]);
         settle();
-        send(&mut b, &["BLPOP", "r", "0"]);
+        b.send_str(&["BLPOP", "r", "0"]);
         settle();
         log.cmd(&mut p, &["RPUSH", "r", "1", "2"]);
         log.poll(&mut a, 1000);
         log.poll(&mut b, 1000);
         log.cmd(&mut p, &["LRANGE", "r", "0", "-1"]);
         // BLMPOP with a count.
-        send(
-            &mut a,
-            &["BLMPOP", "0", "2", "m1", "m2", "LEFT", "COUNT", "3"],
-        );
+        a.send_str(&["BLMPOP", "0", "2", "m1", "m2", "LEFT", "COUNT", "3"]);
         settle();
         log.cmd(&mut p, &["RPUSH", "m2", "a", "b", "c", "d"]);
         log.poll(&mut a, 1000);
@@ -335,7 +287,7 @@ fn databases() {
         let mut p = Raw::connect(port);
         let mut a = Raw::connect(port);
         log.cmd(&mut a, &["SELECT", "3"]);
-        send(&mut a, &["BLPOP", "k", "0"]);
+        a.send_str(&["BLPOP", "k", "0"]);
         settle();
         log.cmd(&mut p, &["RPUSH", "k", "db0"]);
         log.poll(&mut a, 100);
@@ -352,23 +304,23 @@ fn keys_arriving_by_rename_move_copy_swapdb() {
     compare("arrivals", |port, log| {
         let mut p = Raw::connect(port);
         let mut a = Raw::connect(port);
-        send(&mut a, &["BLPOP", "k", "0"]);
+        a.send_str(&["BLPOP", "k", "0"]);
         settle();
         log.cmd(&mut p, &["RPUSH", "src", "1"]);
         log.cmd(&mut p, &["RENAME", "src", "k"]);
         log.poll(&mut a, 1000);
-        send(&mut a, &["BLPOP", "k", "0"]);
+        a.send_str(&["BLPOP", "k", "0"]);
         settle();
         log.cmd(&mut p, &["SELECT", "1"]);
         log.cmd(&mut p, &["RPUSH", "k", "2"]);
         log.cmd(&mut p, &["MOVE", "k", "0"]);
         log.poll(&mut a, 1000);
-        send(&mut a, &["BLPOP", "k", "0"]);
+        a.send_str(&["BLPOP", "k", "0"]);
         settle();
         log.cmd(&mut p, &["RPUSH", "c", "3"]);
         log.cmd(&mut p, &["COPY", "c", "k", "DB", "0"]);
         log.poll(&mut a, 1000);
-        send(&mut a, &["BLPOP", "k", "0"]);
+        a.send_str(&["BLPOP", "k", "0"]);
         settle();
         log.cmd(&mut p, &["RPUSH", "k", "4"]);
         log.poll(&mut a, 100);
@@ -377,7 +329,7 @@ fn keys_arriving_by_rename_move_copy_swapdb() {
         log.cmd(&mut p, &["SELECT", "0"]);
         log.cmd(&mut p, &["KEYS", "*"]);
         // A string renamed onto the key keeps the client waiting.
-        send(&mut a, &["BLPOP", "k", "0.3"]);
+        a.send_str(&["BLPOP", "k", "0.3"]);
         settle();
         log.cmd(&mut p, &["SET", "s", "x"]);
         log.cmd(&mut p, &["RENAME", "s", "k"]);

@@ -8,46 +8,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{show, Ferrous, Raw, Redis};
-
-/// One scenario's observations.
-#[derive(Default, Debug, PartialEq)]
-struct Log(Vec<String>);
-
-impl Log {
-    fn cmd(&mut self, c: &mut Raw, args: &[&str]) {
-        let r = c.cmd(args);
-        self.0.push(show(&r));
-    }
-    /// Records the next reply of `c`, or `<none>` if none comes within `ms`.
-    fn poll(&mut self, c: &mut Raw, ms: u64) {
-        let r = poll(c, ms);
-        self.0.push(r.map_or("<none>".to_string(), |r| show(&r)));
-    }
-    /// Records every message pushed to the subscriber until it is quiet.
-    fn events(&mut self, sub: &mut Raw) {
-        let mut got = Vec::new();
-        while let Some(r) = poll(sub, 150) {
-            got.push(show(&r));
-        }
-        self.0.push(format!("events: [{}]", got.join(", ")));
-    }
-}
-
-fn poll(c: &mut Raw, ms: u64) -> Option<Vec<u8>> {
-    c.poll(ms)
-}
-
-fn send(c: &mut Raw, args: &[&str]) {
-    c.send_str(args)
-}
-
-/// Lets the server register a blocked client before the next step.
-fn settle() {
-    std::thread::sleep(Duration::from_millis(50));
-}
+use common::{compare_logs as compare, settle, Log, Raw};
 
 /// A connection subscribed to every keyevent of db 0, notifications on.
 fn subscriber(port: u16, log: &mut Log) -> Raw {
@@ -55,22 +16,6 @@ fn subscriber(port: u16, log: &mut Log) -> Raw {
     log.cmd(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
     log.cmd(&mut c, &["PSUBSCRIBE", "__keyevent@0__:*"]);
     c
-}
-
-/// Runs `scenario` on Ferrous and on redis-server and compares the logs.
-fn compare(name: &str, scenario: fn(u16, &mut Log)) {
-    let f = Ferrous::start(&[]);
-    let mut fl = Log::default();
-    scenario(f.port, &mut fl);
-    let Some(r) = Redis::start(&[]) else {
-        return;
-    };
-    let mut rl = Log::default();
-    scenario(r.port, &mut rl);
-    if std::env::var("SHOW_LOG").is_ok() {
-        eprintln!("{name}: {rl:#?}");
-    }
-    assert_eq!(fl, rl, "{name}: ferrous (left) and redis (right) differ");
 }
 
 /// Runs `block` on a fresh connection, lets it block, then runs `write` on
@@ -93,7 +38,7 @@ fn served(
     }
     log.events(&mut sub);
     log.cmd(&mut w, &["WATCH", watched]);
-    send(&mut b, block);
+    b.send_str(block);
     settle();
     log.cmd(&mut p, write);
     log.poll(&mut b, 2000);
@@ -242,7 +187,7 @@ fn served_pop_inside_multi() {
         let mut sub = subscriber(port, log);
         let mut p = Raw::connect(port);
         let mut b = Raw::connect(port);
-        send(&mut b, &["BLPOP", "l", "0"]);
+        b.send_str(&["BLPOP", "l", "0"]);
         settle();
         // The waiter is served after EXEC: it sees the list as EXEC left it.
         log.cmd(&mut p, &["MULTI"]);
@@ -253,7 +198,7 @@ fn served_pop_inside_multi() {
         log.events(&mut sub);
         log.cmd(&mut p, &["LRANGE", "l", "0", "-1"]);
         // Emptied again within the transaction: nobody is served.
-        send(&mut b, &["BLPOP", "l", "0.3"]);
+        b.send_str(&["BLPOP", "l", "0.3"]);
         settle();
         log.cmd(&mut p, &["MULTI"]);
         log.cmd(&mut p, &["RPUSH", "l", "x"]);

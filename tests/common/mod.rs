@@ -519,3 +519,56 @@ fn unescape(s: &str) -> Vec<u8> {
     }
     out
 }
+
+/// A transcript of what clients saw in one scenario, compared between
+/// Ferrous and redis-server by the cross-connection tests (blocking
+/// commands, notifications around them).
+#[derive(Default, Debug, PartialEq)]
+pub struct Log(pub Vec<String>);
+
+impl Log {
+    /// Runs `args` on `c` and records the reply.
+    pub fn cmd(&mut self, c: &mut Raw, args: &[&str]) {
+        let r = c.cmd(args);
+        self.0.push(show(&r));
+    }
+    /// Records the next reply of `c`, or `<none>` if none comes within `ms`.
+    pub fn poll(&mut self, c: &mut Raw, ms: u64) {
+        let r = c.poll(ms);
+        self.0.push(r.map_or("<none>".to_string(), |r| show(&r)));
+    }
+    /// Records a free-form observation.
+    pub fn note(&mut self, s: impl Into<String>) {
+        self.0.push(s.into());
+    }
+    /// Records every message pushed to `sub` until it is quiet.
+    pub fn events(&mut self, sub: &mut Raw) {
+        let mut got = Vec::new();
+        while let Some(r) = sub.poll(150) {
+            got.push(show(&r));
+        }
+        self.0.push(format!("events: [{}]", got.join(", ")));
+    }
+}
+
+/// Lets the server register a blocked client before the next step.
+pub fn settle() {
+    std::thread::sleep(Duration::from_millis(50));
+}
+
+/// Runs `scenario` on Ferrous and on redis-server and compares the logs
+/// (`SHOW_LOG=1` with `--nocapture` prints redis-server's).
+pub fn compare_logs(name: &str, scenario: fn(u16, &mut Log)) {
+    let f = Ferrous::start(&[]);
+    let mut fl = Log::default();
+    scenario(f.port, &mut fl);
+    let Some(r) = Redis::start(&[]) else {
+        return;
+    };
+    let mut rl = Log::default();
+    scenario(r.port, &mut rl);
+    if std::env::var("SHOW_LOG").is_ok() {
+        eprintln!("{name}: {rl:#?}");
+    }
+    assert_eq!(fl, rl, "{name}: ferrous (left) and redis (right) differ");
+}
