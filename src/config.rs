@@ -224,19 +224,14 @@ pub fn param(name: &str) -> Option<&'static Param> {
 macro_rules! int_param {
     ($name:literal) => {{
         static INDEX: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
-        *INDEX.get_or_init(|| $crate::config::param_position($name))
+        *INDEX.get_or_init(|| $crate::config::param_index($name))
     }};
-}
-
-/// The index in [`PARAMS`] of a parameter by name (see [`int_param!`]).
-pub fn param_position(name: &str) -> Option<usize> {
-    param_index(name)
 }
 
 /// The index in [`PARAMS`] of a parameter by name or alias, any case.
 /// Commands read parameters by their canonical (lower-case) name on hot
 /// paths, so that is one hash lookup; other spellings are lower-cased first.
-fn param_index(name: &str) -> Option<usize> {
+pub fn param_index(name: &str) -> Option<usize> {
     type Index =
         HashMap<&'static str, usize, std::hash::BuildHasherDefault<crate::commands::NameHasher>>;
     static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();

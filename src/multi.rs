@@ -194,9 +194,7 @@ pub fn begin(srv: &Server, now: Millis) -> Result<WriteTxn<'_, Version>, GilWait
         .load(Ordering::Relaxed)
         .max(0) as u64;
     let mut t = srv.store.begin_or_busy(now, threshold)?;
-    if srv.watches.active() || srv.tracking.active() {
-        t.log_writes();
-    }
+    log_for_watchers(srv, &mut t);
     if crate::notify::wants_expired(srv) {
         t.log_key_events();
     }
@@ -209,10 +207,7 @@ pub fn begin(srv: &Server, now: Millis) -> Result<WriteTxn<'_, Version>, GilWait
 /// `client` (in commit order).
 pub fn commit(srv: &Server, mut t: WriteTxn<'_, Version>, client: &mut Client, out: &mut ReplyBuf) {
     let served = crate::blocking::take_served(srv);
-    if let Some(log) = t.unseen_writes() {
-        srv.watches.touch(&log, crate::server::now_ms());
-    }
-    let log = t.take_writes();
+    let log = take_write_log(srv, &mut t, crate::server::now_ms());
     t.end_key_event_log();
     if client.events.is_empty() {
         t.commit();
@@ -225,10 +220,35 @@ pub fn commit(srv: &Server, mut t: WriteTxn<'_, Version>, client: &mut Client, o
     }
     srv.gil_released();
     crate::blocking::deliver(served);
-    if let Some(log) = log {
-        if srv.tracking.active() {
-            srv.tracking.invalidate(srv, &log, client.info.id);
-        }
+    invalidate_tracked(srv, log, client.info.id);
+}
+
+/// Switches `t`'s write log on when WATCH or client tracking needs to know
+/// which keys it changes.
+pub fn log_for_watchers(srv: &Server, t: &mut WriteTxn<'_, Version>) {
+    if srv.watches.active() || srv.tracking.active() {
+        t.log_writes();
+    }
+}
+
+/// Before `t` is published: touches the watched keys it wrote and takes its
+/// write log (None when logging was off) for [`invalidate_tracked`].
+pub fn take_write_log(
+    srv: &Server,
+    t: &mut WriteTxn<'_, Version>,
+    now: Millis,
+) -> Option<WriteLog> {
+    if let Some(log) = t.unseen_writes() {
+        srv.watches.touch(&log, now);
+    }
+    t.take_writes()
+}
+
+/// After the publish: invalidates the tracked keys `log` records, on behalf
+/// of client `by` (0: the server itself).
+pub fn invalidate_tracked(srv: &Server, log: Option<WriteLog>, by: u64) {
+    if let Some(log) = log.filter(|_| srv.tracking.active()) {
+        srv.tracking.invalidate(srv, &log, by);
     }
 }
 

@@ -647,24 +647,13 @@ impl ScriptHost<'_> {
         self.monitor(spec, argv);
         // A script of few instructions but slow commands meets the hook rarely.
         self.offload.check_at(ended);
-        let reply = match first_reply(&out.buf) {
+        let reply = match Reply::parse_first(&out.buf) {
             Some(r) => r,
             None => Reply::Error(b"ERR internal error: unreadable reply".to_vec()),
         };
         self.out = Some(out);
         reply
     }
-}
-
-/// The reply a command wrote into `buf`, as a script sees it. Integers, the
-/// commonest reply of commands called from scripts, are read directly.
-fn first_reply(buf: &[u8]) -> Option<Reply> {
-    if let [b':', rest @ .., b'\r', b'\n'] = buf {
-        if let Some(n) = ferrous_storage::value::parse_i64(rest) {
-            return Some(Reply::Int(n));
-        }
-    }
-    Reply::parse_first(buf)
 }
 
 /// Writes a script's reply for the client.

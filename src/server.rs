@@ -200,9 +200,7 @@ impl Server {
             };
             // Deletions by expiry are modifications for WATCH and client
             // tracking, as Redis signals them.
-            if self.watches.active() || self.tracking.active() {
-                tx.log_writes();
-            }
+            crate::multi::log_for_watchers(self, &mut tx);
             let mut gone = Vec::new();
             for (i, k) in victims.iter() {
                 if tx.db(*i).get_raw(k).is_some_and(|e| e.is_expired(now)) {
@@ -211,10 +209,7 @@ impl Server {
                 }
             }
             let n = gone.len();
-            if let Some(log) = tx.unseen_writes() {
-                self.watches.touch(&log, now);
-            }
-            let log = tx.take_writes();
+            let log = crate::multi::take_write_log(self, &mut tx, now);
             if crate::notify::wants_expired(self) && n > 0 {
                 self.notify_order.hold(|| {
                     tx.commit();
@@ -224,9 +219,7 @@ impl Server {
                 tx.commit();
             }
             self.gil_released();
-            if let Some(log) = log.filter(|_| self.tracking.active()) {
-                self.tracking.invalidate(self, &log, 0);
-            }
+            crate::multi::invalidate_tracked(self, log, 0);
             self.stats
                 .expired_keys
                 .fetch_add(n as u64, Ordering::Relaxed);

@@ -452,12 +452,10 @@ impl<K, V> HashTrie<K, V> {
         self.len_plus_one.get() - 1
     }
 
-    /// Counts one entry more (`grow`) or one less.
+    /// Records that the map holds `n` entries.
     #[inline]
-    fn add_len(&mut self, grow: bool) {
-        let n = self.len_plus_one.get();
-        let n = if grow { n + 1 } else { n - 1 };
-        self.len_plus_one = NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN);
+    fn set_len(&mut self, n: usize) {
+        self.len_plus_one = NonZeroUsize::MIN.saturating_add(n);
     }
 
     /// True when the map has no entries.
@@ -691,7 +689,7 @@ impl<K: Hash + Eq + Clone, V: Clone> HashTrie<K, V> {
             .get_or_insert_with(|| Arc::new(Node::Branch(Branch::empty())));
         let old = insert_rec(root, e, 0);
         if old.is_none() {
-            self.add_len(true);
+            self.set_len(self.len() + 1);
         }
         old
     }
@@ -706,7 +704,7 @@ impl<K: Hash + Eq + Clone, V: Clone> HashTrie<K, V> {
         // Looking first keeps a miss from path-copying nodes shared with a snapshot.
         self.find(hash, k)?;
         let e = remove_rec(self.root.as_mut()?, hash, k, 0);
-        self.add_len(false);
+        self.set_len(self.len() - 1);
         if self.is_empty() {
             self.root = None;
         }

@@ -22,11 +22,8 @@ use std::borrow::Borrow;
 use std::sync::Arc;
 
 use crate::hamt::HashTrie;
+use crate::value::WrongType;
 use crate::{Entry, Millis, SmallBytes, Value};
-
-/// A key holds a value of another type than the command works on.
-#[derive(Debug)]
-pub struct WrongType;
 
 /// One logical database.
 #[derive(Clone, Default)]
@@ -142,10 +139,11 @@ impl Db {
     /// it neither touches WATCHers nor invalidates tracking caches. The caller
     /// must not change the entry's logical value nor its `expire`.
     pub fn get_mut_quiet(&mut self, key: &[u8], now: Millis) -> Option<&mut Entry> {
-        if self.keys.get(key)?.is_expired(now) {
+        let hash = crate::hamt::hash_of(key);
+        if self.keys.get_hashed(hash, key)?.is_expired(now) {
             return None;
         }
-        self.keys.get_mut(key)
+        self.keys.get_mut_present(hash, key)
     }
 
     /// Inserts or replaces `key`, keeping the expiry index in step with
@@ -440,13 +438,15 @@ impl Version {
         }
     }
 
-    /// Saves every database into the savepoint (before a change to all).
-    fn save_all(&mut self) {
+    /// Every database for writing, saved into the savepoint first (the way
+    /// to change them all; one database goes through [`Version::db_mut`]).
+    fn dbs_mut(&mut self) -> &mut [Db] {
         if self.savepoint.is_some() {
             for i in 0..self.dbs.len() {
                 self.save(i);
             }
         }
+        Arc::make_mut(&mut self.dbs).as_mut_slice()
     }
 
     /// Switches the write log on (see the module doc). Idempotent.
@@ -456,8 +456,7 @@ impl Version {
         }
         self.replaced = Some(Vec::new());
         self.replaced_seen = 0;
-        self.save_all();
-        for db in Arc::make_mut(&mut self.dbs).iter_mut() {
+        for db in self.dbs_mut().iter_mut() {
             db.written = Some(Vec::new());
             db.seen = 0;
         }
@@ -479,8 +478,7 @@ impl Version {
             .iter()
             .any(|d| d.written.as_ref().is_some_and(|w| w.len() > d.seen))
         {
-            self.save_all();
-            for (i, db) in Arc::make_mut(&mut self.dbs).iter_mut().enumerate() {
+            for (i, db) in self.dbs_mut().iter_mut().enumerate() {
                 if let Some(w) = &db.written {
                     log.keys
                         .extend(w[db.seen..].iter().map(|(k, e)| (i, k.clone(), *e)));
@@ -501,8 +499,7 @@ impl Version {
         if self.dbs.iter().all(|d| d.events.is_some()) {
             return;
         }
-        self.save_all();
-        for db in Arc::make_mut(&mut self.dbs).iter_mut() {
+        for db in self.dbs_mut().iter_mut() {
             db.events.get_or_insert_with(Vec::new);
         }
     }
@@ -532,8 +529,7 @@ impl Version {
     /// carries no log).
     pub fn end_key_event_log(&mut self) {
         if self.dbs.iter().any(|d| d.events.is_some()) {
-            self.save_all();
-            for db in Arc::make_mut(&mut self.dbs).iter_mut() {
+            for db in self.dbs_mut().iter_mut() {
                 db.events = None;
             }
         }
@@ -548,8 +544,7 @@ impl Version {
             keys: Vec::new(),
             replaced,
         };
-        self.save_all();
-        for (i, db) in Arc::make_mut(&mut self.dbs).iter_mut().enumerate() {
+        for (i, db) in self.dbs_mut().iter_mut().enumerate() {
             if let Some(w) = db.written.take() {
                 log.keys.extend(w.into_iter().map(|(k, e)| (i, k, e)));
             }
@@ -572,9 +567,7 @@ impl Version {
     /// Database `i` for writing.
     #[inline]
     pub fn db_mut(&mut self, i: usize) -> &mut Db {
-        if self.savepoint.is_some() {
-            self.save(i);
-        }
+        self.save(i);
         &mut Arc::make_mut(&mut self.dbs)[i]
     }
 
