@@ -11,6 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTFLAGS="--cfg ferrous_loom --cfg crossbeam_loom"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/loom}"
+# The release profile links the server with fat LTO and one codegen unit;
+# the models (nine builds, one per variant) need optimised code, not that.
+export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 test_args=(-- --nocapture --test-threads 1)
 
 # LOOM_VARIANTS_ONLY=1 skips the sound run (when working on the variants).

@@ -192,6 +192,16 @@ async fn run(
             out.error(&format!("ERR Protocol error: {e}"));
             close = true;
         }
+        // Let the other clients that are ready run their batches before
+        // this reply is written, as Redis's event loop answers every ready
+        // client and then writes all replies: the peer then wakes once per
+        // round of writes, not once per write (on this 2-core VM a wake-up
+        // of a sleeping peer costs the writer several µs of kernel time —
+        // measured for EVALSHA at -c 50 -P 16, 0.9 → 0.55 µs of system time
+        // per request).
+        if !out.buf.is_empty() {
+            tokio::task::yield_now().await;
+        }
         // A killed client (say, a slow subscriber past its output limit)
         // must not stay stuck writing to a peer that does not read.
         tokio::select! {

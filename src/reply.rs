@@ -176,24 +176,7 @@ fn itoa_buf() -> ItoaBuf {
 }
 
 /// Formats `n` into `b`, returning the used tail.
-pub fn fmt_i64(b: &mut [u8; 20], n: i64) -> &[u8] {
-    let mut v = n.unsigned_abs();
-    let mut i = 20;
-    loop {
-        i -= 1;
-        b[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        // 20 digits max for u64, i64::MIN has 19 digits plus the sign.
-        i -= 1;
-        b[i] = b'-';
-    }
-    &b[i..]
-}
+pub use ferrous_storage::value::fmt_i64;
 
 /// Formats like C's `printf("%.17g", d)`, Redis 7.0's double reply format.
 pub fn fmt_double(d: f64) -> String {

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use crate::hash::UNIFORM_PICK_MAX;
-use crate::value::parse_i64;
+use crate::value::{fmt_i64, parse_i64};
 use crate::{HashTrie, SmallBytes};
 
 #[derive(Clone, Debug)]
@@ -52,25 +52,6 @@ impl Member<'_> {
     pub fn to_bytes(&self) -> SmallBytes {
         self.with(|b| SmallBytes::from(b))
     }
-}
-
-/// Decimal text of `n` in `buf`.
-fn fmt_i64(buf: &mut [u8; 20], n: i64) -> &[u8] {
-    let mut i = buf.len();
-    let mut u = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (u % 10) as u8;
-        u /= 10;
-        if u == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    &buf[i..]
 }
 
 impl Default for Set {

@@ -76,6 +76,41 @@ impl Value {
 }
 
 /// Whether `b` is the canonical decimal form of an i64 (as Redis's string2ll).
+/// Two-digit groups "00".."99", for [`fmt_i64`].
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Decimal text of `n`, written at the end of `buf` (two digits per
+/// division: integer replies and INCR results are formatted on hot paths).
+pub fn fmt_i64(buf: &mut [u8; 20], n: i64) -> &[u8] {
+    let mut u = n.unsigned_abs();
+    let mut i = buf.len();
+    while u >= 100 {
+        let d = (u % 100) as usize * 2;
+        u /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
+    }
+    if u >= 10 {
+        let d = u as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + u as u8;
+    }
+    if n < 0 {
+        // u64's 20 digits never meet a sign: i64::MIN has 19.
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
 pub fn is_canonical_i64(b: &[u8]) -> bool {
     parse_i64(b).is_some()
 }
@@ -146,6 +181,27 @@ impl Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fmt_i64_matches_to_string() {
+        let mut cases = vec![0, 1, -1, 9, 10, 99, 100, 101, -100, i64::MAX, i64::MIN];
+        let mut p: i64 = 1;
+        while let Some(q) = p.checked_mul(10) {
+            cases.extend([p - 1, p, p + 1, -p, -(p - 1), q / 2 + 7]);
+            p = q;
+        }
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push(x as i64);
+            cases.push((x >> (x % 63)) as i64);
+        }
+        for n in cases {
+            assert_eq!(fmt_i64(&mut [0; 20], n), n.to_string().as_bytes(), "{n}");
+        }
+    }
 
     #[test]
     fn parse_i64_matches_string2ll() {
