@@ -191,11 +191,6 @@ mod tests {
         );
         assert!(Reply::parse_all(b"$5\r\nab").is_none());
     }
-}
-
-#[cfg(test)]
-mod num_tests {
-    use super::num;
 
     #[test]
     fn num_reads_like_str_parse() {

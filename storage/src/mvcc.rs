@@ -388,14 +388,14 @@ impl KillSignal<'_> {
     }
 }
 
-/// Hands a replaced root to the epoch collector: it is destroyed once every
-/// reader pinned before the swap has unpinned.
 /// Commits between two flushes of the retired versions to the collector.
 /// Under loom every commit flushes: the models then see retired versions
 /// reclaimed while readers race with the writer (a flush only moves them to
 /// the global queue sooner; it never decides when they are safe to free).
 const FLUSH_EVERY: u64 = if cfg!(ferrous_loom) { 1 } else { 8 };
 
+/// Hands a replaced root to the epoch collector: it is destroyed once every
+/// reader pinned before the swap has unpinned.
 fn retire<V>(old: epoch::Shared<'_, V>, guard: &epoch::Guard) {
     #[cfg(feature = "loom-broken-free-now")]
     // BROKEN: frees the old root under readers that loaded it before the swap.

@@ -75,7 +75,6 @@ impl Value {
     }
 }
 
-/// Whether `b` is the canonical decimal form of an i64 (as Redis's string2ll).
 /// Two-digit groups "00".."99", for [`fmt_i64`].
 const DIGIT_PAIRS: &[u8; 200] = b"\
 0001020304050607080910111213141516171819\
@@ -111,6 +110,7 @@ pub fn fmt_i64(buf: &mut [u8; 20], n: i64) -> &[u8] {
     &buf[i..]
 }
 
+/// Whether `b` is the canonical decimal form of an i64 (as Redis's string2ll).
 pub fn is_canonical_i64(b: &[u8]) -> bool {
     parse_i64(b).is_some()
 }
