@@ -157,9 +157,13 @@ pub struct ClientTx {
 impl ClientTx {
     /// A transaction state whose dirty flag is `dirty` (shown by CLIENT LIST).
     pub fn new(dirty: Arc<AtomicBool>) -> ClientTx {
+        // Not `..Default::default()`: that would allocate a flag only to
+        // drop it.
         ClientTx {
+            queue: None,
+            queue_error: false,
             dirty,
-            ..Default::default()
+            watched: Vec::new(),
         }
     }
 

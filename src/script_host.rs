@@ -80,7 +80,7 @@ pub struct CachedScript {
 pub struct Scripting {
     cache: Mutex<ShaMap<Arc<CachedScript>>>,
     generation: AtomicU64,
-    pool: Mutex<Vec<Engine>>,
+    pool: Mutex<Vec<Vm>>,
     running: Mutex<Vec<Running>>,
     next_run: AtomicU64,
     /// FUNCTION libraries.
@@ -138,23 +138,27 @@ impl Scripting {
 
     /// A VM for one run (from the pool, or a new one), its heap capped at
     /// `memory_limit` bytes (`lua-memory-limit`, see [`memory_limit`]).
-    pub fn take_engine(&self, memory_limit: usize) -> Result<Engine, String> {
-        let e = lock(&self.pool).pop();
-        let mut e = match e {
-            Some(e) => e,
-            None => Engine::new(crate::REDIS_VERSION, memory_limit)
-                .map_err(|e| format!("ERR Error creating the Lua VM: {e}"))?,
+    pub fn take_engine(&self, memory_limit: usize) -> Result<Vm, String> {
+        let vm = lock(&self.pool).pop();
+        let mut vm = match vm {
+            Some(vm) => vm,
+            None => Vm {
+                engine: Engine::new(crate::REDIS_VERSION, memory_limit)
+                    .map_err(|e| format!("ERR Error creating the Lua VM: {e}"))?,
+                scratch: CallScratch::default(),
+            },
         };
-        e.set_memory_limit(memory_limit);
-        e.sync_generation(self.generation.load(Ordering::SeqCst));
-        Ok(e)
+        vm.engine.set_memory_limit(memory_limit);
+        vm.engine
+            .sync_generation(self.generation.load(Ordering::SeqCst));
+        Ok(vm)
     }
 
     /// Returns a VM to the pool.
-    pub fn give_back(&self, e: Engine) {
+    pub fn give_back(&self, vm: Vm) {
         let mut p = lock(&self.pool);
         if p.len() < 8 {
-            p.push(e);
+            p.push(vm);
         }
     }
 
@@ -225,7 +229,10 @@ impl Scripting {
     /// Figures for INFO memory: Lua heap of the idle VMs, cached scripts
     /// and the bytes of their bodies, libraries, functions.
     pub fn info(&self) -> ScriptingInfo {
-        let lua = lock(&self.pool).iter().map(|e| e.used_memory()).sum();
+        let lua = lock(&self.pool)
+            .iter()
+            .map(|vm| vm.engine.used_memory())
+            .sum();
         let (scripts, script_bytes) = {
             let c = lock(&self.cache);
             (c.len(), c.values().map(|b| b.body.len()).sum())
@@ -319,9 +326,6 @@ pub struct ScriptHost<'a> {
     pub dirty: u64,
     /// Keyspace hits and misses.
     pub lookups: Lookups,
-    /// Reply buffer reused by every `redis.call` of the run (made on the
-    /// first call).
-    pub out: Option<ReplyBuf>,
     /// Keyspace events of the script's commands, handed to the caller when
     /// the script commits and dropped when it raises.
     pub events: crate::notify::Pending,
@@ -338,7 +342,17 @@ pub struct ScriptHost<'a> {
     /// if the script raises. Taken lazily, so a script that only reads pays
     /// nothing for it.
     pub saved: bool,
-    /// Buffers reused by every `redis.call` of the run.
+    /// Buffers reused by every `redis.call` of the run (the VM's, see
+    /// [`Vm::scratch`]).
+    pub scratch: CallScratch,
+}
+
+/// A pooled Lua VM and what the `redis.call`s of its runs reuse.
+pub struct Vm {
+    /// The VM.
+    pub engine: Engine,
+    /// Kept from run to run: a script's first `redis.call` then allocates
+    /// no client, reply buffer or argument vector.
     pub scratch: CallScratch,
 }
 
@@ -354,13 +368,16 @@ pub fn end_savepoint(version: VersionRef<'_>, saved: bool, raised: bool) {
     }
 }
 
-/// What each `redis.call` of a run reuses instead of allocating again.
+/// What each `redis.call` reuses instead of allocating again.
 #[derive(Default)]
 pub struct CallScratch {
     /// The command's arguments (slices of one buffer per call).
     argv: Vec<Bytes>,
-    /// The detached client the commands run as (made on the first call).
+    /// The detached client the commands run as (made on the first call,
+    /// remade when a run for another client reuses it).
     client: Option<Client>,
+    /// The commands' reply buffer (made on the first call).
+    out: Option<ReplyBuf>,
     /// The last command name looked up and what it resolved to: scripts
     /// mostly call the same few commands, and comparing a name is cheaper
     /// than the table lookup.
@@ -382,7 +399,11 @@ const INLINE_BUDGET: Duration = Duration::from_millis(1);
 /// the script and afterwards leaves the runtime, as after any
 /// `block_in_place` whose core was taken.
 pub struct Offload {
-    started: Instant,
+    /// The first clock reading of the run (its first `redis.call` or hook
+    /// tick): the run's Lua code before it is not counted, which spares a
+    /// clock reading per run and delays a hand-over by at most one hook
+    /// interval ([`ferrous_scripting`]'s 1000 instructions).
+    started: Option<Instant>,
     /// The next elapsed time at which to try; None once the runtime has
     /// been handed over (or there is none to hand over).
     next: Option<Duration>,
@@ -391,7 +412,7 @@ pub struct Offload {
 impl Default for Offload {
     fn default() -> Self {
         Offload {
-            started: Instant::now(),
+            started: None,
             next: Some(INLINE_BUDGET),
         }
     }
@@ -405,12 +426,23 @@ impl Offload {
         }
     }
 
+    /// Starts the budget at `now` unless it has started.
+    pub fn begin(&mut self, now: Instant) {
+        if self.started.is_none() {
+            self.started = Some(now);
+        }
+    }
+
     /// [`Offload::check`] with the time already read.
     pub fn check_at(&mut self, now: Instant) {
         let Some(next) = self.next else {
             return;
         };
-        let elapsed = now.saturating_duration_since(self.started);
+        let Some(started) = self.started else {
+            self.started = Some(now);
+            return;
+        };
+        let elapsed = now.saturating_duration_since(started);
         if elapsed < next {
             return;
         }
@@ -590,15 +622,19 @@ impl ScriptHost<'_> {
         // changed in it is put back (scripts cannot MULTI, WATCH,
         // subscribe or change reply modes).
         let mut client = match self.scratch.client.take() {
-            Some(mut c) => {
+            Some(mut c) if Arc::ptr_eq(&c.info, &self.info) => {
                 c.db = self.db;
                 c.authed = true;
                 c.reply_mode = crate::client::ReplyMode::On;
                 c
             }
-            None => Client::detached(self.info.clone(), self.db),
+            _ => Client::detached(self.info.clone(), self.db),
         };
-        let mut out = self.out.take().unwrap_or_else(|| ReplyBuf::new(resp3));
+        let mut out = self
+            .scratch
+            .out
+            .take()
+            .unwrap_or_else(|| ReplyBuf::new(resp3));
         out.buf.clear();
         out.errors = 0;
         out.error_codes.clear();
@@ -623,6 +659,7 @@ impl ScriptHost<'_> {
             self.saved = true;
         }
         let started = Instant::now();
+        self.offload.begin(started);
         match (spec.handler, &mut self.version) {
             (Handler::Read(f), VersionRef::Ro(v)) => f(&mut ctx, v),
             (Handler::Read(f), VersionRef::Rw(v)) => f(&mut ctx, v),
@@ -651,7 +688,7 @@ impl ScriptHost<'_> {
             Some(r) => r,
             None => Reply::Error(b"ERR internal error: unreadable reply".to_vec()),
         };
-        self.out = Some(out);
+        self.scratch.out = Some(out);
         reply
     }
 }

@@ -249,6 +249,28 @@ enum PushJob<'a> {
 unsafe fn call_into(l: *mut mlua::ffi::lua_State) -> bool {
     use mlua::ffi;
     let outcome = run_command(l);
+    // Replies that become a number, a boolean or nil allocate nothing in
+    // Lua and cannot raise: pushed directly (one slot of the LUA_MINSTACK a
+    // C function gets), without the protected call below.
+    match &outcome {
+        Ok((Reply::Int(n), _)) => {
+            ffi::lua_pushinteger(l, *n as _);
+            return true;
+        }
+        Ok((Reply::Bool(b), _)) => {
+            ffi::lua_pushboolean(l, *b as _);
+            return true;
+        }
+        Ok((Reply::Nil, resp3)) => {
+            if *resp3 {
+                ffi::lua_pushnil(l)
+            } else {
+                ffi::lua_pushboolean(l, 0)
+            }
+            return true;
+        }
+        _ => {}
+    }
     let (job, ok) = match &outcome {
         Ok((Reply::Error(e), _)) => (PushJob::Message(e), false),
         Ok((r, resp3)) => (PushJob::Reply(r, *resp3), true),

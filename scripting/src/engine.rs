@@ -147,7 +147,12 @@ const HOOK_EVERY: u32 = 1000;
 /// One Lua VM with the sandbox and a cache of compiled scripts.
 pub struct Engine {
     lua: Lua,
+    /// Calls a FUNCTION library's function under the error handler.
     runner: Function,
+    /// Registry slot of the sandbox's error handler (records the error line).
+    handler_ref: std::os::raw::c_int,
+    /// Registry slot of the [`enter_script`] closure.
+    enter_ref: std::os::raw::c_int,
     loader: Function,
     libs: HashMap<String, LoadedLib>,
     compiled: crate::ShaMap<Function>,
@@ -242,9 +247,6 @@ impl Engine {
         }
         p.set("c", c_api)?;
         p.set("where", lua.create_function(api_where)?)?;
-        // SAFETY: `set_args` only uses the Lua C API on its own stack and a
-        // job that outlives the call (see `Engine::run`).
-        p.set("setargs", unsafe { lua.create_c_function(set_args)? })?;
         let c = ctl.clone();
         p.set(
             "killed",
@@ -256,11 +258,33 @@ impl Engine {
         p.set("cjson", crate::libs::cjson::open(&lua)?)?;
         p.set("struct", crate::libs::structlib::open(&lua)?)?;
         p.set("cmsgpack", crate::libs::msgpack::open(&lua)?)?;
-        let (_globals, runner, mkerr, loader): (Table, Function, Function, Function) = lua
+        let (globals, runner, mkerr, loader, handler): (
+            Table,
+            Function,
+            Function,
+            Function,
+            Function,
+        ) = lua
             .load(include_str!("sandbox.lua"))
             .set_name("=sandbox")
             .call(p)?;
         lua.set_named_registry_value("ferrous.mkerr", mkerr)?;
+        // The error handler and `enter_script` (its upvalues: the real
+        // globals and the two names it sets there) as registry slots, which
+        // a run pushes with one `lua_rawgeti` each.
+        let (mut handler_ref, mut enter_ref) = (0, 0);
+        // SAFETY: runs in mlua's protected call; pushes and pops only its
+        // own values.
+        unsafe {
+            lua.exec_raw::<()>((globals, handler), |l| {
+                use mlua::ffi;
+                handler_ref = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+                ffi::lua_pushstring(l, c"KEYS".as_ptr());
+                ffi::lua_pushstring(l, c"ARGV".as_ptr());
+                ffi::lua_pushcclosure(l, enter_script, 3);
+                enter_ref = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+            })?;
+        }
         let c = ctl.clone();
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
@@ -280,6 +304,8 @@ impl Engine {
         Ok(Engine {
             lua,
             runner,
+            handler_ref,
+            enter_ref,
             loader,
             libs: HashMap::new(),
             compiled: Default::default(),
@@ -502,21 +528,22 @@ impl Engine {
         // values are dropped, as Redis does): no MultiValue vector per run.
         let res: mlua::Result<(Value, Value)> = match &args {
             Callee::Function(k, a) => self.runner.call((f, k, a)),
-            Callee::Script(job) => {
-                let ptr = *job as *const ArgsJob<'_> as *mut std::ffi::c_void;
-                self.runner
-                    .call((f, Value::Nil, Value::Nil, mlua::LightUserData(ptr)))
-            }
+            Callee::Script(job) => self.call_script(f, job),
         };
         // The host pointer is cleared before `host` is used again.
         st.host.set(None);
         let (line, script_resp3) = (st.err_line.get(), st.resp3.get());
         let killed = self.ctl.kill.load(Ordering::Relaxed) || host.killed();
-        if let (Callee::Script(job), Err(e)) = (&args, &res) {
+        if let Callee::Script(job) = &args {
             if !job.done.get() {
                 // Setting KEYS and ARGV failed (out of memory): the script
                 // did not start.
-                return Outcome::Raise(format!("ERR {e}"));
+                let why = match &res {
+                    Ok((_, Value::String(s))) => s.to_string_lossy(),
+                    Ok((_, v)) => format!("{v:?}"),
+                    Err(e) => e.to_string(),
+                };
+                return Outcome::Raise(format!("ERR {why}"));
             }
         }
         let outcome = self.finish(label, chunk, res, killed, line, script_resp3);
@@ -531,6 +558,38 @@ impl Engine {
             let _ = self.lua.gc_collect();
         }
         outcome
+    }
+
+    /// Calls the EVAL script `f` straight on the VM's stack: one
+    /// `lua_pcall` of [`enter_script`] (which sets KEYS and ARGV, then calls
+    /// `f`) under the sandbox's error handler, with no Lua frame, `xpcall`
+    /// or generic mlua call around it. Returns what `xpcall` would: (true,
+    /// the script's first value) or (false, the error value).
+    fn call_script(&self, f: &Function, job: &ArgsJob<'_>) -> mlua::Result<(Value, Value)> {
+        use mlua::ffi;
+        self.lua.exec_raw_lua(|raw| {
+            // SAFETY: four slots are checked for before the pushes; the
+            // stack is put back to `top` on every path; `job` outlives
+            // the call (the caller's frame holds it).
+            unsafe {
+                let l = raw.state();
+                let top = ffi::lua_gettop(l);
+                if ffi::lua_checkstack(l, 4) == 0 {
+                    return Err(mlua::Error::StackError);
+                }
+                ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, self.handler_ref as _);
+                ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, self.enter_ref as _);
+                if let Err(e) = raw.push(f) {
+                    ffi::lua_settop(l, top);
+                    return Err(e);
+                }
+                ffi::lua_pushlightuserdata(l, job as *const ArgsJob<'_> as *mut std::ffi::c_void);
+                let status = ffi::lua_pcall(l, 2, 1, top + 1);
+                let v = raw.pop::<Value>();
+                ffi::lua_settop(l, top);
+                Ok((Value::Boolean(status == 0), v?))
+            }
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -599,15 +658,15 @@ impl Engine {
     }
 }
 
-/// What a run calls: an EVAL script, whose KEYS and ARGV `set_args`
-/// sets inside the runner's protected call, or a function with its two
+/// What a run calls: an EVAL script, whose KEYS and ARGV [`enter_script`]
+/// sets inside the run's protected call, or a function with its two
 /// tables.
 enum Callee<'a> {
     Script(&'a ArgsJob<'a>),
     Function(Table, Table),
 }
 
-/// KEYS and ARGV of a script, handed to [`set_args`] as a light userdata.
+/// KEYS and ARGV of a script, handed to [`enter_script`] as a light userdata.
 struct ArgsJob<'a> {
     keys: &'a [&'a [u8]],
     argv: &'a [&'a [u8]],
@@ -616,38 +675,45 @@ struct ArgsJob<'a> {
     done: std::cell::Cell<bool>,
 }
 
-/// `setargs(G, job, "KEYS", "ARGV")`, called by the runner in protected mode: sets `G.KEYS`
-/// and `G.ARGV` from the [`ArgsJob`] `job` points to. Raw C API, so each
-/// allocation is not a protected call of its own; a memory error unwinds
-/// through no Rust value with a destructor.
-unsafe extern "C-unwind" fn set_args(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+/// Pushes a new sequence table holding `items`.
+///
+/// # Safety
+/// `l` must be a valid state with 2 free stack slots, inside a protected
+/// call (the allocations may raise).
+unsafe fn push_seq(l: *mut mlua::ffi::lua_State, items: &[&[u8]]) {
     use mlua::ffi;
-    unsafe fn push_seq(l: *mut ffi::lua_State, items: &[&[u8]]) {
-        ffi::lua_createtable(l, items.len() as _, 0);
-        for (i, x) in items.iter().enumerate() {
-            ffi::lua_pushlstring(l, x.as_ptr() as *const _, x.len());
-            ffi::lua_rawseti(l, -2, (i + 1) as _);
-        }
+    ffi::lua_createtable(l, items.len() as _, 0);
+    for (i, x) in items.iter().enumerate() {
+        ffi::lua_pushlstring(l, x.as_ptr() as *const _, x.len());
+        ffi::lua_rawseti(l, -2, (i + 1) as _);
     }
+}
+
+/// `enter(f, job)`, the C closure an EVAL run calls in protected mode (see
+/// [`Engine::call_script`]): sets `KEYS` and `ARGV` in the real globals
+/// (upvalue 1; the names are upvalues 2 and 3, so nothing is interned per
+/// run) from the [`ArgsJob`] `job` points to, then calls the script `f` and
+/// returns its first value. Raw C API: a memory error unwinds through no
+/// Rust value with a destructor.
+unsafe extern "C-unwind" fn enter_script(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
     let job = ffi::lua_touserdata(l, 2) as *const ArgsJob<'_>;
-    if job.is_null()
-        || ffi::lua_type(l, 1) != ffi::LUA_TTABLE
-        || ffi::lua_type(l, 3) != ffi::LUA_TSTRING
-        || ffi::lua_type(l, 4) != ffi::LUA_TSTRING
-    {
+    if job.is_null() || ffi::lua_type(l, 1) != ffi::LUA_TFUNCTION {
         return 0;
     }
     let job = &*job;
     // A name, a table and a string need 3 slots beyond the arguments,
     // within LUA_MINSTACK.
-    ffi::lua_pushvalue(l, 3);
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(2));
     push_seq(l, job.keys);
-    ffi::lua_rawset(l, 1);
-    ffi::lua_pushvalue(l, 4);
+    ffi::lua_rawset(l, ffi::lua_upvalueindex(1));
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(3));
     push_seq(l, job.argv);
-    ffi::lua_rawset(l, 1);
+    ffi::lua_rawset(l, ffi::lua_upvalueindex(1));
     job.done.set(true);
-    0
+    ffi::lua_settop(l, 1);
+    ffi::lua_call(l, 0, 1);
+    1
 }
 
 /// The innermost message of an mlua error (without callback tracebacks).

@@ -253,18 +253,14 @@ local function handler(e)
   where()
   return e
 end
--- An EVAL script's KEYS and ARGV come as `job` (a light userdata for the C
--- function setargs, which sets both globals), inside this protected call.
--- The names are passed as constants, so setargs interns no string.
-local setargs = P.setargs
-local function run(f, keys, args, job)
-  if keys then
-    return xpcall(function() return f(keys, args) end, handler)
-  end
-  if job then setargs(G, job, "KEYS", "ARGV") end
-  return xpcall(f, handler)
+-- A function (FCALL) gets its KEYS and ARGV tables as arguments. An EVAL
+-- script is not run from here: `Engine::exec` calls it straight from Rust
+-- under `handler` (see `enter_script` in engine.rs), with no Lua frame of
+-- its own in between.
+local function run(f, keys, args)
+  return xpcall(function() return f(keys, args) end, handler)
 end
 
 -- From now on every chunk loaded gets the read-only view as its globals.
 setfenv(0, env)
-return G, run, mkerr, load_library
+return G, run, mkerr, load_library, handler

@@ -147,7 +147,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
     // there for BUSY and SCRIPT KILL (see `Scripting::kill_kind`).
     let writer = ctx.gil.is_some();
     let name = def.name.clone();
-    let mut engine = match scripting.take_engine(crate::script_host::memory_limit(ctx.srv)) {
+    let mut vm = match scripting.take_engine(crate::script_host::memory_limit(ctx.srv)) {
         Ok(e) => e,
         Err(e) => return ctx.err(&e),
     };
@@ -162,15 +162,14 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         now: ctx.now,
         dirty: 0,
         lookups: std::mem::take(&mut ctx.lookups),
-        out: None,
         events: Default::default(),
         kill: None,
         offload: Default::default(),
         saved: false,
-        scratch: Default::default(),
+        scratch: std::mem::take(&mut vm.scratch),
     };
     let run_id = scripting.start(
-        engine.control(),
+        vm.engine.control(),
         writer,
         Some((name.clone(), ctx.args.to_vec())),
     );
@@ -179,7 +178,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         host.kill = Some(g.kill_signal());
     }
     // Inline: `host.offload` frees the runtime if the function runs long.
-    let outcome = engine.call_function(
+    let outcome = vm.engine.call_function(
         &lib.name,
         lib.generation,
         &lib.code,
@@ -193,7 +192,8 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         g.script_finished();
     }
     scripting.end(run_id);
-    scripting.give_back(engine);
+    vm.scratch = std::mem::take(&mut host.scratch);
+    scripting.give_back(vm);
     let ScriptHost {
         version,
         dirty,
@@ -304,9 +304,9 @@ fn compile_library(
 ) -> Result<Library, String> {
     let scripting = &srv.scripting;
     let generation = scripting.next_lib_generation();
-    let mut engine = scripting.take_engine(crate::script_host::memory_limit(srv))?;
-    let defs = off_load(|| engine.load_library(&name, generation, &code));
-    scripting.give_back(engine);
+    let mut vm = scripting.take_engine(crate::script_host::memory_limit(srv))?;
+    let defs = off_load(|| vm.engine.load_library(&name, generation, &code));
+    scripting.give_back(vm);
     Ok(Library {
         name,
         code,

@@ -206,13 +206,13 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
     // A script given the transaction's slot holds the GIL: it marks itself
     // there for BUSY and SCRIPT KILL (see `Scripting::kill_kind`).
     let writer = ctx.gil.is_some();
-    let mut engine = match scripting.take_engine(crate::script_host::memory_limit(ctx.srv)) {
+    let mut vm = match scripting.take_engine(crate::script_host::memory_limit(ctx.srv)) {
         Ok(e) => e,
         Err(e) => return ctx.err(&e),
     };
     if !by_sha {
-        if let Err(e) = engine.compile(sha, body) {
-            scripting.give_back(engine);
+        if let Err(e) = vm.engine.compile(sha, body) {
+            scripting.give_back(vm);
             return ctx.err(&e);
         }
         if scripting.get(sha).is_none() {
@@ -230,14 +230,13 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         now: ctx.now,
         dirty: 0,
         lookups: std::mem::take(&mut ctx.lookups),
-        out: None,
         events: Default::default(),
         kill: None,
         offload: Default::default(),
         saved: false,
-        scratch: Default::default(),
+        scratch: std::mem::take(&mut vm.scratch),
     };
-    let run_id = scripting.start(engine.control(), writer, None);
+    let run_id = scripting.start(vm.engine.control(), writer, None);
     if let Some(g) = ctx.gil.as_mut() {
         g.script_started(crate::server::now_ms());
         host.kill = Some(g.kill_signal());
@@ -250,13 +249,14 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, by_sha: bool) {
         client_resp3: ctx.out.resp3,
     };
     // Inline: `host.offload` frees the runtime if the script runs long.
-    let outcome = engine.run(&opts, &mut host);
+    let outcome = vm.engine.run(&opts, &mut host);
     // Unmark before unregistering (the order `kill_kind` relies on).
     if let Some(g) = ctx.gil.as_mut() {
         g.script_finished();
     }
     scripting.end(run_id);
-    scripting.give_back(engine);
+    vm.scratch = std::mem::take(&mut host.scratch);
+    scripting.give_back(vm);
     let ScriptHost {
         version,
         dirty,
@@ -301,12 +301,12 @@ fn script_load(ctx: &mut Ctx<'_>) {
             Ok(sb) => matches!(sb, Some(Shebang { no_writes: true })),
             Err(e) => return ctx.err(&e),
         };
-        let mut engine = match scripting.take_engine(crate::script_host::memory_limit(ctx.srv)) {
+        let mut vm = match scripting.take_engine(crate::script_host::memory_limit(ctx.srv)) {
             Ok(e) => e,
             Err(e) => return ctx.err(&e),
         };
-        let r = engine.compile(&sha, &body);
-        scripting.give_back(engine);
+        let r = vm.engine.compile(&sha, &body);
+        scripting.give_back(vm);
         if let Err(e) = r {
             return ctx.err(&e);
         }
