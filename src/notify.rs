@@ -154,6 +154,9 @@ impl Pending {
     /// at this client's current reply position (events of commands run on
     /// the client's behalf: a script's `redis.call`s, a served blocked client).
     pub fn append(&mut self, other: &mut Pending) {
+        if other.events.is_empty() {
+            return;
+        }
         let at = self.at;
         self.events
             .extend(other.events.drain(..).map(|e| Event { at, ..e }));

@@ -80,7 +80,9 @@ pub struct CachedScript {
 pub struct Scripting {
     cache: Mutex<ShaMap<Arc<CachedScript>>>,
     generation: AtomicU64,
-    pool: Mutex<Vec<Vm>>,
+    /// Boxed: a run takes its VM out and puts it back, a pointer move.
+    #[allow(clippy::vec_box)]
+    pool: Mutex<Vec<Box<Vm>>>,
     running: Mutex<Vec<Running>>,
     next_run: AtomicU64,
     /// FUNCTION libraries.
@@ -138,15 +140,15 @@ impl Scripting {
 
     /// A VM for one run (from the pool, or a new one), its heap capped at
     /// `memory_limit` bytes (`lua-memory-limit`, see [`memory_limit`]).
-    pub fn take_engine(&self, memory_limit: usize) -> Result<Vm, String> {
+    pub fn take_engine(&self, memory_limit: usize) -> Result<Box<Vm>, String> {
         let vm = lock(&self.pool).pop();
         let mut vm = match vm {
             Some(vm) => vm,
-            None => Vm {
+            None => Box::new(Vm {
                 engine: Engine::new(crate::REDIS_VERSION, memory_limit)
                     .map_err(|e| format!("ERR Error creating the Lua VM: {e}"))?,
                 scratch: CallScratch::default(),
-            },
+            }),
         };
         vm.engine.set_memory_limit(memory_limit);
         vm.engine
@@ -155,7 +157,7 @@ impl Scripting {
     }
 
     /// Returns a VM to the pool.
-    pub fn give_back(&self, vm: Vm) {
+    pub fn give_back(&self, vm: Box<Vm>) {
         let mut p = lock(&self.pool);
         if p.len() < 8 {
             p.push(vm);
@@ -375,9 +377,9 @@ pub struct CallScratch {
     argv: Vec<Bytes>,
     /// The detached client the commands run as (made on the first call,
     /// remade when a run for another client reuses it).
-    client: Option<Client>,
+    client: Option<Box<Client>>,
     /// The commands' reply buffer (made on the first call).
-    out: Option<ReplyBuf>,
+    out: Option<Box<ReplyBuf>>,
     /// The last command name looked up and what it resolved to: scripts
     /// mostly call the same few commands, and comparing a name is cheaper
     /// than the table lookup.
@@ -398,30 +400,22 @@ const INLINE_BUDGET: Duration = Duration::from_millis(1);
 /// (BUSY replies, snapshot reads, SCRIPT KILL) while this thread finishes
 /// the script and afterwards leaves the runtime, as after any
 /// `block_in_place` whose core was taken.
+#[derive(Default)]
 pub struct Offload {
     /// The first clock reading of the run (its first `redis.call` or hook
     /// tick): the run's Lua code before it is not counted, which spares a
     /// clock reading per run and delays a hand-over by at most one hook
     /// interval ([`ferrous_scripting`]'s 1000 instructions).
     started: Option<Instant>,
-    /// The next elapsed time at which to try; None once the runtime has
-    /// been handed over (or there is none to hand over).
-    next: Option<Duration>,
-}
-
-impl Default for Offload {
-    fn default() -> Self {
-        Offload {
-            started: None,
-            next: Some(INLINE_BUDGET),
-        }
-    }
+    /// When to try to hand over; None once the runtime has been handed
+    /// over (or there is none to hand over).
+    due: Option<Instant>,
 }
 
 impl Offload {
     /// Hands the runtime over if the script has run past the budget.
     pub fn check(&mut self) {
-        if self.next.is_some() {
+        if self.started.is_none() || self.due.is_some() {
             self.check_at(Instant::now());
         }
     }
@@ -430,27 +424,26 @@ impl Offload {
     pub fn begin(&mut self, now: Instant) {
         if self.started.is_none() {
             self.started = Some(now);
+            self.due = Some(now + INLINE_BUDGET);
         }
     }
 
-    /// [`Offload::check`] with the time already read.
+    /// [`Offload::check`] with the time already read: one comparison of
+    /// instants until the budget is spent.
     pub fn check_at(&mut self, now: Instant) {
-        let Some(next) = self.next else {
-            return;
-        };
         let Some(started) = self.started else {
-            self.started = Some(now);
+            self.begin(now);
             return;
         };
-        let elapsed = now.saturating_duration_since(started);
-        if elapsed < next {
-            return;
+        match self.due {
+            Some(due) if now >= due => {}
+            _ => return,
         }
-        self.next = if hand_off_runtime() {
+        self.due = if hand_off_runtime() {
             None
         } else {
             // The other thread did not show up in time: try again later.
-            Some(elapsed + INLINE_BUDGET * 4)
+            Some(started + now.saturating_duration_since(started) + INLINE_BUDGET * 4)
         };
     }
 }
@@ -621,20 +614,20 @@ impl ScriptHost<'_> {
         // The client is reused from call to call; what a command may have
         // changed in it is put back (scripts cannot MULTI, WATCH,
         // subscribe or change reply modes).
-        let mut client = match self.scratch.client.take() {
-            Some(mut c) if Arc::ptr_eq(&c.info, &self.info) => {
+        // Both are used in place (they are big: moving them costs copies).
+        let client = match &mut self.scratch.client {
+            Some(c) if Arc::ptr_eq(&c.info, &self.info) => {
                 c.db = self.db;
                 c.authed = true;
                 c.reply_mode = crate::client::ReplyMode::On;
                 c
             }
-            _ => Client::detached(self.info.clone(), self.db),
+            slot => slot.insert(Box::new(Client::detached(self.info.clone(), self.db))),
         };
-        let mut out = self
+        let out = self
             .scratch
             .out
-            .take()
-            .unwrap_or_else(|| ReplyBuf::new(resp3));
+            .get_or_insert_with(|| Box::new(ReplyBuf::new(resp3)));
         out.buf.clear();
         out.errors = 0;
         out.error_codes.clear();
@@ -642,8 +635,8 @@ impl ScriptHost<'_> {
         let lookups = std::mem::take(&mut self.lookups);
         let mut ctx = Ctx {
             srv: self.srv,
-            client: &mut client,
-            out: &mut out,
+            client: &mut *client,
+            out: &mut *out,
             args: argv,
             now: self.now,
             dirty: 0,
@@ -675,20 +668,18 @@ impl ScriptHost<'_> {
         self.lookups = lookups;
         // Published with the caller's batch if the script commits.
         self.events.append(&mut client.events);
-        self.scratch.client = Some(client);
         let ended = Instant::now();
         if let Some(slot) = commands::table().slot(spec) {
             let usec = ended.duration_since(started).as_micros() as u64;
             self.srv.cmdstats.call(slot, usec, out.errors > 0);
         }
-        self.monitor(spec, argv);
-        // A script of few instructions but slow commands meets the hook rarely.
-        self.offload.check_at(ended);
         let reply = match Reply::parse_first(&out.buf) {
             Some(r) => r,
             None => Reply::Error(b"ERR internal error: unreadable reply".to_vec()),
         };
-        self.scratch.out = Some(out);
+        self.monitor(spec, argv);
+        // A script of few instructions but slow commands meets the hook rarely.
+        self.offload.check_at(ended);
         reply
     }
 }

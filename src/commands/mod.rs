@@ -501,6 +501,12 @@ impl std::hash::Hasher for NameHasher {
     fn finish(&self) -> u64 {
         self.0
     }
+    /// The slot map's keys (spec addresses): one multiply, high bits
+    /// folded down so the low bits hashbrown indexes by vary.
+    fn write_usize(&mut self, n: usize) {
+        let h = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 32);
+    }
     fn write(&mut self, bytes: &[u8]) {
         let mut h = if self.0 == 0 {
             0xcbf2_9ce4_8422_2325

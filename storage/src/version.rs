@@ -326,7 +326,7 @@ pub struct Version {
     replaced_seen: usize,
     /// The rollback point of a running script, if any (see
     /// [`Version::set_savepoint`]).
-    savepoint: Option<Box<Savepoint>>,
+    savepoint: Option<Savepoint>,
 }
 
 impl Clone for Version {
@@ -345,7 +345,11 @@ impl Clone for Version {
 /// first change since [`Version::set_savepoint`] (copied then, O(1) for the
 /// persistent maps inside), and the length of the replaced-database log.
 struct Savepoint {
-    dbs: Vec<(usize, Db)>,
+    /// The first database saved: most savepoints (a script's) save one,
+    /// kept inline so setting and releasing them allocates nothing.
+    first: Option<(usize, Db)>,
+    /// Any further ones.
+    more: Vec<(usize, Db)>,
     replaced_len: usize,
     replaced_seen: usize,
 }
@@ -397,11 +401,12 @@ impl Version {
     /// script writes, instead of the whole version, spares the copy and drop
     /// of every database per script. Replaces an earlier savepoint.
     pub fn set_savepoint(&mut self) {
-        self.savepoint = Some(Box::new(Savepoint {
-            dbs: Vec::new(),
+        self.savepoint = Some(Savepoint {
+            first: None,
+            more: Vec::new(),
             replaced_len: self.replaced.as_ref().map_or(0, Vec::len),
             replaced_seen: self.replaced_seen,
-        }));
+        });
     }
 
     /// Puts back what changed since [`Version::set_savepoint`] (databases,
@@ -411,9 +416,9 @@ impl Version {
         let Some(sp) = self.savepoint.take() else {
             return;
         };
-        if !sp.dbs.is_empty() {
+        if sp.first.is_some() {
             let dbs = Arc::make_mut(&mut self.dbs);
-            for (i, db) in sp.dbs {
+            for (i, db) in sp.first.into_iter().chain(sp.more) {
                 dbs[i] = db;
             }
         }
@@ -432,8 +437,13 @@ impl Version {
     #[inline]
     fn save(&mut self, i: usize) {
         if let Some(sp) = &mut self.savepoint {
-            if !sp.dbs.iter().any(|(j, _)| *j == i) {
-                sp.dbs.push((i, self.dbs[i].clone()));
+            let saved = |e: &(usize, Db)| e.0 == i;
+            if !(sp.first.as_ref().is_some_and(saved) || sp.more.iter().any(saved)) {
+                let db = self.dbs[i].clone();
+                match sp.first {
+                    None => sp.first = Some((i, db)),
+                    Some(_) => sp.more.push((i, db)),
+                }
             }
         }
     }
