@@ -590,3 +590,46 @@ fn script_in_exec_busy_and_kill_and_read_only_kill() {
         b"-NOTBUSY No scripts in execution right now.\r\n"
     );
 }
+
+/// A VM keeps its `redis.call` client from run to run: scripts of clients
+/// on different databases, alternating on the same VM, each read and write
+/// their caller's database, and a script's SELECT stays within that script.
+#[test]
+fn scripts_of_alternating_clients_use_their_callers_database() {
+    let f = Ferrous::start(&[]);
+    let mut a = f.client();
+    let mut b = f.client();
+    assert_eq!(a.cmd(&["SELECT", "1"]), b"+OK\r\n");
+    assert_eq!(a.cmd(&["SET", "k", "in1"]), b"+OK\r\n");
+    assert_eq!(b.cmd(&["SET", "k", "in0"]), b"+OK\r\n");
+    let script = "redis.call('incr', 'n') return redis.call('get', KEYS[1])";
+    for round in 1..=3 {
+        assert_eq!(a.cmd(&["EVAL", script, "1", "k"]), b"$3\r\nin1\r\n");
+        assert_eq!(b.cmd(&["EVAL", script, "1", "k"]), b"$3\r\nin0\r\n");
+        let n = format!(":{round}\r\n");
+        assert_eq!(
+            a.cmd(&["GET", "n"]),
+            format!("${}\r\n{round}\r\n", 1).as_bytes()
+        );
+        assert_eq!(
+            b.cmd(&["EVAL", "return redis.call('incrby', 'n', 0)", "0"]),
+            n.as_bytes()
+        );
+    }
+    // SELECT inside a script: later calls of that script go there, the
+    // next script (same VM, other client) starts in its caller's database.
+    let r = a.cmd(&[
+        "EVAL",
+        "redis.call('select', 2) redis.call('set', 'k', 'in2') return redis.call('get', 'k')",
+        "0",
+    ]);
+    assert_eq!(r, b"$3\r\nin2\r\n");
+    assert_eq!(
+        b.cmd(&["EVAL", "return redis.call('get', 'k')", "0"]),
+        b"$3\r\nin0\r\n"
+    );
+    assert_eq!(
+        a.cmd(&["EVAL", "return redis.call('get', 'k')", "0"]),
+        b"$3\r\nin1\r\n"
+    );
+}
