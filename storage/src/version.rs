@@ -316,10 +316,11 @@ pub enum KeyEvent {
 /// One immutable state of every database.
 ///
 /// The databases sit behind one `Arc`, so a snapshot is a single reference
-/// count increment; a writer copies the (small) array of databases on its
-/// first write ([`Version::db_mut`]).
+/// count increment; a writer copies the (small) array of database pointers
+/// on its first write and then only the databases it writes
+/// ([`Version::db_mut`]): a write to one of 16 databases copies one.
 pub struct Version {
-    dbs: Arc<Vec<Db>>,
+    dbs: Arc<Vec<Arc<Db>>>,
     /// Databases replaced while logging is on; `None` when it is off.
     replaced: Option<Vec<Replaced>>,
     /// Entries of `replaced` already handed out by [`Version::unseen_writes`].
@@ -347,9 +348,9 @@ impl Clone for Version {
 struct Savepoint {
     /// The first database saved: most savepoints (a script's) save one,
     /// kept inline so setting and releasing them allocates nothing.
-    first: Option<(usize, Db)>,
+    first: Option<(usize, Arc<Db>)>,
     /// Any further ones.
-    more: Vec<(usize, Db)>,
+    more: Vec<(usize, Arc<Db>)>,
     replaced_len: usize,
     replaced_seen: usize,
 }
@@ -388,7 +389,7 @@ impl Version {
     /// `n` empty databases.
     pub fn new(n: usize) -> Version {
         Version {
-            dbs: Arc::new(vec![Db::default(); n.max(1)]),
+            dbs: Arc::new((0..n.max(1)).map(|_| Arc::new(Db::default())).collect()),
             replaced: None,
             replaced_seen: 0,
             savepoint: None,
@@ -437,7 +438,7 @@ impl Version {
     #[inline]
     fn save(&mut self, i: usize) {
         if let Some(sp) = &mut self.savepoint {
-            let saved = |e: &(usize, Db)| e.0 == i;
+            let saved = |e: &(usize, Arc<Db>)| e.0 == i;
             if !(sp.first.as_ref().is_some_and(saved) || sp.more.iter().any(saved)) {
                 let db = self.dbs[i].clone();
                 match sp.first {
@@ -450,13 +451,13 @@ impl Version {
 
     /// Every database for writing, saved into the savepoint first (the way
     /// to change them all; one database goes through [`Version::db_mut`]).
-    fn dbs_mut(&mut self) -> &mut [Db] {
+    fn dbs_mut(&mut self) -> impl Iterator<Item = &mut Db> {
         if self.savepoint.is_some() {
             for i in 0..self.dbs.len() {
                 self.save(i);
             }
         }
-        Arc::make_mut(&mut self.dbs).as_mut_slice()
+        Arc::make_mut(&mut self.dbs).iter_mut().map(Arc::make_mut)
     }
 
     /// Switches the write log on (see the module doc). Idempotent.
@@ -466,7 +467,7 @@ impl Version {
         }
         self.replaced = Some(Vec::new());
         self.replaced_seen = 0;
-        for db in self.dbs_mut().iter_mut() {
+        for db in self.dbs_mut() {
             db.written = Some(Vec::new());
             db.seen = 0;
         }
@@ -488,7 +489,7 @@ impl Version {
             .iter()
             .any(|d| d.written.as_ref().is_some_and(|w| w.len() > d.seen))
         {
-            for (i, db) in self.dbs_mut().iter_mut().enumerate() {
+            for (i, db) in self.dbs_mut().enumerate() {
                 if let Some(w) = &db.written {
                     log.keys
                         .extend(w[db.seen..].iter().map(|(k, e)| (i, k.clone(), *e)));
@@ -509,7 +510,7 @@ impl Version {
         if self.dbs.iter().all(|d| d.events.is_some()) {
             return;
         }
-        for db in self.dbs_mut().iter_mut() {
+        for db in self.dbs_mut() {
             db.events.get_or_insert_with(Vec::new);
         }
     }
@@ -539,7 +540,7 @@ impl Version {
     /// carries no log).
     pub fn end_key_event_log(&mut self) {
         if self.dbs.iter().any(|d| d.events.is_some()) {
-            for db in self.dbs_mut().iter_mut() {
+            for db in self.dbs_mut() {
                 db.events = None;
             }
         }
@@ -554,7 +555,7 @@ impl Version {
             keys: Vec::new(),
             replaced,
         };
-        for (i, db) in self.dbs_mut().iter_mut().enumerate() {
+        for (i, db) in self.dbs_mut().enumerate() {
             if let Some(w) = db.written.take() {
                 log.keys.extend(w.into_iter().map(|(k, e)| (i, k, e)));
             }
@@ -578,11 +579,11 @@ impl Version {
     #[inline]
     pub fn db_mut(&mut self, i: usize) -> &mut Db {
         self.save(i);
-        &mut Arc::make_mut(&mut self.dbs)[i]
+        Arc::make_mut(&mut Arc::make_mut(&mut self.dbs)[i])
     }
 
     /// All databases.
-    pub fn dbs(&self) -> &[Db] {
+    pub fn dbs(&self) -> &[Arc<Db>] {
         &self.dbs
     }
 
@@ -633,17 +634,22 @@ impl Version {
         let dbs = Arc::make_mut(&mut self.dbs);
         dbs.swap(a, b);
         // The logs went with the contents; put them back with the index.
-        let wa = dbs[a].written.take();
-        let wb = dbs[b].written.take();
-        dbs[a].written = wb;
-        dbs[b].written = wa;
-        let xa = dbs[a].events.take();
-        let xb = dbs[b].events.take();
-        dbs[a].events = xb;
-        dbs[b].events = xa;
-        let (sa, sb) = (dbs[a].seen, dbs[b].seen);
-        dbs[a].seen = sb;
-        dbs[b].seen = sa;
+        type Logs = (
+            Option<Vec<(SmallBytes, bool)>>,
+            Option<Vec<(SmallBytes, KeyEvent)>>,
+            usize,
+        );
+        fn take(d: &mut Arc<Db>) -> Logs {
+            let d = Arc::make_mut(d);
+            (d.written.take(), d.events.take(), d.seen)
+        }
+        fn put(d: &mut Arc<Db>, (w, e, s): Logs) {
+            let d = Arc::make_mut(d);
+            (d.written, d.events, d.seen) = (w, e, s);
+        }
+        let (la, lb) = (take(&mut dbs[a]), take(&mut dbs[b]));
+        put(&mut dbs[a], lb);
+        put(&mut dbs[b], la);
     }
 }
 
