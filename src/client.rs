@@ -69,10 +69,20 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    /// Marks the client killed and wakes its connection.
+    /// Marks the client killed and wakes its connection: through
+    /// `kill_notify` while it writes or blocks, through an empty message on
+    /// its push channel while it waits for a request (the channel is polled
+    /// there anyway; a `Notify` would be registered and dropped per request).
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.kill_notify.notify_one();
+        self.wake();
+    }
+
+    /// Wakes the connection if it waits for a request, so it looks at the
+    /// killed flag and the shutdown signal.
+    pub fn wake(&self) {
+        let _ = self.push.send(Bytes::new());
     }
 }
 

@@ -204,7 +204,10 @@ async fn run(
         }
         // A killed client (say, a slow subscriber past its output limit)
         // must not stay stuck writing to a peer that does not read.
+        // Biased: when the write completes at once (nearly always), the
+        // kill notification is never polled, so never registered.
         tokio::select! {
+            biased;
             r = flush(&mut wr, &mut out, srv) => r?,
             _ = client.info.kill_notify.notified() => return Ok(()),
         }
@@ -235,6 +238,12 @@ async fn run(
         if inbuf.capacity() - inbuf.len() < 4096 {
             inbuf.reserve(16 * 1024);
         }
+        // CLIENT KILL and shutdown wake this wait through the push channel
+        // (`ClientInfo::wake`); a shutdown requested before this client
+        // registered is seen here.
+        if *stop.borrow() {
+            return Ok(());
+        }
         tokio::select! {
             r = rd.read_buf(&mut inbuf) => {
                 let n = r?;
@@ -244,7 +253,10 @@ async fn run(
                 srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
             }
             m = push_rx.recv() => {
-                if let Some(m) = m {
+                if client.info.killed.load(Ordering::SeqCst) || *stop.borrow() {
+                    return Ok(());
+                }
+                if let Some(m) = m.filter(|m| !m.is_empty()) {
                     // Let the publishers that are ready run first (tokio
                     // would otherwise run this task right after each
                     // PUBLISH that woke it): one socket write then carries
@@ -263,8 +275,6 @@ async fn run(
                     crate::pubsub::taken(&client.info, n);
                 }
             }
-            _ = client.info.kill_notify.notified() => return Ok(()),
-            _ = stop.changed() => return Ok(()),
             _ = idle_sleep => return Ok(()),
         }
     }

@@ -169,6 +169,11 @@ impl Server {
     /// Asks every task to stop.
     pub fn request_shutdown(&self) {
         let _ = self.shutdown.send(true);
+        // Connections waiting for a request see the signal when woken
+        // (those that register later see it before they wait).
+        for c in self.clients.all() {
+            c.wake();
+        }
     }
 
     /// One round of the active expiry cycle: samples keys with an expiry in
