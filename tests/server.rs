@@ -264,3 +264,50 @@ fn info_reports_real_numbers() {
         "{ks:?}"
     );
 }
+
+/// A client idle in its wait for a request is closed at once by CLIENT KILL
+/// (its connection is woken through its push channel): the peer reads EOF,
+/// not a timeout. Subscribers (whose push channel also carries messages)
+/// too.
+#[test]
+fn client_kill_closes_idle_connections_at_once() {
+    use std::io::{Read, Write};
+    let f = Ferrous::start(&[]);
+    let mut admin = f.client();
+    for subscribe in [false, true] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", f.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let cmd: &[u8] = if subscribe {
+            b"*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n"
+        } else {
+            b"*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n"
+        };
+        s.write_all(cmd).expect("write");
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).expect("reply");
+        assert!(n > 0);
+        let id = if subscribe {
+            let r = admin.cmd(&["CLIENT", "LIST", "TYPE", "pubsub"]);
+            let r = String::from_utf8_lossy(&r).into_owned();
+            let at = r.find("id=").expect("a pubsub client") + 3;
+            r[at..].split(' ').next().unwrap_or_default().to_string()
+        } else {
+            String::from_utf8_lossy(&buf[..n])
+                .trim_start_matches(':')
+                .trim()
+                .to_string()
+        };
+        // The subscriber gets a message first: the channel still delivers.
+        if subscribe {
+            assert_eq!(admin.cmd(&["PUBLISH", "ch", "m"]), b":1\r\n");
+            let n = s.read(&mut buf).expect("message");
+            assert!(show(&buf[..n]).contains("message"), "{}", show(&buf[..n]));
+        }
+        let started = Instant::now();
+        assert_eq!(admin.cmd(&["CLIENT", "KILL", "ID", &id]), b":1\r\n");
+        let n = s.read(&mut buf).expect("EOF, not a timeout");
+        assert_eq!(n, 0, "subscribe={subscribe}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}
