@@ -370,11 +370,18 @@ pub fn end_savepoint(version: VersionRef<'_>, saved: bool, raised: bool) {
     }
 }
 
+/// Calls whose arguments are bigger get a buffer of their own: the VM keeps
+/// only small ones (a slice a command kept would pin the whole buffer).
+const ARGS_KEEP: usize = 16 * 1024;
+
 /// What each `redis.call` reuses instead of allocating again.
 #[derive(Default)]
 pub struct CallScratch {
-    /// The command's arguments (slices of one buffer per call).
+    /// The command's arguments (slices of `args`).
     argv: Vec<Bytes>,
+    /// The bytes of a call's arguments, reused from call to call (calls up
+    /// to [`ARGS_KEEP`] bytes).
+    args: bytes::BytesMut,
     /// The detached client the commands run as (made on the first call,
     /// remade when a run for another client reuses it).
     client: Option<Box<Client>>,
@@ -552,12 +559,22 @@ impl ScriptHost<'_> {
 
 impl Host for ScriptHost<'_> {
     fn call(&mut self, args: &[&[u8]], resp3: bool) -> Reply {
-        // One copy of all the arguments, sliced: one allocation per call.
-        let mut all = bytes::BytesMut::with_capacity(args.iter().map(|a| a.len()).sum());
+        // One copy of all the arguments, sliced. Up to ARGS_KEEP bytes the
+        // buffer is the VM's: once the previous calls' slices are gone,
+        // `reserve` takes their space back, so a call allocates nothing (a
+        // command that kept a slice makes it allocate a fresh one).
+        let total: usize = args.iter().map(|a| a.len()).sum();
+        let mut big = bytes::BytesMut::new();
+        let buf = if total > ARGS_KEEP {
+            &mut big
+        } else {
+            &mut self.scratch.args
+        };
+        buf.reserve(total);
         for a in args {
-            all.extend_from_slice(a);
+            buf.extend_from_slice(a);
         }
-        let all = all.freeze();
+        let all = buf.split().freeze();
         let mut argv = std::mem::take(&mut self.scratch.argv);
         argv.clear();
         let mut at = 0;
