@@ -15,12 +15,13 @@
 //! its subtree; removals collapse single-entry sub-nodes back into their parent.
 
 use std::borrow::Borrow;
-use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::mem;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, OnceLock};
+
+use crate::siphash::Sip12Keys;
 
 /// Last level that still indexes hash bits: levels 0..=11 take 5 bits each (60 bits), level 12
 /// takes the remaining 4. Distinct hashes always diverge at or before this level.
@@ -28,12 +29,13 @@ const MAX_LEVEL: u32 = 12;
 /// Upper bound on the node depth on any path (levels 0..=12 plus a collision node).
 const MAX_DEPTH: usize = MAX_LEVEL as usize + 2;
 
-/// The process-wide hash used by every [`HashTrie`]: SipHash-1-3 with random keys chosen once
-/// per process. Hash values (and therefore scan cursors) are not stable across restarts.
+/// The process-wide hash used by every [`HashTrie`]: SipHash-1-2 (as Redis's dictionaries)
+/// with random keys chosen once per process ([`crate::siphash`]). Hash values (and therefore
+/// scan cursors) are not stable across restarts.
 #[inline]
 pub fn hash_of<Q: Hash + ?Sized>(q: &Q) -> u64 {
-    static STATE: OnceLock<RandomState> = OnceLock::new();
-    STATE.get_or_init(RandomState::new).hash_one(q)
+    static STATE: OnceLock<Sip12Keys> = OnceLock::new();
+    STATE.get_or_init(Sip12Keys::random).hash_one(q)
 }
 
 /// Slot index (0..32) of `hash` at `level`, most significant bits first. At the last level

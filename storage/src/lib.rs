@@ -12,6 +12,7 @@ pub mod list;
 pub mod mvcc;
 pub mod ostree;
 pub mod set;
+pub mod siphash;
 pub mod smallbytes;
 pub mod stream;
 pub mod sync;
