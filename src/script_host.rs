@@ -409,49 +409,55 @@ const INLINE_BUDGET: Duration = Duration::from_millis(1);
 /// `block_in_place` whose core was taken.
 #[derive(Default)]
 pub struct Offload {
-    /// The first clock reading of the run (its first `redis.call` or hook
-    /// tick): the run's Lua code before it is not counted, which spares a
-    /// clock reading per run and delays a hand-over by at most one hook
-    /// interval ([`ferrous_scripting`]'s 1000 instructions).
-    started: Option<Instant>,
-    /// When to try to hand over; None once the runtime has been handed
-    /// over (or there is none to hand over).
-    due: Option<Instant>,
+    due: Due,
+}
+
+/// When [`Offload`] next tries to hand the runtime over.
+#[derive(Default)]
+enum Due {
+    /// Not before the budget starts: at the run's first clock reading (its
+    /// first `redis.call` or hook tick). The run's Lua code before it is
+    /// not counted, which spares a clock reading per run and delays a
+    /// hand-over by at most one hook interval ([`ferrous_scripting`]'s
+    /// 1000 instructions).
+    #[default]
+    Unstarted,
+    /// At this instant.
+    At(Instant),
+    /// Never: the runtime has been handed over (or there is none).
+    Done,
 }
 
 impl Offload {
     /// Hands the runtime over if the script has run past the budget.
     pub fn check(&mut self) {
-        if self.started.is_none() || self.due.is_some() {
+        if !matches!(self.due, Due::Done) {
             self.check_at(Instant::now());
         }
     }
 
     /// Starts the budget at `now` unless it has started.
     pub fn begin(&mut self, now: Instant) {
-        if self.started.is_none() {
-            self.started = Some(now);
-            self.due = Some(now + INLINE_BUDGET);
+        if let Due::Unstarted = self.due {
+            self.due = Due::At(now + INLINE_BUDGET);
         }
     }
 
     /// [`Offload::check`] with the time already read: one comparison of
     /// instants until the budget is spent.
     pub fn check_at(&mut self, now: Instant) {
-        let Some(started) = self.started else {
-            self.begin(now);
-            return;
-        };
         match self.due {
-            Some(due) if now >= due => {}
-            _ => return,
+            Due::Unstarted => self.begin(now),
+            Due::At(due) if now >= due => {
+                self.due = if hand_off_runtime() {
+                    Due::Done
+                } else {
+                    // The other thread did not show up in time: try again later.
+                    Due::At(now + INLINE_BUDGET * 4)
+                };
+            }
+            _ => {}
         }
-        self.due = if hand_off_runtime() {
-            None
-        } else {
-            // The other thread did not show up in time: try again later.
-            Some(started + now.saturating_duration_since(started) + INLINE_BUDGET * 4)
-        };
     }
 }
 

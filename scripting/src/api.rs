@@ -250,26 +250,11 @@ unsafe fn call_into(l: *mut mlua::ffi::lua_State) -> bool {
     use mlua::ffi;
     let outcome = run_command(l);
     // Replies that become a number, a boolean or nil allocate nothing in
-    // Lua and cannot raise: pushed directly (one slot of the LUA_MINSTACK a
-    // C function gets), without the protected call below.
-    match &outcome {
-        Ok((Reply::Int(n), _)) => {
-            ffi::lua_pushinteger(l, *n as _);
-            return true;
-        }
-        Ok((Reply::Bool(b), _)) => {
-            ffi::lua_pushboolean(l, *b as _);
-            return true;
-        }
-        Ok((Reply::Nil, resp3)) => {
-            if *resp3 {
-                ffi::lua_pushnil(l)
-            } else {
-                ffi::lua_pushboolean(l, 0)
-            }
-            return true;
-        }
-        _ => {}
+    // Lua and cannot raise (their few slots are within the LUA_MINSTACK a
+    // C function gets): pushed directly, without the protected call below.
+    if let Ok((r @ (Reply::Int(_) | Reply::Bool(_) | Reply::Nil), resp3)) = &outcome {
+        push_reply(l, r, *resp3);
+        return true;
     }
     let (job, ok) = match &outcome {
         Ok((Reply::Error(e), _)) => (PushJob::Message(e), false),
