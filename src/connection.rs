@@ -134,10 +134,7 @@ async fn run(
         }
         let mut close = false;
         if !cmds.is_empty() {
-            client
-                .info
-                .last_interaction_ms
-                .store(now_ms(), Ordering::Relaxed);
+            // `run_batch` records the interaction time (CLIENT LIST idle=).
             let mut start = 0;
             loop {
                 match run_batch(srv, client, &mut out, &cmds, start) {

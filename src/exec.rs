@@ -55,6 +55,10 @@ pub fn run_batch(
     let mut stop = None;
     // One clock reading and one statistics update per batch, not per command.
     let now = now_ms();
+    client
+        .info
+        .last_interaction_ms
+        .store(now, Ordering::Relaxed);
     let mut lookups = commands::Lookups::default();
     let mut processed = 0u64;
     let mut dirty_total = 0u64;

@@ -384,7 +384,6 @@ fn section(srv: &Server, name: &str, out: &mut String) {
         "keyspace" => {
             let lines: Vec<String> = srv.store.read(|v| {
                 v.dbs()
-                    .iter()
                     .enumerate()
                     .filter(|(_, db)| !db.is_empty())
                     .map(|(i, db)| {

@@ -211,7 +211,7 @@ pub fn begin(srv: &Server, now: Millis) -> Result<WriteTxn<'_, Version>, GilWait
 /// `client` (in commit order).
 pub fn commit(srv: &Server, mut t: WriteTxn<'_, Version>, client: &mut Client, out: &mut ReplyBuf) {
     let served = crate::blocking::take_served(srv);
-    let log = take_write_log(srv, &mut t, crate::server::now_ms());
+    let log = take_write_log(srv, &mut t, None);
     t.end_key_event_log();
     if client.events.is_empty() {
         t.commit();
@@ -237,13 +237,16 @@ pub fn log_for_watchers(srv: &Server, t: &mut WriteTxn<'_, Version>) {
 
 /// Before `t` is published: touches the watched keys it wrote and takes its
 /// write log (None when logging was off) for [`invalidate_tracked`].
+/// `now` is the caller's clock, if it has read it (otherwise read here,
+/// only when a watched key needs it).
 pub fn take_write_log(
     srv: &Server,
     t: &mut WriteTxn<'_, Version>,
-    now: Millis,
+    now: Option<Millis>,
 ) -> Option<WriteLog> {
     if let Some(log) = t.unseen_writes() {
-        srv.watches.touch(&log, now);
+        srv.watches
+            .touch(&log, now.unwrap_or_else(crate::server::now_ms));
     }
     t.take_writes()
 }

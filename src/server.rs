@@ -186,7 +186,7 @@ impl Server {
         loop {
             let victims: Vec<(usize, ferrous_storage::SmallBytes)> = self.store.read(|v| {
                 let mut out = Vec::new();
-                for (i, db) in v.dbs().iter().enumerate() {
+                for (i, db) in v.dbs().enumerate() {
                     for _ in 0..20.min(db.expires_len()) {
                         if let Some((k, t)) = db.random_expiring(rand_u64()) {
                             if t <= now && !out.iter().any(|(j, x)| *j == i && x == k) {
@@ -214,7 +214,7 @@ impl Server {
                 }
             }
             let n = gone.len();
-            let log = crate::multi::take_write_log(self, &mut tx, now);
+            let log = crate::multi::take_write_log(self, &mut tx, Some(now));
             if crate::notify::wants_expired(self) && n > 0 {
                 self.notify_order.hold(|| {
                     tx.commit();

@@ -492,8 +492,9 @@ macro_rules! cmd {
     };
 }
 
-/// FNV-1a: command names are short and trusted (they come from the table),
-/// so a simple fast hash beats SipHash on this per-command lookup.
+/// A fast hash for small trusted keys, where SipHash would dominate a
+/// per-command lookup: FNV-1a for names (configuration parameters: short,
+/// from our own tables), one multiply for the slot map's spec addresses.
 #[derive(Default)]
 pub struct NameHasher(u64);
 
@@ -521,12 +522,23 @@ impl std::hash::Hasher for NameHasher {
     }
 }
 
-type NameMap =
-    HashMap<&'static str, &'static CommandSpec, std::hash::BuildHasherDefault<NameHasher>>;
+/// Longest command name [`Table::get`] looks up.
+const NAME_MAX: usize = 32;
+
+/// A name's bucket in [`Table::by_shape`]: its length and its first byte's
+/// low five bits (the same for a letter's two cases). None when no command
+/// can have that name.
+fn shape(name: &[u8]) -> Option<usize> {
+    let first = *name.first()?;
+    (name.len() <= NAME_MAX).then_some(name.len() * 32 + (first & 31) as usize)
+}
 
 /// The table: every group's commands, by lower-case name.
 pub struct Table {
-    by_name: NameMap,
+    /// Top-level commands bucketed by [`shape`]: a lookup compares the two
+    /// or three names of one bucket case-insensitively, with no hashing and
+    /// no lower-cased copy of the name.
+    by_shape: Vec<Vec<&'static CommandSpec>>,
     /// All top-level commands, in declaration order.
     pub all: Vec<&'static CommandSpec>,
     /// Every command and subcommand with its full name (`get`,
@@ -569,7 +581,12 @@ pub fn table() -> &'static Table {
             pubsub::COMMANDS,
         ];
         let all: Vec<&'static CommandSpec> = groups.iter().flat_map(|g| g.iter()).collect();
-        let by_name = all.iter().map(|c| (c.name, *c)).collect();
+        let mut by_shape = vec![Vec::new(); (NAME_MAX + 1) * 32];
+        for c in &all {
+            if let Some(i) = shape(c.name.as_bytes()) {
+                by_shape[i].push(*c);
+            }
+        }
         let mut named = Vec::new();
         for c in &all {
             named.push((c.name.to_string(), *c));
@@ -583,7 +600,7 @@ pub fn table() -> &'static Table {
             .map(|(i, (_, s))| (*s as *const CommandSpec as usize, i))
             .collect();
         Table {
-            by_name,
+            by_shape,
             all,
             named,
             slots,
@@ -602,15 +619,10 @@ impl Table {
 
     /// Looks a command up by name, case-insensitively.
     pub fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
-        let mut buf = [0u8; 32];
-        if name.len() > buf.len() {
-            return None;
-        }
-        for (d, s) in buf.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
-        }
-        let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
-        self.by_name.get(lower).copied()
+        self.by_shape[shape(name)?]
+            .iter()
+            .copied()
+            .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
     }
 }
 
@@ -709,4 +721,48 @@ pub fn int_arg(b: &[u8]) -> Result<i64, &'static str> {
 #[inline]
 pub fn is(arg: &[u8], opt: &str) -> bool {
     arg.eq_ignore_ascii_case(opt.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_is_found_by_its_name_in_any_case_and_nothing_else_is() {
+        let t = table();
+        for c in &t.all {
+            let lower = c.name.as_bytes().to_vec();
+            let upper = c.name.to_ascii_uppercase().into_bytes();
+            let mixed: Vec<u8> = lower
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    if i % 2 == 0 {
+                        b.to_ascii_uppercase()
+                    } else {
+                        *b
+                    }
+                })
+                .collect();
+            for name in [&lower, &upper, &mixed] {
+                let found = t.get(name).map(|s| s.name);
+                assert_eq!(found, Some(c.name), "{}", String::from_utf8_lossy(name));
+            }
+            // A name one byte longer or shorter, or with its last byte
+            // changed, is another command or none.
+            let mut longer = lower.clone();
+            longer.push(b'x');
+            let mut changed = lower.clone();
+            *changed.last_mut().unwrap() ^= 0x01;
+            for other in [&longer, &changed, &lower[..lower.len() - 1].to_vec()] {
+                if let Some(s) = t.get(other) {
+                    assert!(s.name.as_bytes().eq_ignore_ascii_case(other));
+                }
+            }
+        }
+        assert!(t.get(b"").is_none());
+        assert!(t.get(&[b'g'; 40]).is_none());
+        assert!(t.get(b"g\xffet").is_none());
+        assert!(t.get(b"\x07et").is_none());
+    }
 }

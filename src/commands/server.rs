@@ -107,7 +107,7 @@ fn flushall(ctx: &mut Ctx<'_>, v: &mut Version) {
     if !flush_mode_ok(ctx) {
         return;
     }
-    ctx.dirty += v.dbs().iter().map(|d| d.len() as u64).sum::<u64>();
+    ctx.dirty += v.dbs().map(|d| d.len() as u64).sum::<u64>();
     v.flush_all();
     ctx.out.ok();
 }

@@ -315,12 +315,16 @@ pub enum KeyEvent {
 
 /// One immutable state of every database.
 ///
-/// The databases sit behind one `Arc`, so a snapshot is a single reference
-/// count increment; a writer copies the (small) array of database pointers
-/// on its first write and then only the databases it writes
-/// ([`Version::db_mut`]): a write to one of 16 databases copies one.
+/// Database 0 sits behind its own `Arc` and the others behind one more, so
+/// a snapshot is two reference count increments; a writer copies only the
+/// databases it writes ([`Version::db_mut`]), and a write to database 0 (the
+/// default, where nearly all writes go) copies it alone, not the array of the
+/// other databases' pointers with a reference count update for each (32
+/// atomic operations per write transaction with 16 databases).
 pub struct Version {
-    dbs: Arc<Vec<Arc<Db>>>,
+    first: Arc<Db>,
+    /// Databases 1 and up.
+    rest: Arc<Vec<Arc<Db>>>,
     /// Databases replaced while logging is on; `None` when it is off.
     replaced: Option<Vec<Replaced>>,
     /// Entries of `replaced` already handed out by [`Version::unseen_writes`].
@@ -334,7 +338,8 @@ impl Clone for Version {
     /// A copy of the databases and logs; a savepoint stays with the original.
     fn clone(&self) -> Self {
         Version {
-            dbs: self.dbs.clone(),
+            first: self.first.clone(),
+            rest: self.rest.clone(),
             replaced: self.replaced.clone(),
             replaced_seen: self.replaced_seen,
             savepoint: None,
@@ -389,7 +394,8 @@ impl Version {
     /// `n` empty databases.
     pub fn new(n: usize) -> Version {
         Version {
-            dbs: Arc::new((0..n.max(1)).map(|_| Arc::new(Db::default())).collect()),
+            first: Arc::new(Db::default()),
+            rest: Arc::new((1..n.max(1)).map(|_| Arc::new(Db::default())).collect()),
             replaced: None,
             replaced_seen: 0,
             savepoint: None,
@@ -417,11 +423,8 @@ impl Version {
         let Some(sp) = self.savepoint.take() else {
             return;
         };
-        if sp.first.is_some() {
-            let dbs = Arc::make_mut(&mut self.dbs);
-            for (i, db) in sp.first.into_iter().chain(sp.more) {
-                dbs[i] = db;
-            }
+        for (i, db) in sp.first.into_iter().chain(sp.more) {
+            *self.slot_mut(i) = db;
         }
         if let Some(r) = &mut self.replaced {
             r.truncate(sp.replaced_len);
@@ -440,7 +443,11 @@ impl Version {
         if let Some(sp) = &mut self.savepoint {
             let saved = |e: &(usize, Arc<Db>)| e.0 == i;
             if !(sp.first.as_ref().is_some_and(saved) || sp.more.iter().any(saved)) {
-                let db = self.dbs[i].clone();
+                let db = if i == 0 {
+                    self.first.clone()
+                } else {
+                    self.rest[i - 1].clone()
+                };
                 match sp.first {
                     None => sp.first = Some((i, db)),
                     Some(_) => sp.more.push((i, db)),
@@ -453,11 +460,22 @@ impl Version {
     /// to change them all; one database goes through [`Version::db_mut`]).
     fn dbs_mut(&mut self) -> impl Iterator<Item = &mut Db> {
         if self.savepoint.is_some() {
-            for i in 0..self.dbs.len() {
+            for i in 0..self.num_dbs() {
                 self.save(i);
             }
         }
-        Arc::make_mut(&mut self.dbs).iter_mut().map(Arc::make_mut)
+        std::iter::once(Arc::make_mut(&mut self.first))
+            .chain(Arc::make_mut(&mut self.rest).iter_mut().map(Arc::make_mut))
+    }
+
+    /// Database `i`'s pointer for replacing, the array of the others copied
+    /// first if it is shared.
+    fn slot_mut(&mut self, i: usize) -> &mut Arc<Db> {
+        if i == 0 {
+            &mut self.first
+        } else {
+            &mut Arc::make_mut(&mut self.rest)[i - 1]
+        }
     }
 
     /// Switches the write log on (see the module doc). Idempotent.
@@ -485,8 +503,7 @@ impl Version {
         };
         self.replaced_seen = replaced.len();
         if self
-            .dbs
-            .iter()
+            .dbs()
             .any(|d| d.written.as_ref().is_some_and(|w| w.len() > d.seen))
         {
             for (i, db) in self.dbs_mut().enumerate() {
@@ -507,7 +524,7 @@ impl Version {
 
     /// Switches the key event log on (see the module doc). Idempotent.
     pub fn log_key_events(&mut self) {
-        if self.dbs.iter().all(|d| d.events.is_some()) {
+        if self.dbs().all(|d| d.events.is_some()) {
             return;
         }
         for db in self.dbs_mut() {
@@ -519,15 +536,14 @@ impl Version {
     /// on. Cheap when nothing was recorded.
     pub fn take_key_events(&mut self) -> Vec<(usize, SmallBytes, KeyEvent)> {
         if !self
-            .dbs
-            .iter()
+            .dbs()
             .any(|d| d.events.as_ref().is_some_and(|x| !x.is_empty()))
         {
             return Vec::new();
         }
         let mut out = Vec::new();
-        for i in 0..self.dbs.len() {
-            if self.dbs[i].events.as_ref().is_some_and(|x| !x.is_empty()) {
+        for i in 0..self.num_dbs() {
+            if self.db(i).events.as_ref().is_some_and(|x| !x.is_empty()) {
                 if let Some(x) = &mut self.db_mut(i).events {
                     out.extend(x.drain(..).map(|(k, e)| (i, k, e)));
                 }
@@ -539,7 +555,7 @@ impl Version {
     /// Switches the key event log off (before a commit: a published version
     /// carries no log).
     pub fn end_key_event_log(&mut self) {
-        if self.dbs.iter().any(|d| d.events.is_some()) {
+        if self.dbs().any(|d| d.events.is_some()) {
             for db in self.dbs_mut() {
                 db.events = None;
             }
@@ -566,35 +582,42 @@ impl Version {
 
     /// Number of databases.
     pub fn num_dbs(&self) -> usize {
-        self.dbs.len()
+        1 + self.rest.len()
     }
 
     /// Database `i` (callers validate `i` against [`Version::num_dbs`]).
     #[inline]
     pub fn db(&self, i: usize) -> &Db {
-        &self.dbs[i]
+        if i == 0 {
+            &self.first
+        } else {
+            &self.rest[i - 1]
+        }
     }
 
     /// Database `i` for writing.
     #[inline]
     pub fn db_mut(&mut self, i: usize) -> &mut Db {
         self.save(i);
-        Arc::make_mut(&mut Arc::make_mut(&mut self.dbs)[i])
+        Arc::make_mut(self.slot_mut(i))
     }
 
-    /// All databases.
-    pub fn dbs(&self) -> &[Arc<Db>] {
-        &self.dbs
+    /// All databases, in index order.
+    pub fn dbs(&self) -> impl Iterator<Item = &Db> {
+        std::iter::once(&*self.first).chain(self.rest.iter().map(|d| &**d))
     }
 
     /// Empties database `i`.
     pub fn flush(&mut self, i: usize) {
-        if let Some(r) = &mut self.replaced {
-            r.push(Replaced {
-                db: i,
-                before: self.dbs[i].without_log(),
-                after: None,
-            });
+        if self.replaced.is_some() {
+            let before = self.db(i).without_log();
+            if let Some(r) = &mut self.replaced {
+                r.push(Replaced {
+                    db: i,
+                    before,
+                    after: None,
+                });
+            }
         }
         let db = self.db_mut(i);
         let written = db.written.take();
@@ -608,7 +631,7 @@ impl Version {
 
     /// Empties every database.
     pub fn flush_all(&mut self) {
-        for i in 0..self.dbs.len() {
+        for i in 0..self.num_dbs() {
             self.flush(i);
         }
     }
@@ -616,8 +639,9 @@ impl Version {
     /// Swaps two databases (SWAPDB). Each keeps its own write log: the log
     /// follows the database index, as watched keys do.
     pub fn swap(&mut self, a: usize, b: usize) {
-        if let Some(r) = &mut self.replaced {
-            let (da, db) = (self.dbs[a].without_log(), self.dbs[b].without_log());
+        if self.replaced.is_some() {
+            let (da, db) = (self.db(a).without_log(), self.db(b).without_log());
+            let r = self.replaced.get_or_insert_with(Vec::new);
             r.push(Replaced {
                 db: a,
                 before: da.without_log(),
@@ -631,8 +655,11 @@ impl Version {
         }
         self.save(a);
         self.save(b);
-        let dbs = Arc::make_mut(&mut self.dbs);
-        dbs.swap(a, b);
+        if a != b {
+            let da = self.slot_mut(a).clone();
+            let db = std::mem::replace(self.slot_mut(b), da);
+            *self.slot_mut(a) = db;
+        }
         // The logs went with the contents; put them back with the index.
         type Logs = (
             Option<Vec<(SmallBytes, bool)>>,
@@ -647,9 +674,9 @@ impl Version {
             let d = Arc::make_mut(d);
             (d.written, d.events, d.seen) = (w, e, s);
         }
-        let (la, lb) = (take(&mut dbs[a]), take(&mut dbs[b]));
-        put(&mut dbs[a], lb);
-        put(&mut dbs[b], la);
+        let (la, lb) = (take(self.slot_mut(a)), take(self.slot_mut(b)));
+        put(self.slot_mut(a), lb);
+        put(self.slot_mut(b), la);
     }
 }
 
@@ -661,7 +688,6 @@ mod tests {
     /// Every database's keys and values, for comparing whole versions.
     fn contents(v: &Version) -> Vec<Vec<(Vec<u8>, Value)>> {
         v.dbs()
-            .iter()
             .map(|db| {
                 let mut kv: Vec<_> = db
                     .keys
