@@ -183,7 +183,7 @@ async fn run(
                     }
                 }
             }
-            cmds.clear();
+            parser.recycle(&mut cmds);
         }
         if let Some(e) = proto_error {
             out.error(&format!("ERR Protocol error: {e}"));

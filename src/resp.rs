@@ -34,7 +34,15 @@ pub struct Parser {
     args: Vec<Bytes>,
     /// Arguments still to read for the multibulk in progress (0 = none).
     remaining: usize,
+    /// Emptied argument vectors of commands already run (see
+    /// [`Parser::recycle`]), reused so parsing a command allocates nothing.
+    spare: Vec<Vec<Bytes>>,
 }
+
+/// Most argument vectors [`Parser::recycle`] keeps, and the largest
+/// capacity it keeps one with.
+const SPARE_MAX: usize = 64;
+const SPARE_ARGS_MAX: usize = 64;
 
 impl Parser {
     /// Parses one command from the front of `buf`, consuming its bytes.
@@ -68,7 +76,14 @@ impl Parser {
             }
             self.remaining = n as usize;
             // Do not trust the count for preallocation beyond a sane amount.
-            self.args = Vec::with_capacity((n as usize).min(1024));
+            let cap = (n as usize).min(1024);
+            self.args = match self.spare.pop() {
+                Some(mut v) => {
+                    v.reserve(cap);
+                    v
+                }
+                None => Vec::with_capacity(cap),
+            };
         }
         while self.remaining > 0 {
             if buf.is_empty() {
@@ -108,6 +123,17 @@ impl Parser {
             self.remaining -= 1;
         }
         Parsed::Command(std::mem::take(&mut self.args))
+    }
+
+    /// Takes back the argument vectors of `cmds` (commands already run,
+    /// leaving `cmds` empty) for later commands to be parsed into.
+    pub fn recycle(&mut self, cmds: &mut Vec<Vec<Bytes>>) {
+        for mut v in cmds.drain(..) {
+            if self.spare.len() < SPARE_MAX && v.capacity() <= SPARE_ARGS_MAX {
+                v.clear();
+                self.spare.push(v);
+            }
+        }
     }
 }
 
@@ -276,6 +302,28 @@ mod tests {
                 .map(|a| Bytes::copy_from_slice(a.as_bytes()))
                 .collect(),
         )
+    }
+
+    #[test]
+    fn recycled_argument_vectors_carry_nothing_over() {
+        let mut p = Parser::default();
+        let mut buf = BytesMut::from(&b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"[..]);
+        let Parsed::Command(first) = p.parse(&mut buf, 512 << 20, true) else {
+            panic!("not parsed");
+        };
+        let mut cmds = vec![first];
+        p.recycle(&mut cmds);
+        assert!(cmds.is_empty());
+        assert_eq!(p.spare.len(), 1);
+        // The next command (in two reads) is parsed into the recycled vector.
+        buf.extend_from_slice(b"*2\r\n$3\r\nGET\r\n");
+        assert_eq!(p.parse(&mut buf, 512 << 20, true), Parsed::Incomplete);
+        assert!(p.spare.is_empty());
+        buf.extend_from_slice(b"$2\r\nk2\r\n");
+        assert_eq!(p.parse(&mut buf, 512 << 20, true), cmd(&["GET", "k2"]));
+        // Oversized vectors are not kept.
+        p.recycle(&mut vec![Vec::with_capacity(SPARE_ARGS_MAX + 1)]);
+        assert!(p.spare.is_empty());
     }
 
     #[test]
