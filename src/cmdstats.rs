@@ -2,8 +2,11 @@
 //! `INFO errorstats` and `INFO latencystats`, in Redis's formats.
 //!
 //! Every command and subcommand of the table has a slot ([`Table::slot`]), so
-//! counting a call is a few relaxed atomic adds on that command's own
-//! counters, with no lock on the hot path. Error codes are rare and go into
+//! counting calls is a few relaxed atomic adds on that command's own
+//! counters, with no lock on the hot path. Callers count a run of calls of
+//! the same command in a [`Tally`] first (a pipeline of GETs, a script's
+//! `redis.call`s) and add it in one go: one set of atomic adds per run, not
+//! per call (each is a locked instruction). Error codes are rare and go into
 //! a small locked map. Latencies go into a per-command histogram laid out
 //! like an HdrHistogram with 2 significant digits (what Redis uses), so the
 //! reported percentiles are quantized the same way; it is allocated on the
@@ -27,6 +30,19 @@ pub struct Counters {
     failed: AtomicU64,
     /// Latency histogram (nanoseconds), allocated on first use.
     latency: OnceLock<Histogram>,
+}
+
+/// Calls of one command not yet added to [`CommandStats`]: how many, their
+/// time and failures, and the latest run of them with the same latency
+/// histogram cell. Add it with [`CommandStats::flush`] before it is dropped.
+#[derive(Default)]
+pub struct Tally {
+    slot: usize,
+    calls: u64,
+    usec: u64,
+    failed: u64,
+    latency_index: usize,
+    same_latency: u64,
 }
 
 /// The statistics of all commands and error codes; `slots` follows
@@ -63,22 +79,66 @@ impl CommandStats {
         self.slots.get(table().slot(spec)?).map(|(_, c)| c)
     }
 
-    /// Counts one executed call of the command in table slot `slot` that
-    /// took `usec`, and whether it replied an error.
-    pub fn call(&self, slot: usize, usec: u64, failed: bool) {
-        if let Some((_, c)) = self.slots.get(slot) {
-            c.calls.fetch_add(1, Relaxed);
-            c.usec.fetch_add(usec, Relaxed);
-            if failed {
-                c.failed.fetch_add(1, Relaxed);
+    /// Before running the command in table slot `slot`: adds `t` if it
+    /// holds another command's calls, or any calls when the command may
+    /// read the statistics (`reads_stats`: connection and server commands
+    /// such as INFO), so what it reads counts every earlier call.
+    #[inline]
+    pub fn before(&self, t: &mut Tally, slot: usize, reads_stats: bool) {
+        if t.calls > 0 && (t.slot != slot || reads_stats) {
+            self.flush(t);
+        }
+    }
+
+    /// Counts in `t` one executed call of the command in table slot `slot`
+    /// that took `usec`, and whether it replied an error (after
+    /// [`CommandStats::before`] for the same slot).
+    #[inline]
+    pub fn call(&self, t: &mut Tally, slot: usize, usec: u64, failed: bool) {
+        self.before(t, slot, false);
+        t.slot = slot;
+        t.calls += 1;
+        t.usec += usec;
+        t.failed += failed as u64;
+        if self.tracking.load(Relaxed) {
+            // Like Redis: microseconds scaled to the histogram's
+            // nanoseconds, clamped to its range.
+            let i = Histogram::index(usec.saturating_mul(1000).clamp(1, Histogram::MAX));
+            if t.same_latency > 0 && t.latency_index != i {
+                self.flush_latency(t);
             }
-            if self.tracking.load(Relaxed) {
-                // Like Redis: microseconds scaled to the histogram's
-                // nanoseconds, clamped to its range.
-                let ns = usec.saturating_mul(1000).clamp(1, Histogram::MAX);
-                c.latency.get_or_init(Histogram::new).record(ns);
+            t.latency_index = i;
+            t.same_latency += 1;
+        }
+    }
+
+    /// Adds `t` to the shared counters and empties it.
+    pub fn flush(&self, t: &mut Tally) {
+        if t.calls == 0 {
+            return;
+        }
+        if let Some((_, c)) = self.slots.get(t.slot) {
+            c.calls.fetch_add(t.calls, Relaxed);
+            c.usec.fetch_add(t.usec, Relaxed);
+            if t.failed > 0 {
+                c.failed.fetch_add(t.failed, Relaxed);
             }
         }
+        self.flush_latency(t);
+        *t = Tally::default();
+    }
+
+    fn flush_latency(&self, t: &mut Tally) {
+        if t.same_latency == 0 {
+            return;
+        }
+        if let Some((_, c)) = self.slots.get(t.slot) {
+            let h = c.latency.get_or_init(Histogram::new);
+            if let Some(n) = h.counts.get(t.latency_index) {
+                n.fetch_add(t.same_latency, Relaxed);
+            }
+        }
+        t.same_latency = 0;
     }
 
     /// Counts a call refused before execution (arity, auth, pause…).
@@ -237,6 +297,7 @@ impl Histogram {
         Self::lowest_equivalent(v) + (1 << Self::bucket(v)) - 1
     }
 
+    #[cfg(test)]
     fn record(&self, v: u64) {
         if let Some(c) = self.counts.get(Self::index(v.clamp(1, Self::MAX))) {
             c.fetch_add(1, Relaxed);
@@ -312,6 +373,76 @@ mod tests {
         v.extend([50_000, 900_000]);
         let got = percentiles(&v, &[50.0, 99.0, 99.9, 100.0]);
         assert_eq!(got, [1003, 50175, 901119, 901119]);
+    }
+
+    /// What `write_commandstats` and the latency histograms hold.
+    fn shown(s: &CommandStats) -> Vec<(u64, u64, u64, Vec<u64>)> {
+        s.slots
+            .iter()
+            .map(|(_, c)| {
+                (
+                    c.calls.load(Relaxed),
+                    c.usec.load(Relaxed),
+                    c.failed.load(Relaxed),
+                    c.latency.get().map_or(Vec::new(), |h| h.snapshot()),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tallied_runs_add_up_to_every_call_and_flush_before_another_command() {
+        let tallied = CommandStats::default();
+        let direct = CommandStats::default();
+        let mut t = Tally::default();
+        // Runs of the same command with changing latencies and failures,
+        // then other commands.
+        let calls = [
+            (3, 1, false),
+            (3, 1, false),
+            (3, 2, true),
+            (3, 1, false),
+            (7, 0, false),
+            (3, 5, false),
+            (3, 5, false),
+            (9, 300, true),
+        ];
+        for (i, &(slot, usec, failed)) in calls.iter().enumerate() {
+            if i == calls.len() - 1 {
+                tallied.flush(&mut t);
+                assert_eq!(shown(&tallied), shown(&direct));
+            }
+            tallied.before(&mut t, slot, false);
+            // Before a command runs, every call of other commands is shown.
+            let mut seen = shown(&direct);
+            if t.calls > 0 {
+                let pending = t.calls;
+                seen[t.slot].0 -= pending;
+                assert_eq!(t.slot, slot, "call {i}");
+            }
+            assert_eq!(shown(&tallied)[slot].0, seen[slot].0, "call {i}");
+            for (s, row) in seen.iter().enumerate() {
+                if s != slot {
+                    assert_eq!(&shown(&tallied)[s], row, "call {i} slot {s}");
+                }
+            }
+            tallied.call(&mut t, slot, usec, failed);
+            let c = &direct.slots[slot].1;
+            c.calls.fetch_add(1, Relaxed);
+            c.usec.fetch_add(usec, Relaxed);
+            c.failed.fetch_add(failed as u64, Relaxed);
+            c.latency
+                .get_or_init(Histogram::new)
+                .record(usec.saturating_mul(1000).clamp(1, Histogram::MAX));
+        }
+        // A command that reads the statistics sees its own earlier calls.
+        tallied.call(&mut t, 9, 1, false);
+        tallied.before(&mut t, 9, true);
+        assert_eq!(shown(&tallied)[9].0, 2);
+        tallied.call(&mut t, 9, 1, false);
+        tallied.flush(&mut t);
+        assert_eq!(shown(&tallied)[9].0, 3);
+        assert_eq!(t.calls, 0);
     }
 
     #[test]

@@ -65,6 +65,7 @@ pub fn run_batch(
     // The end of one command's timing is the start of the next: one clock
     // reading per command for the command statistics.
     let mut clock = std::time::Instant::now();
+    let mut tally = crate::cmdstats::Tally::default();
     for (i, args) in cmds.iter().enumerate().skip(start) {
         if args.is_empty() {
             continue;
@@ -156,7 +157,13 @@ pub fn run_batch(
             if let Some(t) = txn.take() {
                 crate::multi::commit(srv, t, client, out);
             }
-            flush_stats(srv, &mut processed, &mut dirty_total, &mut lookups);
+            flush_stats(
+                srv,
+                &mut processed,
+                &mut dirty_total,
+                &mut lookups,
+                &mut tally,
+            );
         }
         let errors_before = out.errors;
         let mut ctx = Ctx {
@@ -172,6 +179,9 @@ pub fn run_batch(
             gil: None,
         };
         let slot = commands::table().slot(spec);
+        if let Some(s) = slot {
+            srv.cmdstats.before(&mut tally, s, false);
+        }
         ctx.client
             .info
             .last_cmd
@@ -222,7 +232,7 @@ pub fn run_batch(
             srv.stats.error_replies.fetch_add(errs, Ordering::Relaxed);
         }
         if let Some(slot) = slot {
-            srv.cmdstats.call(slot, usec, errs > 0);
+            srv.cmdstats.call(&mut tally, slot, usec, errs > 0);
         }
         // CLIENT REPLY ON answers even though replies were off until now.
         if skip_reply && !(spec.name == "reply" && client.reply_mode == ReplyMode::On) {
@@ -242,7 +252,13 @@ pub fn run_batch(
     if let Some(t) = txn {
         crate::multi::commit(srv, t, client, out);
     }
-    flush_stats(srv, &mut processed, &mut dirty_total, &mut lookups);
+    flush_stats(
+        srv,
+        &mut processed,
+        &mut dirty_total,
+        &mut lookups,
+        &mut tally,
+    );
     crate::notify::flush(srv, &mut client.events, Some((client.info.id, out)));
     for code in out.error_codes.drain(..) {
         srv.cmdstats.error(&code);
@@ -267,7 +283,9 @@ fn flush_stats(
     processed: &mut u64,
     dirty: &mut u64,
     lookups: &mut commands::Lookups,
+    tally: &mut crate::cmdstats::Tally,
 ) {
+    srv.cmdstats.flush(tally);
     let st = &srv.stats;
     if *processed > 0 {
         st.commands_processed

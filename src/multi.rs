@@ -444,7 +444,12 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
     }
     ctx.out.array(queue.len());
     let table = commands::table();
+    let mut tally = crate::cmdstats::Tally::default();
     for (spec, args) in &queue {
+        if let Some(slot) = table.slot(spec) {
+            let reads_stats = matches!(spec.handler, Handler::Conn(_));
+            ctx.srv.cmdstats.before(&mut tally, slot, reads_stats);
+        }
         let errors_before = ctx.out.errors;
         let around = crate::notify::before(ctx, spec, args, Some(v));
         let started = std::time::Instant::now();
@@ -490,9 +495,13 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
         }
         if let Some(slot) = table.slot(spec) {
             let failed = ctx.out.errors > errors_before;
-            ctx.srv
-                .cmdstats
-                .call(slot, started.elapsed().as_micros() as u64, failed);
+            ctx.srv.cmdstats.call(
+                &mut tally,
+                slot,
+                started.elapsed().as_micros() as u64,
+                failed,
+            );
         }
     }
+    ctx.srv.cmdstats.flush(&mut tally);
 }

@@ -391,6 +391,9 @@ pub struct CallScratch {
     /// mostly call the same few commands, and comparing a name is cheaper
     /// than the table lookup.
     last: Option<(Bytes, &'static commands::CommandSpec)>,
+    /// The run's command statistics not yet added to the server's (added
+    /// by [`ScriptHost::take_scratch`] at the end of the run).
+    tally: crate::cmdstats::Tally,
 }
 
 /// How long a script runs on its connection's runtime thread before the
@@ -502,6 +505,13 @@ const NOT_ALLOWED: &[u8] = b"ERR This Redis command is not allowed from script";
 const RO_WRITE: &[u8] = b"ERR Write commands are not allowed from read-only scripts.";
 
 impl ScriptHost<'_> {
+    /// At the end of a run: adds the run's command statistics to the
+    /// server's and hands back the scratch for the VM to keep.
+    pub fn take_scratch(&mut self) -> CallScratch {
+        self.srv.cmdstats.flush(&mut self.scratch.tally);
+        std::mem::take(&mut self.scratch)
+    }
+
     fn resolve(&mut self, argv: &[Bytes]) -> Result<&'static commands::CommandSpec, &'static [u8]> {
         let spec = match &self.scratch.last {
             Some((name, spec)) if name.eq_ignore_ascii_case(&argv[0]) => *spec,
@@ -629,6 +639,7 @@ impl ScriptHost<'_> {
             Ok(s) => s,
             Err(e) => return Reply::Error(e.to_vec()),
         };
+        let slot = commands::table().slot(spec);
         if spec.name == "select" && argv.len() == 2 {
             let r = self.select(&argv[1]);
             self.monitor(spec, argv);
@@ -674,6 +685,12 @@ impl ScriptHost<'_> {
             v.set_savepoint();
             self.saved = true;
         }
+        if let Some(s) = slot {
+            let reads_stats = matches!(spec.handler, Handler::Conn(_));
+            self.srv
+                .cmdstats
+                .before(&mut self.scratch.tally, s, reads_stats);
+        }
         let started = Instant::now();
         self.offload.begin(started);
         match (spec.handler, &mut self.version) {
@@ -692,9 +709,11 @@ impl ScriptHost<'_> {
         // Published with the caller's batch if the script commits.
         self.events.append(&mut client.events);
         let ended = Instant::now();
-        if let Some(slot) = commands::table().slot(spec) {
+        if let Some(slot) = slot {
             let usec = ended.duration_since(started).as_micros() as u64;
-            self.srv.cmdstats.call(slot, usec, out.errors > 0);
+            self.srv
+                .cmdstats
+                .call(&mut self.scratch.tally, slot, usec, out.errors > 0);
         }
         let reply = match Reply::parse_first(&out.buf) {
             Some(r) => r,

@@ -192,7 +192,7 @@ fn run(ctx: &mut Ctx<'_>, version: VersionRef<'_>, ro_command: bool) {
         g.script_finished();
     }
     scripting.end(run_id);
-    vm.scratch = std::mem::take(&mut host.scratch);
+    vm.scratch = host.take_scratch();
     scripting.give_back(vm);
     let ScriptHost {
         version,
