@@ -64,3 +64,99 @@ fn commandstats_and_errorstats_match_redis() {
     assert_eq!(want, stats(&mut c, "errorstats"));
     assert!(want.contains_key("errorstat_ERR"), "{want:?}");
 }
+
+/// The counts INFO commandstats shows in `reply` (a bulk or a script's
+/// string), without timings, for the lines of `names`.
+fn counts_in(reply: &[u8], names: &[&str]) -> Vec<String> {
+    let text = String::from_utf8_lossy(reply);
+    names
+        .iter()
+        .map(|n| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("cmdstat_{n}:")))
+                .map_or(format!("{n}: none"), |l| {
+                    let f: Vec<&str> = l.split(',').filter(|f| !f.starts_with("usec")).collect();
+                    f.join(",")
+                })
+        })
+        .collect()
+}
+
+/// Statistics are counted per run of the same command and added in one go:
+/// INFO in the same pipeline, in MULTI and from a script must still count
+/// every call before it, its own earlier calls included, as redis-server's
+/// do.
+#[test]
+fn info_sees_every_earlier_call_in_pipelines_transactions_and_scripts() {
+    let Some(redis) = Redis::start(&[]) else {
+        return;
+    };
+    let f = Ferrous::start(&[]);
+    let names = ["get", "info", "exec", "eval", "incr", "set"];
+    let script = "redis.call('get', 'a'); redis.call('get', 'a'); \
+                  redis.call('incr', 'n'); local x = redis.call('info', 'commandstats'); \
+                  redis.call('info', 'commandstats'); \
+                  return {x, redis.call('info', 'commandstats')}";
+    let steps: &[&[&str]] = &[
+        &["CONFIG", "RESETSTAT"],
+        &["SET", "a", "1"],
+        &["GET", "a"],
+        &["GET", "a"],
+        &["INFO", "commandstats"],
+        &["INFO", "commandstats"],
+        &["MULTI"],
+        &["GET", "a"],
+        &["GET", "a"],
+        &["INFO", "commandstats"],
+        &["INFO", "commandstats"],
+        &["INCR", "n"],
+        &["EXEC"],
+        &["EVAL", script, "0"],
+        &["GET", "a"],
+        &["INFO", "commandstats"],
+    ];
+    let mut pipeline = Vec::new();
+    for s in steps {
+        let args: Vec<&[u8]> = s.iter().map(|a| a.as_bytes()).collect();
+        pipeline.extend(common::encode(&args));
+    }
+    let mut replies = Vec::new();
+    for mut c in [redis.client(), f.client()] {
+        // One write: Ferrous parses and runs it as one batch.
+        c.send_raw(&pipeline);
+        let got: Vec<Vec<u8>> = steps.iter().map(|_| c.read_reply()).collect();
+        replies.push(got);
+    }
+    let (want, got) = (&replies[0], &replies[1]);
+    let mut compared = 0;
+    for (i, s) in steps.iter().enumerate() {
+        if s[0] == "INFO" || s[0] == "EXEC" || s[0] == "EVAL" {
+            assert_eq!(
+                counts_in(&want[i], &names),
+                counts_in(&got[i], &names),
+                "reply {i} to {s:?}"
+            );
+            compared += 1;
+        } else {
+            assert_eq!(common::show(&want[i]), common::show(&got[i]), "{s:?}");
+        }
+    }
+    // Five INFOs (two queued), EXEC, EVAL.
+    assert_eq!(compared, 7);
+    // The replies that carry several INFO texts (EXEC's, the script's):
+    // compare each part.
+    for i in [12, 13] {
+        let (w, g) = (
+            String::from_utf8_lossy(&want[i]),
+            String::from_utf8_lossy(&got[i]),
+        );
+        let parts = |t: &str| -> Vec<Vec<String>> {
+            t.split("# Commandstats")
+                .skip(1)
+                .map(|p| counts_in(p.as_bytes(), &names))
+                .collect()
+        };
+        assert_eq!(parts(&w), parts(&g), "reply {i}");
+        assert!(parts(&w).len() >= 2, "{w}");
+    }
+}
