@@ -64,7 +64,7 @@ pub fn run_batch(
     let mut dirty_total = 0u64;
     // The end of one command's timing is the start of the next: one clock
     // reading per command for the command statistics.
-    let mut clock = std::time::Instant::now();
+    let mut clock = crate::clock::now();
     let mut tally = crate::cmdstats::Tally::default();
     for (i, args) in cmds.iter().enumerate().skip(start) {
         if args.is_empty() {
@@ -209,8 +209,8 @@ pub fn run_batch(
         if ctx.client.caching.on {
             srv.tracking.after_command(ctx.client, spec, args, false);
         }
-        clock = std::time::Instant::now();
-        let usec = clock.duration_since(started).as_micros() as u64;
+        clock = crate::clock::now();
+        let usec = clock.micros_since(started);
         // Serve clients blocked on keys this command made ready, before
         // the next command (Redis does it after each command).
         if srv.blocking.has_ready() {

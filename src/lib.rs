@@ -5,6 +5,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod clock;
 pub mod cmdstats;
 pub mod commands;
 pub mod config;

@@ -452,7 +452,7 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
         }
         let errors_before = ctx.out.errors;
         let around = crate::notify::before(ctx, spec, args, Some(v));
-        let started = std::time::Instant::now();
+        let started = crate::clock::now();
         let mut inner = Ctx {
             srv: ctx.srv,
             client: &mut *ctx.client,
@@ -498,7 +498,7 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
             ctx.srv.cmdstats.call(
                 &mut tally,
                 slot,
-                started.elapsed().as_micros() as u64,
+                crate::clock::now().micros_since(started),
                 failed,
             );
         }

@@ -14,6 +14,7 @@ use ferrous_scripting::{sha_key, Control, Engine, FunctionDef, Host, Reply, ShaM
 use ferrous_storage::{KillSignal, Millis, Store, Version};
 
 use crate::client::{Client, ClientInfo};
+use crate::clock::Stamp;
 use crate::commands::{self, flags, Ctx, Handler, Lookups};
 use crate::reply::ReplyBuf;
 use crate::server::Server;
@@ -425,8 +426,8 @@ enum Due {
     /// 1000 instructions).
     #[default]
     Unstarted,
-    /// At this instant.
-    At(Instant),
+    /// At this time.
+    At(Stamp),
     /// Never: the runtime has been handed over (or there is none).
     Done,
 }
@@ -435,20 +436,20 @@ impl Offload {
     /// Hands the runtime over if the script has run past the budget.
     pub fn check(&mut self) {
         if !matches!(self.due, Due::Done) {
-            self.check_at(Instant::now());
+            self.check_at(crate::clock::now());
         }
     }
 
     /// Starts the budget at `now` unless it has started.
-    pub fn begin(&mut self, now: Instant) {
+    pub fn begin(&mut self, now: Stamp) {
         if let Due::Unstarted = self.due {
-            self.due = Due::At(now + INLINE_BUDGET);
+            self.due = Due::At(now.after(INLINE_BUDGET));
         }
     }
 
     /// [`Offload::check`] with the time already read: one comparison of
-    /// instants until the budget is spent.
-    pub fn check_at(&mut self, now: Instant) {
+    /// stamps until the budget is spent.
+    pub fn check_at(&mut self, now: Stamp) {
         match self.due {
             Due::Unstarted => self.begin(now),
             Due::At(due) if now >= due => {
@@ -456,7 +457,7 @@ impl Offload {
                     Due::Done
                 } else {
                     // The other thread did not show up in time: try again later.
-                    Due::At(now + INLINE_BUDGET * 4)
+                    Due::At(now.after(INLINE_BUDGET * 4))
                 };
             }
             _ => {}
@@ -691,7 +692,7 @@ impl ScriptHost<'_> {
                 .cmdstats
                 .before(&mut self.scratch.tally, s, reads_stats);
         }
-        let started = Instant::now();
+        let started = crate::clock::now();
         self.offload.begin(started);
         match (spec.handler, &mut self.version) {
             (Handler::Read(f), VersionRef::Ro(v)) => f(&mut ctx, v),
@@ -708,9 +709,9 @@ impl ScriptHost<'_> {
         self.lookups = lookups;
         // Published with the caller's batch if the script commits.
         self.events.append(&mut client.events);
-        let ended = Instant::now();
+        let ended = crate::clock::now();
         if let Some(slot) = slot {
-            let usec = ended.duration_since(started).as_micros() as u64;
+            let usec = ended.micros_since(started);
             self.srv
                 .cmdstats
                 .call(&mut self.scratch.tally, slot, usec, out.errors > 0);

@@ -257,6 +257,8 @@ impl Running {
 
 /// Binds the configured address and starts serving in the background.
 pub async fn start(config: Config) -> std::io::Result<Running> {
+    // Measure the command clock's rate before the first command is timed.
+    crate::clock::init();
     let bind = config.get("bind");
     let bind = bind
         .split_whitespace()
