@@ -270,8 +270,9 @@ impl Engine {
             .call(p)?;
         lua.set_named_registry_value("ferrous.mkerr", mkerr)?;
         // The error handler and `enter_script` (its upvalues: the real
-        // globals and the two names it sets there) as registry slots, which
-        // a run pushes with one `lua_rawgeti` each.
+        // globals, the two names it sets there and the two tables it reuses
+        // for them) as registry slots, which a run pushes with one
+        // `lua_rawgeti` each.
         let (mut handler_ref, mut enter_ref) = (0, 0);
         // SAFETY: runs in mlua's protected call; pushes and pops only its
         // own values.
@@ -281,7 +282,9 @@ impl Engine {
                 handler_ref = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
                 ffi::lua_pushstring(l, c"KEYS".as_ptr());
                 ffi::lua_pushstring(l, c"ARGV".as_ptr());
-                ffi::lua_pushcclosure(l, enter_script, 3);
+                ffi::lua_createtable(l, 4, 0);
+                ffi::lua_createtable(l, 4, 0);
+                ffi::lua_pushcclosure(l, enter_script, 5);
                 enter_ref = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
             })?;
         }
@@ -675,26 +678,64 @@ struct ArgsJob<'a> {
     done: std::cell::Cell<bool>,
 }
 
-/// Pushes a new sequence table holding `items`.
+/// Most entries a reused `KEYS`/`ARGV` table is cleared of; a bigger one
+/// (or one given a metatable) is replaced by a new table instead, so a
+/// script that filled it cannot make later runs slow or keep its memory.
+const SEQ_REUSE_MAX: usize = 64;
+
+/// Makes the table in C-closure upvalue `up` hold exactly `items` (1..n),
+/// pushes it. The table is the one the last run had, emptied of whatever
+/// that run left in it (a script may add to its `KEYS` and `ARGV`), or a
+/// new one: a run then allocates no tables and leaves none for the
+/// collector.
 ///
 /// # Safety
-/// `l` must be a valid state with 2 free stack slots, inside a protected
-/// call (the allocations may raise).
-unsafe fn push_seq(l: *mut mlua::ffi::lua_State, items: &[&[u8]]) {
+/// `l` must be a valid state running a C closure with upvalue `up`, with 4
+/// free stack slots, inside a protected call (allocations may raise).
+unsafe fn reuse_seq(l: *mut mlua::ffi::lua_State, up: std::os::raw::c_int, items: &[&[u8]]) {
     use mlua::ffi;
-    ffi::lua_createtable(l, items.len() as _, 0);
+    let t = ffi::lua_upvalueindex(up);
+    let mut fresh = items.len() > SEQ_REUSE_MAX || ffi::lua_type(l, t) != ffi::LUA_TTABLE;
+    if !fresh && ffi::lua_getmetatable(l, t) != 0 {
+        ffi::lua_pop(l, 1);
+        fresh = true;
+    }
+    if !fresh {
+        // Clearing fields while traversing is allowed (Lua manual,
+        // `lua_next`).
+        let mut cleared = 0;
+        ffi::lua_pushnil(l);
+        while ffi::lua_next(l, t) != 0 {
+            cleared += 1;
+            if cleared > SEQ_REUSE_MAX {
+                ffi::lua_pop(l, 2);
+                fresh = true;
+                break;
+            }
+            ffi::lua_pop(l, 1);
+            ffi::lua_pushvalue(l, -1);
+            ffi::lua_pushnil(l);
+            ffi::lua_rawset(l, t);
+        }
+    }
+    if fresh {
+        ffi::lua_createtable(l, items.len() as _, 0);
+        ffi::lua_replace(l, t);
+    }
     for (i, x) in items.iter().enumerate() {
         ffi::lua_pushlstring(l, x.as_ptr() as *const _, x.len());
-        ffi::lua_rawseti(l, -2, (i + 1) as _);
+        ffi::lua_rawseti(l, t, (i + 1) as _);
     }
+    ffi::lua_pushvalue(l, t);
 }
 
 /// `enter(f, job)`, the C closure an EVAL run calls in protected mode (see
 /// [`Engine::call_script`]): sets `KEYS` and `ARGV` in the real globals
 /// (upvalue 1; the names are upvalues 2 and 3, so nothing is interned per
-/// run) from the [`ArgsJob`] `job` points to, then calls the script `f` and
-/// returns its first value. Raw C API: a memory error unwinds through no
-/// Rust value with a destructor.
+/// run; the tables, reused from run to run, upvalues 4 and 5) from the
+/// [`ArgsJob`] `job` points to, then calls the script `f` and returns its
+/// first value. Raw C API: a memory error unwinds through no Rust value
+/// with a destructor.
 unsafe extern "C-unwind" fn enter_script(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
     use mlua::ffi;
     let job = ffi::lua_touserdata(l, 2) as *const ArgsJob<'_>;
@@ -702,13 +743,13 @@ unsafe extern "C-unwind" fn enter_script(l: *mut mlua::ffi::lua_State) -> std::o
         return 0;
     }
     let job = &*job;
-    // A name, a table and a string need 3 slots beyond the arguments,
-    // within LUA_MINSTACK.
+    // A name and `reuse_seq`'s 4 need 5 slots beyond the arguments, within
+    // LUA_MINSTACK.
     ffi::lua_pushvalue(l, ffi::lua_upvalueindex(2));
-    push_seq(l, job.keys);
+    reuse_seq(l, 4, job.keys);
     ffi::lua_rawset(l, ffi::lua_upvalueindex(1));
     ffi::lua_pushvalue(l, ffi::lua_upvalueindex(3));
-    push_seq(l, job.argv);
+    reuse_seq(l, 5, job.argv);
     ffi::lua_rawset(l, ffi::lua_upvalueindex(1));
     job.done.set(true);
     ffi::lua_settop(l, 1);
