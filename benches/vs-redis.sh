@@ -2,7 +2,8 @@
 # Side-by-side throughput of Ferrous and redis-server on this machine.
 #
 # Starts a release Ferrous and a redis-server on free loopback ports, runs the
-# same redis-benchmark tests against each in alternation (A B A B ...), and
+# same redis-benchmark tests against each (each test on both back to back,
+# which goes first alternating from round to round: A B, B A, ...), and
 # prints the median requests/s of each and the ratio Ferrous/redis-server,
 # and the server's CPU time per request (all threads, from
 # /proc/PID/task/*/schedstat), which the other load on a small machine moves
@@ -96,46 +97,56 @@ done
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 pid_of() { if [ "$1" = redis ]; then echo "$RPID"; else echo "$FPID"; fi; }
 
-# bench SIDE P -> lines "test,rps,server CPU us per request"
+# bench SIDE P ITEM -> lines "test,rps,server CPU us per request" for one
+# built-in test or custom benchmark.
 bench() {
   local port pid; port=$(port_of "$1"); pid=$(pid_of "$1")
   # One redis-benchmark per test, so the server's CPU time is the test's.
   # Names lose their parenthesised detail ("MSET (10 keys)" -> MSET); the
   # LPUSH that fills the list for LRANGE is not a result of its own (its
   # CPU time is, though, counted with the LRANGE test's).
-  local t name cmd c0 c1 lines
-  for t in ${TESTS//,/ }; do
-    c0=$(cpu_ns "$pid")
-    lines=$(redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" -t "$t" --csv 2>/dev/null |
+  local cmd c0 c1 lines
+  case $3 in
+    evalsha-incr) cmd="evalsha $SHA_INCR 1 key" ;;
+    evalsha-10calls) cmd="evalsha $SHA_TEN 1 key" ;;
+    publish) cmd="publish ch hello" ;;
+    *) cmd="" ;;
+  esac
+  c0=$(cpu_ns "$pid")
+  if [ -z "$cmd" ]; then
+    lines=$(redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" -t "$3" --csv 2>/dev/null |
       tail -n +2 | tr -d '"' | cut -d, -f1,2 |
       sed -E '/needed to benchmark/d; s/ \([^,]*\),/,/')
-    c1=$(cpu_ns "$pid")
-    echo "$lines" | awk -F, -v d=$((c1 - c0)) -v n="$N" 'NF == 2 { printf "%s,%s,%.2f\n", $1, $2, d / 1000 / n }'
-  done
-  for name in $CUSTOM; do
-    case $name in
-      evalsha-incr) cmd="evalsha $SHA_INCR 1 key" ;;
-      evalsha-10calls) cmd="evalsha $SHA_TEN 1 key" ;;
-      publish) cmd="publish ch hello" ;;
-      *) echo "unknown custom benchmark $name" >&2; continue ;;
-    esac
-    c0=$(cpu_ns "$pid")
+  else
     # shellcheck disable=SC2086
     lines=$(redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" --csv $cmd 2>/dev/null |
-      tail -n +2 | tr -d '"' | cut -d, -f2)
-    c1=$(cpu_ns "$pid")
-    echo "$lines" | awk -v t="$name" -v d=$((c1 - c0)) -v n="$N" 'NF { printf "%s,%s,%.2f\n", t, $1, d / 1000 / n }'
-  done
+      tail -n +2 | tr -d '"' | cut -d, -f2 | sed "s/^/$3,/")
+  fi
+  c1=$(cpu_ns "$pid")
+  echo "$lines" | awk -F, -v d=$((c1 - c0)) -v n="$N" 'NF == 2 { printf "%s,%s,%.2f\n", $1, $2, d / 1000 / n }'
 }
 
+for name in $CUSTOM; do
+  case $name in
+    evalsha-incr | evalsha-10calls | publish) ;;
+    *) echo "unknown custom benchmark $name" >&2; exit 1 ;;
+  esac
+done
+
+# Each test runs on both servers back to back, the server that goes first
+# alternating from round to round, so a burst of load from elsewhere on the
+# host, or a drift, falls on both sides of a ratio rather than on one.
 declare -A RES CPU
 for P in $PIPELINES; do
   for r in $(seq "$ROUNDS"); do
-    for side in ferrous redis; do
-      while IFS=, read -r test rps cpu; do
-        RES["$P|$test|$side"]+="$rps "
-        CPU["$P|$test|$side"]+="$cpu "
-      done < <(bench "$side" "$P")
+    if [ $((r % 2)) -eq 1 ]; then order="ferrous redis"; else order="redis ferrous"; fi
+    for item in ${TESTS//,/ } $CUSTOM; do
+      for side in $order; do
+        while IFS=, read -r test rps cpu; do
+          RES["$P|$test|$side"]+="$rps "
+          CPU["$P|$test|$side"]+="$cpu "
+        done < <(bench "$side" "$P" "$item")
+      done
     done
   done
 done
