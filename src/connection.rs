@@ -108,6 +108,12 @@ async fn run(
     let mut parser = Parser::default();
     let mut out = ReplyBuf::new(false);
     let mut stop = srv.shutdown.subscribe();
+    // A shutdown requested before this client registered; later ones change
+    // the channel's version (`has_changed` below: an atomic load, where
+    // `borrow` takes a read lock per request).
+    if *stop.borrow() {
+        return Ok(());
+    }
     let mut cmds: Vec<Vec<Bytes>> = Vec::new();
     loop {
         // Parse every complete request already buffered.
@@ -236,9 +242,10 @@ async fn run(
             inbuf.reserve(16 * 1024);
         }
         // CLIENT KILL and shutdown wake this wait through the push channel
-        // (`ClientInfo::wake`); a shutdown requested before this client
-        // registered is seen here.
-        if *stop.borrow() {
+        // (`ClientInfo::wake`); a shutdown requested before the wait is seen
+        // here (the only other reader of the channel, a blocked command's
+        // wait, ends the connection when it sees the change).
+        if stop.has_changed().unwrap_or(true) {
             return Ok(());
         }
         tokio::select! {
