@@ -5,7 +5,7 @@
 //! on the script's private version.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -80,6 +80,10 @@ pub struct CachedScript {
 #[derive(Default)]
 pub struct Scripting {
     cache: Mutex<ShaMap<Arc<CachedScript>>>,
+    /// Whether a `no-writes` script may be cached (set and cleared under
+    /// the cache lock): without one, EVALSHA need not look its script up
+    /// twice to learn whether it runs on a snapshot.
+    no_writes_cached: AtomicBool,
     generation: AtomicU64,
     /// Boxed: a run takes its VM out and puts it back, a pointer move.
     #[allow(clippy::vec_box)]
@@ -111,7 +115,11 @@ impl Scripting {
     /// Caches `body` (whose shebang is valid) under `sha`.
     pub fn insert(&self, sha: &str, body: Bytes, no_writes: bool) {
         if let Some(key) = sha_key(sha.as_bytes()) {
-            lock(&self.cache).insert(
+            let mut cache = lock(&self.cache);
+            if no_writes {
+                self.no_writes_cached.store(true, Ordering::Relaxed);
+            }
+            cache.insert(
                 key,
                 Arc::new(CachedScript {
                     sha: sha.into(),
@@ -132,9 +140,18 @@ impl Scripting {
         self.len() == 0
     }
 
+    /// Whether some cached script may be `no-writes` (false: none is).
+    pub fn maybe_no_writes(&self) -> bool {
+        self.no_writes_cached.load(Ordering::Relaxed)
+    }
+
     /// SCRIPT FLUSH: forgets every script; VMs drop their compiled copies.
     pub fn flush(&self) {
-        lock(&self.cache).clear();
+        {
+            let mut cache = lock(&self.cache);
+            cache.clear();
+            self.no_writes_cached.store(false, Ordering::Relaxed);
+        }
         self.generation.fetch_add(1, Ordering::SeqCst);
         lock(&self.pool).clear();
     }

@@ -92,7 +92,10 @@ pub fn is_no_writes_eval(srv: &crate::server::Server, args: &[bytes::Bytes]) -> 
     } else if is(&args[0], "fcall") {
         super::functions::is_no_writes(srv, &args[1])
     } else if is(&args[0], "evalsha") {
-        srv.scripting.get_sha(&args[1]).is_some_and(|s| s.no_writes)
+        // Most servers cache no `no-writes` script: then no lookup here
+        // (EVALSHA's run looks the script up anyway).
+        srv.scripting.maybe_no_writes()
+            && srv.scripting.get_sha(&args[1]).is_some_and(|s| s.no_writes)
     } else {
         false
     }
