@@ -121,6 +121,12 @@ fn busy_script_readers_writers_kill() {
         b.cmd(&["SCRIPT", "KILL"]),
         b"-NOTBUSY No scripts in execution right now.\r\n"
     );
+    let peek = b.cmd(&[
+        "SCRIPT",
+        "LOAD",
+        "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+    ]);
+    let peek = String::from_utf8_lossy(&peek[5..45]).into_owned();
     a.send(&[b"EVAL", LOOP.as_bytes(), b"1", b"k"]);
     std::thread::sleep(Duration::from_millis(400));
     // Readers answer from the committed version.
@@ -136,7 +142,7 @@ fn busy_script_readers_writers_kill() {
         b.cmd(&["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "k"]),
         b"$3\r\nold\r\n"
     );
-    // So do EVALs of `no-writes` scripts, which take no GIL.
+    // So do EVALs and EVALSHAs of `no-writes` scripts, which take no GIL.
     assert_eq!(
         b.cmd(&[
             "EVAL",
@@ -146,6 +152,7 @@ fn busy_script_readers_writers_kill() {
         ]),
         b"$3\r\nold\r\n"
     );
+    assert_eq!(b.cmd(&["EVALSHA", &peek, "1", "k"]), b"$3\r\nold\r\n");
     // Writers and other EVALs get -BUSY.
     let busy = b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
     assert_eq!(b.cmd(&["SET", "x", "1"]), busy);
