@@ -415,36 +415,49 @@ pub struct CallScratch {
 }
 
 /// How long a script runs on its connection's runtime thread before the
-/// runtime's other work (other connections) is moved to another thread.
-const INLINE_BUDGET: Duration = Duration::from_millis(1);
+/// runtime's other work (other connections) is moved to another thread, in
+/// microseconds of its steps (see [`STEP_MAX_US`]).
+const INLINE_BUDGET_US: u64 = 1000;
+
+/// The most one step of a run (from one clock check to the next: a
+/// `redis.call`, the Lua code between two checks) counts towards
+/// [`INLINE_BUDGET_US`]. Checks come every few microseconds of a run's own
+/// work (the hook's 1000 Lua instructions, each call); a longer gap is a
+/// slow command or, mostly, the thread being preempted — on a small
+/// machine shared with the clients, preempted for a few milliseconds now
+/// and then. Counted whole, one such gap sent a ten-call script (~5 µs)
+/// through a hand-over (measured: thousands per 200,000 runs at -P 1, a
+/// thread switch or two each); capped, a run needs five slow steps.
+const STEP_MAX_US: u64 = 200;
 
 /// A script runs inline on its connection's task: most scripts take a few
 /// microseconds, and handing the runtime thread over for each one (what
 /// `tokio::task::block_in_place` around the whole run did) cost two thread
-/// switches per script. Once a run passes [`INLINE_BUDGET`] (checked from
-/// the Lua instruction hook and after each `redis.call`), [`Offload::check`]
-/// calls `block_in_place` from inside the running script: the runtime's
-/// worker core goes to another thread, which then serves the other clients
-/// (BUSY replies, snapshot reads, SCRIPT KILL) while this thread finishes
-/// the script and afterwards leaves the runtime, as after any
-/// `block_in_place` whose core was taken.
+/// switches per script. Once a run passes [`INLINE_BUDGET_US`] (checked
+/// from the Lua instruction hook and around each `redis.call`),
+/// [`Offload::check`] calls `block_in_place` from inside the running
+/// script: the runtime's worker core goes to another thread, which then
+/// serves the other clients (BUSY replies, snapshot reads, SCRIPT KILL)
+/// while this thread finishes the script and afterwards leaves the runtime,
+/// as after any `block_in_place` whose core was taken.
 #[derive(Default)]
 pub struct Offload {
-    due: Due,
+    state: Budget,
 }
 
-/// When [`Offload`] next tries to hand the runtime over.
+/// Where a run's [`Offload`] budget stands.
 #[derive(Default)]
-enum Due {
-    /// Not before the budget starts: at the run's first clock reading (its
-    /// first `redis.call` or hook tick). The run's Lua code before it is
-    /// not counted, which spares a clock reading per run and delays a
+enum Budget {
+    /// Not started: it starts at the run's first clock reading (its first
+    /// `redis.call` or hook tick). The run's Lua code before it is not
+    /// counted, which spares a clock reading per run and delays a
     /// hand-over by at most one hook interval ([`ferrous_scripting`]'s
     /// 1000 instructions).
     #[default]
     Unstarted,
-    /// At this time.
-    At(Stamp),
+    /// Counting: the last check, the microseconds counted so far, and the
+    /// count at which to try to hand the runtime over.
+    Counting { last: Stamp, spent: u64, due: u64 },
     /// Never: the runtime has been handed over (or there is none).
     Done,
 }
@@ -452,32 +465,40 @@ enum Due {
 impl Offload {
     /// Hands the runtime over if the script has run past the budget.
     pub fn check(&mut self) {
-        if !matches!(self.due, Due::Done) {
+        if !matches!(self.state, Budget::Done) {
             self.check_at(crate::clock::now());
         }
     }
 
-    /// Starts the budget at `now` unless it has started.
+    /// Starts the budget at `now` unless it has started (else a check).
     pub fn begin(&mut self, now: Stamp) {
-        if let Due::Unstarted = self.due {
-            self.due = Due::At(now.after(INLINE_BUDGET));
-        }
+        self.check_at(now);
     }
 
-    /// [`Offload::check`] with the time already read: one comparison of
-    /// stamps until the budget is spent.
+    /// [`Offload::check`] with the time already read.
     pub fn check_at(&mut self, now: Stamp) {
-        match self.due {
-            Due::Unstarted => self.begin(now),
-            Due::At(due) if now >= due => {
-                self.due = if hand_off_runtime() {
-                    Due::Done
-                } else {
-                    // The other thread did not show up in time: try again later.
-                    Due::At(now.after(INLINE_BUDGET * 4))
-                };
+        match &mut self.state {
+            Budget::Unstarted => {
+                self.state = Budget::Counting {
+                    last: now,
+                    spent: 0,
+                    due: INLINE_BUDGET_US,
+                }
             }
-            _ => {}
+            Budget::Counting { last, spent, due } => {
+                *spent += now.micros_since(*last).min(STEP_MAX_US);
+                *last = now;
+                if *spent >= *due {
+                    if hand_off_runtime() {
+                        self.state = Budget::Done;
+                    } else {
+                        // The other thread did not show up in time: try
+                        // again later.
+                        *due = *spent + 4 * INLINE_BUDGET_US;
+                    }
+                }
+            }
+            Budget::Done => {}
         }
     }
 }
