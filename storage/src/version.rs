@@ -332,6 +332,10 @@ pub struct Version {
     /// The rollback point of a running script, if any (see
     /// [`Version::set_savepoint`]).
     savepoint: Option<Savepoint>,
+    /// Whether [`Version::log_key_events`] switched the key event log on
+    /// (then every database logs): spares a commit a look at each of the
+    /// 16 databases to learn that none does.
+    key_events: bool,
 }
 
 impl Clone for Version {
@@ -343,6 +347,7 @@ impl Clone for Version {
             replaced: self.replaced.clone(),
             replaced_seen: self.replaced_seen,
             savepoint: None,
+            key_events: self.key_events,
         }
     }
 }
@@ -399,6 +404,7 @@ impl Version {
             replaced: None,
             replaced_seen: 0,
             savepoint: None,
+            key_events: false,
         }
     }
 
@@ -524,9 +530,10 @@ impl Version {
 
     /// Switches the key event log on (see the module doc). Idempotent.
     pub fn log_key_events(&mut self) {
-        if self.dbs().all(|d| d.events.is_some()) {
+        if self.key_events {
             return;
         }
+        self.key_events = true;
         for db in self.dbs_mut() {
             db.events.get_or_insert_with(Vec::new);
         }
@@ -535,9 +542,10 @@ impl Version {
     /// Key events recorded since the last call, by database; the log stays
     /// on. Cheap when nothing was recorded.
     pub fn take_key_events(&mut self) -> Vec<(usize, SmallBytes, KeyEvent)> {
-        if !self
-            .dbs()
-            .any(|d| d.events.as_ref().is_some_and(|x| !x.is_empty()))
+        if !self.key_events
+            || !self
+                .dbs()
+                .any(|d| d.events.as_ref().is_some_and(|x| !x.is_empty()))
         {
             return Vec::new();
         }
@@ -555,7 +563,8 @@ impl Version {
     /// Switches the key event log off (before a commit: a published version
     /// carries no log).
     pub fn end_key_event_log(&mut self) {
-        if self.dbs().any(|d| d.events.is_some()) {
+        if self.key_events {
+            self.key_events = false;
             for db in self.dbs_mut() {
                 db.events = None;
             }
