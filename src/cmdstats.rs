@@ -19,7 +19,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::commands::{table, CommandSpec};
+use crate::commands::{table, CommandSpec, Handler};
 
 /// Counters of one command.
 #[derive(Default)]
@@ -79,13 +79,20 @@ impl CommandStats {
         self.slots.get(table().slot(spec)?).map(|(_, c)| c)
     }
 
-    /// Before running the command in table slot `slot`: adds `t` if it
-    /// holds another command's calls, or any calls when the command may
-    /// read the statistics (`reads_stats`: connection and server commands
-    /// such as INFO), so what it reads counts every earlier call.
+    /// Before running `spec` (table slot `slot`): adds `t` if it holds
+    /// another command's calls, or any calls when the command may read the
+    /// statistics (connection and server commands such as INFO), so what it
+    /// reads counts every earlier call.
     #[inline]
-    pub fn before(&self, t: &mut Tally, slot: usize, reads_stats: bool) {
-        if t.calls > 0 && (t.slot != slot || reads_stats) {
+    pub fn before(&self, t: &mut Tally, spec: &CommandSpec, slot: usize) {
+        let reads_stats = matches!(spec.handler, Handler::Conn(_));
+        self.flush_unless(t, slot, reads_stats);
+    }
+
+    /// Adds `t` unless it holds only calls of `slot` (and `all` is false).
+    #[inline]
+    fn flush_unless(&self, t: &mut Tally, slot: usize, all: bool) {
+        if t.calls > 0 && (t.slot != slot || all) {
             self.flush(t);
         }
     }
@@ -95,7 +102,7 @@ impl CommandStats {
     /// [`CommandStats::before`] for the same slot).
     #[inline]
     pub fn call(&self, t: &mut Tally, slot: usize, usec: u64, failed: bool) {
-        self.before(t, slot, false);
+        self.flush_unless(t, slot, false);
         t.slot = slot;
         t.calls += 1;
         t.usec += usec;
@@ -412,7 +419,7 @@ mod tests {
                 tallied.flush(&mut t);
                 assert_eq!(shown(&tallied), shown(&direct));
             }
-            tallied.before(&mut t, slot, false);
+            tallied.flush_unless(&mut t, slot, false);
             // Before a command runs, every call of other commands is shown.
             let mut seen = shown(&direct);
             if t.calls > 0 {
@@ -437,7 +444,7 @@ mod tests {
         }
         // A command that reads the statistics sees its own earlier calls.
         tallied.call(&mut t, 9, 1, false);
-        tallied.before(&mut t, 9, true);
+        tallied.flush_unless(&mut t, 9, true);
         assert_eq!(shown(&tallied)[9].0, 2);
         tallied.call(&mut t, 9, 1, false);
         tallied.flush(&mut t);

@@ -59,13 +59,10 @@ pub fn run_batch(
         .info
         .last_interaction_ms
         .store(now, Ordering::Relaxed);
-    let mut lookups = commands::Lookups::default();
-    let mut processed = 0u64;
-    let mut dirty_total = 0u64;
+    let mut stats = BatchStats::default();
     // The end of one command's timing is the start of the next: one clock
     // reading per command for the command statistics.
     let mut clock = crate::clock::now();
-    let mut tally = crate::cmdstats::Tally::default();
     for (i, args) in cmds.iter().enumerate().skip(start) {
         if args.is_empty() {
             continue;
@@ -157,13 +154,7 @@ pub fn run_batch(
             if let Some(t) = txn.take() {
                 crate::multi::commit(srv, t, client, out);
             }
-            flush_stats(
-                srv,
-                &mut processed,
-                &mut dirty_total,
-                &mut lookups,
-                &mut tally,
-            );
+            stats.flush(srv);
         }
         let errors_before = out.errors;
         let mut ctx = Ctx {
@@ -174,13 +165,13 @@ pub fn run_batch(
             now,
             dirty: 0,
             action: None,
-            lookups,
+            lookups: std::mem::take(&mut stats.lookups),
             no_block: false,
             gil: None,
         };
         let slot = commands::table().slot(spec);
         if let Some(s) = slot {
-            srv.cmdstats.before(&mut tally, s, false);
+            srv.cmdstats.before(&mut stats.tally, spec, s);
         }
         ctx.client
             .info
@@ -221,18 +212,18 @@ pub fn run_batch(
         let Ctx {
             dirty,
             action,
-            lookups: l,
+            lookups,
             ..
         } = ctx;
-        lookups = l;
-        dirty_total += dirty;
-        processed += 1;
+        stats.lookups = lookups;
+        stats.dirty += dirty;
+        stats.processed += 1;
         let errs = out.errors - errors_before;
         if errs > 0 {
             srv.stats.error_replies.fetch_add(errs, Ordering::Relaxed);
         }
         if let Some(slot) = slot {
-            srv.cmdstats.call(&mut tally, slot, usec, errs > 0);
+            srv.cmdstats.call(&mut stats.tally, slot, usec, errs > 0);
         }
         // CLIENT REPLY ON answers even though replies were off until now.
         if skip_reply && !(spec.name == "reply" && client.reply_mode == ReplyMode::On) {
@@ -252,13 +243,7 @@ pub fn run_batch(
     if let Some(t) = txn {
         crate::multi::commit(srv, t, client, out);
     }
-    flush_stats(
-        srv,
-        &mut processed,
-        &mut dirty_total,
-        &mut lookups,
-        &mut tally,
-    );
+    stats.flush(srv);
     crate::notify::flush(srv, &mut client.events, Some((client.info.id, out)));
     for code in out.error_codes.drain(..) {
         srv.cmdstats.error(&code);
@@ -277,33 +262,37 @@ fn count_rejected(srv: &Server, args: &[Bytes]) {
     }
 }
 
-/// Adds a batch's counters to the server statistics and zeroes them.
-fn flush_stats(
-    srv: &Server,
-    processed: &mut u64,
-    dirty: &mut u64,
-    lookups: &mut commands::Lookups,
-    tally: &mut crate::cmdstats::Tally,
-) {
-    srv.cmdstats.flush(tally);
-    let st = &srv.stats;
-    if *processed > 0 {
-        st.commands_processed
-            .fetch_add(*processed, Ordering::Relaxed);
+/// A batch's statistics, counted locally and added to the server's in one
+/// go (at the end of the batch and before a command that reads them).
+#[derive(Default)]
+struct BatchStats {
+    processed: u64,
+    dirty: u64,
+    lookups: commands::Lookups,
+    tally: crate::cmdstats::Tally,
+}
+
+impl BatchStats {
+    /// Adds the counters to the server statistics and zeroes them.
+    fn flush(&mut self, srv: &Server) {
+        srv.cmdstats.flush(&mut self.tally);
+        let st = &srv.stats;
+        if self.processed > 0 {
+            st.commands_processed
+                .fetch_add(self.processed, Ordering::Relaxed);
+        }
+        if self.dirty > 0 {
+            st.dirty.fetch_add(self.dirty, Ordering::Relaxed);
+        }
+        let (hits, misses) = (self.lookups.hits.get(), self.lookups.misses.get());
+        if hits > 0 {
+            st.keyspace_hits.fetch_add(hits, Ordering::Relaxed);
+        }
+        if misses > 0 {
+            st.keyspace_misses.fetch_add(misses, Ordering::Relaxed);
+        }
+        *self = BatchStats::default();
     }
-    if *dirty > 0 {
-        st.dirty.fetch_add(*dirty, Ordering::Relaxed);
-    }
-    let (hits, misses) = (lookups.hits.get(), lookups.misses.get());
-    if hits > 0 {
-        st.keyspace_hits.fetch_add(hits, Ordering::Relaxed);
-    }
-    if misses > 0 {
-        st.keyspace_misses.fetch_add(misses, Ordering::Relaxed);
-    }
-    *processed = 0;
-    *dirty = 0;
-    *lookups = commands::Lookups::default();
 }
 
 fn run_one(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, txn: &mut Option<WriteTxn<'_, Version>>) {

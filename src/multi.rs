@@ -446,9 +446,9 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
     let table = commands::table();
     let mut tally = crate::cmdstats::Tally::default();
     for (spec, args) in &queue {
-        if let Some(slot) = table.slot(spec) {
-            let reads_stats = matches!(spec.handler, Handler::Conn(_));
-            ctx.srv.cmdstats.before(&mut tally, slot, reads_stats);
+        let slot = table.slot(spec);
+        if let Some(s) = slot {
+            ctx.srv.cmdstats.before(&mut tally, spec, s);
         }
         let errors_before = ctx.out.errors;
         let around = crate::notify::before(ctx, spec, args, Some(v));
@@ -493,7 +493,7 @@ pub fn exec(ctx: &mut Ctx<'_>, v: &mut Version) {
         {
             crate::exec::feed_monitors(ctx.srv, ctx.client, args);
         }
-        if let Some(slot) = table.slot(spec) {
+        if let Some(slot) = slot {
             let failed = ctx.out.errors > errors_before;
             ctx.srv.cmdstats.call(
                 &mut tally,

@@ -470,12 +470,8 @@ impl Offload {
         }
     }
 
-    /// Starts the budget at `now` unless it has started (else a check).
-    pub fn begin(&mut self, now: Stamp) {
-        self.check_at(now);
-    }
-
-    /// [`Offload::check`] with the time already read.
+    /// [`Offload::check`] with the time already read (the first one starts
+    /// the budget).
     pub fn check_at(&mut self, now: Stamp) {
         match &mut self.state {
             Budget::Unstarted => {
@@ -725,13 +721,10 @@ impl ScriptHost<'_> {
             self.saved = true;
         }
         if let Some(s) = slot {
-            let reads_stats = matches!(spec.handler, Handler::Conn(_));
-            self.srv
-                .cmdstats
-                .before(&mut self.scratch.tally, s, reads_stats);
+            self.srv.cmdstats.before(&mut self.scratch.tally, spec, s);
         }
         let started = crate::clock::now();
-        self.offload.begin(started);
+        self.offload.check_at(started);
         match (spec.handler, &mut self.version) {
             (Handler::Read(f), VersionRef::Ro(v)) => f(&mut ctx, v),
             (Handler::Read(f), VersionRef::Rw(v)) => f(&mut ctx, v),

@@ -395,6 +395,17 @@ pub struct WriteLog {
     pub replaced: Vec<Replaced>,
 }
 
+/// Database `i` of a version's two parts (a free function so a caller
+/// holding another field mutably can use it).
+#[inline]
+fn db_at<'a>(first: &'a Arc<Db>, rest: &'a [Arc<Db>], i: usize) -> &'a Arc<Db> {
+    if i == 0 {
+        first
+    } else {
+        &rest[i - 1]
+    }
+}
+
 impl Version {
     /// `n` empty databases.
     pub fn new(n: usize) -> Version {
@@ -449,11 +460,7 @@ impl Version {
         if let Some(sp) = &mut self.savepoint {
             let saved = |e: &(usize, Arc<Db>)| e.0 == i;
             if !(sp.first.as_ref().is_some_and(saved) || sp.more.iter().any(saved)) {
-                let db = if i == 0 {
-                    self.first.clone()
-                } else {
-                    self.rest[i - 1].clone()
-                };
+                let db = db_at(&self.first, &self.rest, i).clone();
                 match sp.first {
                     None => sp.first = Some((i, db)),
                     Some(_) => sp.more.push((i, db)),
@@ -597,11 +604,7 @@ impl Version {
     /// Database `i` (callers validate `i` against [`Version::num_dbs`]).
     #[inline]
     pub fn db(&self, i: usize) -> &Db {
-        if i == 0 {
-            &self.first
-        } else {
-            &self.rest[i - 1]
-        }
+        db_at(&self.first, &self.rest, i)
     }
 
     /// Database `i` for writing.
