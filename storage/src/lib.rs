@@ -11,6 +11,7 @@ pub mod hll;
 pub mod list;
 pub mod mvcc;
 pub mod ostree;
+pub mod reaper;
 pub mod set;
 pub mod siphash;
 pub mod smallbytes;

@@ -43,6 +43,8 @@ compile_error!("the loom-broken-* features are for the loom models only (--cfg f
 
 use crossbeam_epoch::{self as epoch, Atomic, Owned};
 
+use crate::reaper::Reaper;
+
 use crate::sync::{AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering};
 
 /// The committed root plus the writer lock.
@@ -55,7 +57,13 @@ pub struct Store<V> {
     script_since: AtomicU64,
     /// Raised by [`Store::request_kill`], polled by the running script.
     kill: AtomicBool,
+    /// Where retired versions go to be destroyed ([`Store::with_reaper`]);
+    /// `None`: the thread that collects them destroys them.
+    reaper: Option<(Reaper<V>, Heavy<V>)>,
 }
+
+/// Says whether a retired version is worth handing to the reaper thread.
+type Heavy<V> = fn(&V) -> bool;
 
 /// What a writer that found the GIL taken should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +84,20 @@ impl<V: Clone + Send + Sync + 'static> Store<V> {
             commits: AtomicU64::new(0),
             script_since: AtomicU64::new(0),
             kill: AtomicBool::new(false),
+            reaper: None,
         }
+    }
+
+    /// Like [`Store::new`], but retired versions for which `heavy` says yes
+    /// are destroyed on a thread of their own (named `thread_name`, see
+    /// [`crate::reaper`]) instead of by whichever thread collects them. Light
+    /// ones are cheaper to free in place than to hand over. Falls back to
+    /// [`Store::new`]'s behaviour if the thread cannot be started.
+    #[cfg(not(ferrous_loom))]
+    pub fn with_reaper(initial: V, thread_name: &str, heavy: Heavy<V>) -> Self {
+        let mut store = Store::new(initial);
+        store.reaper = Reaper::start(thread_name).map(|r| (r, heavy));
+        store
     }
 
     /// Runs `f` on the committed version without taking any lock.
@@ -238,7 +259,7 @@ impl<V: Clone + Send + Sync + 'static> WriteTxn<'_, V> {
         let old = store
             .root
             .swap(Owned::new(private), Ordering::AcqRel, &guard);
-        retire(old, &guard);
+        retire(old, &guard, store.reaper.as_ref());
         let n = store.commits.fetch_add(1, Ordering::Relaxed) + 1;
         // Hand the retired versions to the global queue every few commits:
         // left in this thread's bag a version would wait for 63 more commits,
@@ -264,7 +285,7 @@ impl<V: Clone + Send + Sync + 'static> WriteTxn<'_, V> {
                 self.store
                     .root
                     .swap(Owned::new(self.private.clone()), Ordering::AcqRel, &guard);
-            retire(old, &guard);
+            retire(old, &guard, None);
         }
     }
 
@@ -314,7 +335,7 @@ impl<V: Clone + Send + Sync + 'static> WriteTxn<'_, V> {
             .store
             .root
             .swap(Owned::new(self.private.clone()), Ordering::AcqRel, &guard);
-        retire(old, &guard);
+        retire(old, &guard, None);
     }
 }
 
@@ -395,8 +416,13 @@ impl KillSignal<'_> {
 const FLUSH_EVERY: u64 = if cfg!(ferrous_loom) { 1 } else { 8 };
 
 /// Hands a replaced root to the epoch collector: it is destroyed once every
-/// reader pinned before the swap has unpinned.
-fn retire<V>(old: epoch::Shared<'_, V>, guard: &epoch::Guard) {
+/// reader pinned before the swap has unpinned — by the collecting thread, or
+/// by the reaper thread if there is one and its queue has room.
+fn retire<V: Send + 'static>(
+    old: epoch::Shared<'_, V>,
+    guard: &epoch::Guard,
+    reaper: Option<&(Reaper<V>, Heavy<V>)>,
+) {
     #[cfg(feature = "loom-broken-free-now")]
     // BROKEN: frees the old root under readers that loaded it before the swap.
     // SAFETY: none; this is the use-after-free the loom model must catch.
@@ -407,13 +433,23 @@ fn retire<V>(old: epoch::Shared<'_, V>, guard: &epoch::Guard) {
     // BROKEN: the old root is never freed.
     let _ = old;
     #[cfg(not(any(feature = "loom-broken-free-now", feature = "loom-broken-leak-retired")))]
-    // SAFETY: `old` is no longer reachable from the root; readers that loaded
-    // it before the swap are pinned, so destruction waits for them.
-    unsafe {
-        guard.defer_destroy(old)
-    };
+    match reaper {
+        // SAFETY: `old` is no longer reachable from the root; readers that
+        // loaded it before the swap are pinned, so the closure (which takes
+        // ownership of it) runs only after they unpin, exactly as
+        // `defer_destroy` would. It captures a pointer and a sender, both fine
+        // to move to whichever thread runs the collection.
+        // SAFETY: `old` is the root just swapped out: non-null, and not freed
+        // before this guard unpins.
+        Some((reaper, heavy)) if heavy(unsafe { old.deref() }) => unsafe {
+            let grave = reaper.grave();
+            guard.defer_unchecked(move || grave.bury(old.into_owned().into_box()))
+        },
+        // SAFETY: as above.
+        _ => unsafe { guard.defer_destroy(old) },
+    }
     #[cfg(any(feature = "loom-broken-free-now", feature = "loom-broken-leak-retired"))]
-    let _ = guard;
+    let _ = (guard, reaper);
 }
 
 impl<V: Clone + Send + Sync + 'static> std::ops::Deref for WriteTxn<'_, V> {
@@ -434,6 +470,64 @@ impl<V: Clone + Send + Sync + 'static> std::ops::DerefMut for WriteTxn<'_, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A version that counts its destructions and the threads they ran on.
+    #[derive(Clone)]
+    struct Tracked {
+        n: u32,
+        log: std::sync::Arc<std::sync::Mutex<Vec<(u32, String)>>>,
+    }
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            let name = std::thread::current().name().unwrap_or("").to_string();
+            self.log.lock().unwrap().push((self.n, name));
+        }
+    }
+
+    #[test]
+    fn heavy_retired_versions_die_on_the_reaper_and_light_ones_in_place() {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let heavy = |v: &Tracked| v.n % 2 == 1;
+        let store = Store::with_reaper(
+            Tracked {
+                n: 0,
+                log: log.clone(),
+            },
+            "reaper-t",
+            heavy,
+        );
+        for i in 1..=40u32 {
+            let mut tx = store.begin();
+            tx.n = i;
+            tx.commit();
+        }
+        // Retired: versions 0..=39 (the private clones' drops are logged too,
+        // under other numbers' names: only count the reaper's entries).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            // Pinning collects; flushes move this thread's bag along.
+            epoch::pin().flush();
+            let reaped: Vec<u32> = log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, t)| t == "reaper-t")
+                .map(|(n, _)| *n)
+                .collect();
+            if reaped.len() >= 20 || std::time::Instant::now() > deadline {
+                assert!(
+                    reaped.iter().all(|n| n % 2 == 1),
+                    "light version reaped: {reaped:?}"
+                );
+                let mut r = reaped.clone();
+                r.sort();
+                r.dedup();
+                assert_eq!(r, (1..40).step_by(2).collect::<Vec<_>>());
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
 
     #[test]
     fn commit_publishes_and_abort_discards() {
