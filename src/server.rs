@@ -116,7 +116,7 @@ impl Server {
             .map(|_| char::from_digit((rand_u64() % 16) as u32, 16).unwrap_or('0'))
             .collect();
         Server {
-            store: Store::with_reaper(Version::new(dbs), "ferrous-reaper", Version::heavy_to_free),
+            store: Store::with_reaper(Version::new(dbs), "ferrous-reaper"),
             config,
             clients: Registry::default(),
             stats: Stats::default(),

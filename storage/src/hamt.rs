@@ -74,8 +74,28 @@ enum Node<K, V> {
     Collision(Box<[Entry<K, V>]>),
 }
 
+thread_local! {
+    /// Branch nodes this thread copied from shared ones (path copies), for
+    /// [`take_copies`].
+    static COPIES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+#[inline]
+fn count_copy() {
+    COPIES.with(|c| c.set(c.get().wrapping_add(1)));
+}
+
+/// Branch nodes of any trie this thread has path-copied since the last call
+/// (and resets the count). A write transaction's count is the number of nodes
+/// its commit makes garbage: what destroying the version it replaces frees
+/// ([`crate::Store::with_reaper`]).
+pub fn take_copies() -> usize {
+    COPIES.with(|c| c.replace(0))
+}
+
 impl<K: Clone, V: Clone> Clone for Branch<K, V> {
     fn clone(&self) -> Self {
+        count_copy();
         Branch {
             datamap: self.datamap,
             nodemap: self.nodemap,
@@ -250,6 +270,7 @@ fn insert_rec<K: Eq + Clone, V: Clone>(
                                 b.children.clone()
                             },
                         };
+                        count_copy();
                         *slot = Arc::new(Node::Branch(nb));
                     }
                 }
@@ -287,6 +308,7 @@ fn insert_rec<K: Eq + Clone, V: Clone>(
                             cloned_with_insert(&b.children, npos, child)
                         },
                     };
+                    count_copy();
                     *slot = Arc::new(Node::Branch(nb));
                 }
             }
@@ -343,6 +365,7 @@ where
                                 b.children.clone()
                             },
                         };
+                        count_copy();
                         *slot = Arc::new(Node::Branch(nb));
                         removed
                     }

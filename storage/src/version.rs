@@ -395,10 +395,6 @@ pub struct WriteLog {
     pub replaced: Vec<Replaced>,
 }
 
-/// Keys in database 0 from which a retired version goes to the reaper thread
-/// ([`Version::heavy_to_free`]).
-pub const HEAVY_KEYS: usize = 65_536;
-
 /// Database `i` of a version's two parts (a free function so a caller
 /// holding another field mutably can use it).
 #[inline]
@@ -601,17 +597,6 @@ impl Version {
     }
 
     /// Number of databases.
-    /// Whether destroying this version once it is retired is worth handing to
-    /// the reaper thread ([`crate::Store::with_reaper`]): a write's path copy,
-    /// and so what its retired version frees, grows with the keyspace; below
-    /// [`HEAVY_KEYS`] keys in database 0 freeing in place costs less than the
-    /// hand-over (measured: SET on one key, -P 1 and -P 16, ~12 % more CPU per
-    /// request when every version went to the reaper). Looks at database 0
-    /// only, the one most workloads use, so the check reads no other database.
-    pub fn heavy_to_free(&self) -> bool {
-        self.first.len() >= HEAVY_KEYS
-    }
-
     pub fn num_dbs(&self) -> usize {
         1 + self.rest.len()
     }
