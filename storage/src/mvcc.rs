@@ -63,11 +63,12 @@ pub struct Store<V> {
 }
 
 /// Trie nodes a transaction must have path-copied for the version it replaces
-/// to go to the reaper thread; below that, freeing in place costs less than
-/// the hand-over (measured: SET on one key, -P 1 and -P 16, ~12 % more CPU
-/// per request when every version went to the reaper; a write at 1M keys
-/// copies 4–5 nodes).
-const REAP_MIN_COPIES: usize = 4;
+/// to go to the reaper thread. The hand-over pays only when there is garbage
+/// enough and a core to spare: a pipelined batch of writes at 1M keys (16
+/// SETs copy ~60 nodes) gained 11–45 % req/s; one write per transaction
+/// (-P 1: 4–5 nodes at 1M keys, ~1 on a small keyspace) lost 12–15 % when
+/// handed over, its client and the writer already busy on both cores.
+const REAP_MIN_COPIES: usize = 32;
 
 /// What a writer that found the GIL taken should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -444,8 +445,8 @@ fn retire<V: Send + 'static>(
         // SAFETY: `old` is no longer reachable from the root; readers that
         // loaded it before the swap are pinned, so the closure (which takes
         // ownership of it) runs only after they unpin, exactly as
-        // `defer_destroy` would. It captures a pointer and a sender, both fine
-        // to move to whichever thread runs the collection.
+        // `defer_destroy` would. It captures a pointer and a queue handle, both
+        // fine to move to whichever thread runs the collection.
         Some(reaper) if crate::hamt::take_copies() >= REAP_MIN_COPIES => unsafe {
             let grave = reaper.grave();
             guard.defer_unchecked(move || grave.bury(old.into_owned().into_box()))
@@ -491,8 +492,8 @@ mod tests {
 
     #[test]
     fn heavy_retired_versions_die_on_the_reaper_and_light_ones_in_place() {
-        // A trie deep enough that one insert into a copy path-copies at least
-        // REAP_MIN_COPIES branch nodes.
+        // A trie deep enough that REAP_MIN_COPIES inserts into a copy
+        // path-copy more than REAP_MIN_COPIES branch nodes.
         let base: crate::HashTrie<u64, u64> = (0..200_000u64).map(|i| (i, i)).collect();
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let store = Store::with_reaper(
@@ -509,7 +510,9 @@ mod tests {
             // is odd: so odd versions are heavy to free, even ones light.
             if (i - 1) % 2 == 1 {
                 let mut t = base.clone();
-                t.insert(1_000_000 + u64::from(i), 0);
+                for j in 0..REAP_MIN_COPIES as u64 {
+                    t.insert(1_000_000 * u64::from(i) + j, 0);
+                }
             }
             tx.commit();
         }
