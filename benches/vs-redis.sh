@@ -13,6 +13,10 @@
 #   evalsha-incr     EVALSHA of `return redis.call('incr',KEYS[1])`
 #   evalsha-10calls  EVALSHA of a script making ten redis.call()s
 #   publish          PUBLISH ch hello with one SUBSCRIBE client attached
+#   set-r1m, get-r1m SET / GET of random keys among 1,000,000 (`-r 1000000`)
+#                    in database 9, preloaded with those 1,000,000 keys: the
+#                    built-in tests all hit one key, which hides what a write
+#                    costs in a large keyspace
 # and two one-off measurements:
 #   - read-heavy mix: GETs answered by other clients while one script loops
 #     for 3 s (redis-server answers none until the script ends);
@@ -24,7 +28,8 @@
 # Usage: benches/vs-redis.sh [rounds]        (default 3 rounds)
 # Env:   TESTS    built-in tests (default set,get,incr,lpush,rpop,sadd,hset,
 #                 zadd,lrange_100,lrange_300,mset)
-#        CUSTOM   custom benchmarks (default "evalsha-incr evalsha-10calls publish")
+#        CUSTOM   custom benchmarks (default "evalsha-incr evalsha-10calls publish
+#                 set-r1m get-r1m")
 #        N (200000), C (50), PIPELINES ("1 16"),
 #        KEYS_FOR_RSS (1000000; 0 skips the memory comparison),
 #        MIX (1; 0 skips the read-heavy mix),
@@ -34,7 +39,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 TESTS=${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,lrange_300,mset}
-CUSTOM=${CUSTOM:-"evalsha-incr evalsha-10calls publish"}
+CUSTOM=${CUSTOM:-"evalsha-incr evalsha-10calls publish set-r1m get-r1m"}
 N=${N:-200000}
 C=${C:-50}
 PIPELINES=${PIPELINES:-"1 16"}
@@ -93,6 +98,22 @@ for side in ferrous redis; do
   PIDS+=($!)
 done
 
+# The keyspace of set-r1m/get-r1m: key:000000000000 .. key:000000999999 (the
+# names redis-benchmark's -r 1000000 draws from), 3-byte values as its SET
+# writes, in database 9 so that the other tests keep their small database 0.
+if [[ " $CUSTOM " == *-r1m* ]]; then
+  python3 - >"$WORK/r1m.resp" <<'PY'
+import sys
+out = sys.stdout.buffer
+out.write(b"*2\r\n$6\r\nSELECT\r\n$1\r\n9\r\n")
+for i in range(1_000_000):
+    out.write(b"*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$3\r\nxxx\r\n" % i)
+PY
+  for side in ferrous redis; do
+    redis-cli -p "$(port_of "$side")" --pipe <"$WORK/r1m.resp" >/dev/null
+  done
+fi
+
 # Server CPU time so far in ns (all threads, from schedstat: ns resolution).
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 pid_of() { if [ "$1" = redis ]; then echo "$RPID"; else echo "$FPID"; fi; }
@@ -113,7 +134,10 @@ bench() {
     *) cmd="" ;;
   esac
   c0=$(cpu_ns "$pid")
-  if [ -z "$cmd" ]; then
+  if [[ $3 == *-r1m ]]; then
+    lines=$(redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" -t "${3%-r1m}" -r 1000000 \
+      --dbnum 9 --csv 2>/dev/null | tail -n +2 | tr -d '"' | cut -d, -f2 | sed "s/^/$3,/")
+  elif [ -z "$cmd" ]; then
     lines=$(redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" -t "$3" --csv 2>/dev/null |
       tail -n +2 | tr -d '"' | cut -d, -f1,2 |
       sed -E '/needed to benchmark/d; s/ \([^,]*\),/,/')
@@ -128,7 +152,7 @@ bench() {
 
 for name in $CUSTOM; do
   case $name in
-    evalsha-incr | evalsha-10calls | publish) ;;
+    evalsha-incr | evalsha-10calls | publish | set-r1m | get-r1m) ;;
     *) echo "unknown custom benchmark $name" >&2; exit 1 ;;
   esac
 done
