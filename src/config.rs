@@ -143,6 +143,7 @@ pub static PARAMS: &[Param] = &[
     p("pidfile", "", Kind::Str, false),
     p("active-expire-effort", "1", Kind::Int(1, 10), true),
     p("lazyfree-lazy-user-flush", "no", YES, true),
+    p("lazyfree-lazy-server-del", "no", YES, true),
     Param {
         name: "hash-max-listpack-entries",
         alias: Some("hash-max-ziplist-entries"),
@@ -506,6 +507,9 @@ pub struct Hot {
     pub busy_reply_threshold: AtomicI64,
     /// `lua-memory-limit` in bytes.
     pub lua_memory_limit: AtomicI64,
+    /// `lazyfree-lazy-server-del`: large retired versions are destroyed on
+    /// the reaper thread (shared with the store, `Store::with_reaper`).
+    pub lazy_server_del: Arc<AtomicBool>,
 }
 
 impl Default for Config {
@@ -547,6 +551,8 @@ impl Config {
             .store(self.get_i64("lua-memory-limit"), Ordering::Relaxed);
         h.latency_tracking
             .store(self.get_bool("latency-tracking"), Ordering::Relaxed);
+        h.lazy_server_del
+            .store(self.get_bool("lazyfree-lazy-server-del"), Ordering::Relaxed);
         let nke = self.get("notify-keyspace-events");
         let nke = crate::notify::parse(nke.as_bytes()).unwrap_or(0);
         h.notify_flags.store(nke as i64, Ordering::Relaxed);

@@ -116,7 +116,11 @@ impl Server {
             .map(|_| char::from_digit((rand_u64() % 16) as u32, 16).unwrap_or('0'))
             .collect();
         Server {
-            store: Store::with_reaper(Version::new(dbs), "ferrous-reaper"),
+            store: Store::with_reaper(
+                Version::new(dbs),
+                "ferrous-reaper",
+                config.hot.lazy_server_del.clone(),
+            ),
             config,
             clients: Registry::default(),
             stats: Stats::default(),

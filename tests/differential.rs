@@ -59,6 +59,7 @@ diff_files!(
     scripting_functions,
     command_getkeysandflags,
     latency_config,
+    lazyfree,
     config_rewrite,
     multi,
     watch_collections,

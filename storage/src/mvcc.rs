@@ -99,10 +99,16 @@ impl<V: Clone + Send + Sync + 'static> Store<V> {
     /// destroyed on a thread of its own (named `thread_name`, see
     /// [`crate::reaper`]) instead of by whichever thread collects it. Falls
     /// back to [`Store::new`]'s behaviour if the thread cannot be started.
+    /// The hand-over happens while `enabled` is set
+    /// (`lazyfree-lazy-server-del` in the server).
     #[cfg(not(ferrous_loom))]
-    pub fn with_reaper(initial: V, thread_name: &str) -> Self {
+    pub fn with_reaper(
+        initial: V,
+        thread_name: &str,
+        enabled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Self {
         let mut store = Store::new(initial);
-        store.reaper = Reaper::start(thread_name);
+        store.reaper = Reaper::start(thread_name, enabled);
         store
     }
 
@@ -447,7 +453,7 @@ fn retire<V: Send + 'static>(
         // ownership of it) runs only after they unpin, exactly as
         // `defer_destroy` would. It captures a pointer and a queue handle, both
         // fine to move to whichever thread runs the collection.
-        Some(reaper) if crate::hamt::take_copies() >= REAP_MIN_COPIES => unsafe {
+        Some(reaper) if reaper.enabled() && crate::hamt::take_copies() >= REAP_MIN_COPIES => unsafe {
             let grave = reaper.grave();
             guard.defer_unchecked(move || grave.bury(old.into_owned().into_box()))
         },
@@ -486,7 +492,9 @@ mod tests {
     impl Drop for Tracked {
         fn drop(&mut self) {
             let name = std::thread::current().name().unwrap_or("").to_string();
-            self.log.lock().unwrap().push((self.n, name));
+            if let Ok(mut log) = self.log.lock() {
+                log.push((self.n, name));
+            }
         }
     }
 
@@ -496,12 +504,14 @@ mod tests {
         // path-copy more than REAP_MIN_COPIES branch nodes.
         let base: crate::HashTrie<u64, u64> = (0..200_000u64).map(|i| (i, i)).collect();
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let on = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let store = Store::with_reaper(
             Tracked {
                 n: 0,
                 log: log.clone(),
             },
             "reaper-t",
+            on.clone(),
         );
         for i in 1..=40u32 {
             let mut tx = store.begin();
@@ -540,6 +550,38 @@ mod tests {
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
+        // Switched off: heavy versions are destroyed in place too.
+        on.store(false, std::sync::atomic::Ordering::Relaxed);
+        for i in 41..=60u32 {
+            let mut tx = store.begin();
+            tx.n = i;
+            let mut t = base.clone();
+            for j in 0..REAP_MIN_COPIES as u64 {
+                t.insert(1_000_000 * u64::from(i) + j, 0);
+            }
+            tx.commit();
+        }
+        let freed = |log: &std::sync::Mutex<Vec<(u32, String)>>| {
+            let log = log.lock().unwrap();
+            log.iter().filter(|(n, _)| (40..60).contains(n)).count()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while freed(&log) < 20 && std::time::Instant::now() < deadline {
+            epoch::pin().flush();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        // Time for a wrongly queued version to reach the reaper too.
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let log = log.lock().unwrap();
+        assert!(
+            log.iter().any(|(n, _)| (40..60).contains(n)),
+            "nothing freed"
+        );
+        assert!(
+            !log.iter()
+                .any(|(n, t)| (40..60).contains(n) && t == "reaper-t"),
+            "reaped while switched off"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@
 
 #![cfg_attr(ferrous_loom, allow(dead_code))]
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use std::time::Duration;
 const BATCH: usize = 16;
 /// Longest a queued version waits when fewer than [`BATCH`] arrive.
 const NAP: Duration = Duration::from_millis(10);
-/// Queue length past which [`Reaper::bury`] destroys the version in place.
+/// Queue length past which [`Grave::bury`] destroys the version in place.
 const MAX_WAITING: usize = 1024;
 
 struct Shared<V> {
@@ -38,6 +39,7 @@ struct Queue<V> {
 /// queued is destroyed there first). Queue through a [`Grave`].
 pub struct Reaper<V> {
     shared: Arc<Shared<V>>,
+    enabled: Arc<AtomicBool>,
 }
 
 /// A handle that queues versions for a [`Reaper`]'s thread; once the reaper
@@ -48,7 +50,9 @@ pub struct Grave<V> {
 
 impl<V: Send + 'static> Reaper<V> {
     /// Starts the reaper thread, named `name`; `None` if it cannot be started.
-    pub fn start(name: &str) -> Option<Reaper<V>> {
+    /// The store hands it versions only while `enabled` is set (a
+    /// configuration switch the owner may flip at any time).
+    pub fn start(name: &str, enabled: Arc<AtomicBool>) -> Option<Reaper<V>> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 items: Vec::new(),
@@ -61,7 +65,13 @@ impl<V: Send + 'static> Reaper<V> {
             .name(name.to_string())
             .spawn(move || run(&theirs))
             .ok()?;
-        Some(Reaper { shared })
+        Some(Reaper { shared, enabled })
+    }
+
+    /// Whether versions should be handed to this reaper now.
+    #[inline]
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
     }
 
     /// A handle on this reaper's queue.
@@ -105,6 +115,11 @@ fn run<V>(shared: &Shared<V>) {
     loop {
         let mut q = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
         while q.items.len() < BATCH && !q.closed {
+            if q.items.is_empty() {
+                // Nothing queued: sleep until a batch is full (or the end).
+                q = shared.wake.wait(q).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
             let (g, timeout) = shared
                 .wake
                 .wait_timeout(q, NAP)
@@ -141,7 +156,8 @@ mod tests {
     #[test]
     fn every_buried_value_is_dropped_batch_or_not() {
         let dropped = Arc::new(AtomicUsize::new(0));
-        let r: Reaper<Counted> = Reaper::start("reaper-test").expect("thread");
+        let r: Reaper<Counted> =
+            Reaper::start("reaper-test", Arc::new(AtomicBool::new(true))).expect("thread");
         let h = r.grave();
         // Fewer than a batch: dropped after the nap.
         for _ in 0..3 {
