@@ -33,6 +33,9 @@ struct Shared<V> {
 struct Queue<V> {
     items: Vec<Box<V>>,
     closed: bool,
+    /// The thread sleeps with nothing queued and no timeout: the next
+    /// version must wake it (it then waits up to [`NAP`] for a batch).
+    idle: bool,
 }
 
 /// The owner of a reaper thread; dropping it ends the thread (what is still
@@ -57,6 +60,7 @@ impl<V: Send + 'static> Reaper<V> {
             queue: Mutex::new(Queue {
                 items: Vec::new(),
                 closed: false,
+                idle: false,
             }),
             wake: Condvar::new(),
         });
@@ -93,7 +97,7 @@ impl<V: Send + 'static> Grave<V> {
             return;
         }
         q.items.push(v);
-        let wake = q.items.len() == BATCH;
+        let wake = q.items.len() == BATCH || (q.items.len() == 1 && q.idle);
         drop(q);
         if wake {
             self.shared.wake.notify_one();
@@ -116,8 +120,10 @@ fn run<V>(shared: &Shared<V>) {
         let mut q = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
         while q.items.len() < BATCH && !q.closed {
             if q.items.is_empty() {
-                // Nothing queued: sleep until a batch is full (or the end).
+                // Nothing queued: sleep until something is (or the end).
+                q.idle = true;
                 q = shared.wake.wait(q).unwrap_or_else(|e| e.into_inner());
+                q.idle = false;
                 continue;
             }
             let (g, timeout) = shared
@@ -159,7 +165,10 @@ mod tests {
         let r: Reaper<Counted> =
             Reaper::start("reaper-test", Arc::new(AtomicBool::new(true))).expect("thread");
         let h = r.grave();
-        // Fewer than a batch: dropped after the nap.
+        // Let the thread find its queue empty and sleep first.
+        std::thread::sleep(Duration::from_millis(50));
+        // Fewer than a batch: the first wakes the idle thread, which drops
+        // them after the nap.
         for _ in 0..3 {
             h.bury(Box::new(Counted(Arc::clone(&dropped))));
         }
