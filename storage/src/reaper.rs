@@ -4,10 +4,14 @@
 //! version it replaces still owns the old copies. Destroying that version frees
 //! them and decrements the reference counts of every child they shared with the
 //! new version — at 1M keys about a fifth of a write's cost, paid by whichever
-//! thread collected the version (usually the writer, holding the GIL). The
-//! epoch collector hands retired versions to a [`Reaper`] instead, which
-//! batches them and wakes its thread once per [`BATCH`] versions (or after
-//! [`NAP`]), so a commit pays a mutex push and, now and then, one wake-up.
+//! thread collected the version (usually the writer, holding the GIL). With
+//! the switch on (`lazyfree-lazy-server-del`), the epoch collector hands large
+//! retired versions ([`crate::Store::with_reaper`]) to a [`Reaper`] instead,
+//! which batches them and wakes its thread once per [`BATCH`] versions (or
+//! after [`NAP`]), so a commit pays a mutex push and, now and then, one
+//! wake-up. The thread spends about twice the CPU the writer saves
+//! (cross-thread frees, reference counts moving between cores): it pays only
+//! with a core to spare, hence a switch, off by default.
 //!
 //! Bounded: past [`MAX_WAITING`] queued versions the caller destroys its
 //! version itself.
