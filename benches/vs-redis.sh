@@ -35,6 +35,8 @@
 #        MIX (1; 0 skips the read-heavy mix),
 #        FERROUS_BIN  a prebuilt ferrous-server to use (default: build
 #                 target/release/ferrous-server first)
+#        FERROUS_ARGS extra Ferrous flags, e.g. "--lazyfree-lazy-server-del yes"
+#                 (default none: both servers on their defaults)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -46,6 +48,7 @@ PIPELINES=${PIPELINES:-"1 16"}
 KEYS_FOR_RSS=${KEYS_FOR_RSS:-1000000}
 MIX=${MIX:-1}
 FERROUS_BIN=${FERROUS_BIN:-}
+FERROUS_ARGS=${FERROUS_ARGS:-}
 
 for t in redis-server redis-benchmark redis-cli python3; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install redis-server redis-tools)"; exit 1; }
@@ -63,7 +66,9 @@ FPID=; RPID=
 # Starts a fresh Ferrous and redis-server on new free ports.
 start_servers() {
   FPORT=$(free_port); RPORT=$(free_port)
-  "$FERROUS_BIN" --port "$FPORT" --bind 127.0.0.1 --loglevel warning >>"$WORK/ferrous.log" 2>&1 &
+  # shellcheck disable=SC2086
+  "$FERROUS_BIN" --port "$FPORT" --bind 127.0.0.1 --loglevel warning $FERROUS_ARGS \
+    >>"$WORK/ferrous.log" 2>&1 &
   FPID=$!
   redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
     --dir "$WORK" >>"$WORK/redis.log" 2>&1 &
