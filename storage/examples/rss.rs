@@ -36,7 +36,7 @@ fn main() {
             );
         }
         _ => {
-            let mut m = HashTrie::new();
+            let mut m: HashTrie<SmallBytes, SmallBytes> = HashTrie::new();
             for i in 0..N {
                 let k = format!("key:{i:07}");
                 let v = format!("v{i:015}");

@@ -19,8 +19,9 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::mem;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
+use crate::noderef::{Atomic, Counting, NodeRef};
 use crate::siphash::Sip12Keys;
 
 /// Last level that still indexes hash bits: levels 0..=11 take 5 bits each (60 bits), level 12
@@ -60,19 +61,22 @@ struct Entry<K, V> {
     value: V,
 }
 
-struct Branch<K, V> {
+struct Branch<K, V, C: Counting> {
     datamap: u32,
     nodemap: u32,
     entries: Box<[Entry<K, V>]>,
-    children: Box<[Arc<Node<K, V>>]>,
+    children: Box<[Link<K, V, C>]>,
 }
 
 #[derive(Clone)]
-enum Node<K, V> {
-    Branch(Branch<K, V>),
+enum Node<K, V, C: Counting> {
+    Branch(Branch<K, V, C>),
     /// Two or more entries with the identical 64-bit hash. Never the root.
     Collision(Box<[Entry<K, V>]>),
 }
+
+/// A counted link to a node (see [`crate::noderef`] for the two counting modes).
+type Link<K, V, C> = NodeRef<Node<K, V, C>, C>;
 
 thread_local! {
     /// Branch nodes this thread copied from shared ones (path copies), for
@@ -93,7 +97,7 @@ pub fn take_copies() -> usize {
     COPIES.with(|c| c.replace(0))
 }
 
-impl<K: Clone, V: Clone> Clone for Branch<K, V> {
+impl<K: Clone, V: Clone, C: Counting> Clone for Branch<K, V, C> {
     fn clone(&self) -> Self {
         count_copy();
         Branch {
@@ -110,17 +114,17 @@ impl<K: Clone, V: Clone> Clone for Branch<K, V> {
 
 /// Reads every child's refcount before a copy increments them. The children live in other
 /// cache lines, usually cold; plain loads overlap their misses, whereas the locked increments
-/// of `Arc::clone` would take them one after another.
+/// of `NodeRef::clone` would take them one after another.
 #[inline]
-fn touch_refcounts<T>(children: &[Arc<T>]) {
+fn touch_refcounts<T, C: Counting>(children: &[NodeRef<T, C>]) {
     let mut sum = 0usize;
     for c in children {
-        sum = sum.wrapping_add(Arc::strong_count(c));
+        sum = sum.wrapping_add(NodeRef::count(c));
     }
     std::hint::black_box(sum);
 }
 
-impl<K, V> Branch<K, V> {
+impl<K, V, C: Counting> Branch<K, V, C> {
     fn empty() -> Self {
         Branch {
             datamap: 0,
@@ -164,7 +168,7 @@ fn remove_owned<T>(b: &mut Box<[T]>, pos: usize) -> T {
 }
 
 /// A sub-trie holding exactly `a` and `b` (distinct keys), rooted at `level`.
-fn merge<K, V>(a: Entry<K, V>, b: Entry<K, V>, level: u32) -> Node<K, V> {
+fn merge<K, V, C: Counting>(a: Entry<K, V>, b: Entry<K, V>, level: u32) -> Node<K, V, C> {
     if a.hash == b.hash {
         return Node::Collision(vec![a, b].into_boxed_slice());
     }
@@ -174,7 +178,7 @@ fn merge<K, V>(a: Entry<K, V>, b: Entry<K, V>, level: u32) -> Node<K, V> {
             datamap: 0,
             nodemap: 1 << ia,
             entries: Box::default(),
-            children: vec![Arc::new(merge(a, b, level + 1))].into_boxed_slice(),
+            children: vec![NodeRef::new(merge(a, b, level + 1))].into_boxed_slice(),
         })
     } else {
         let entries = if ia < ib { vec![a, b] } else { vec![b, a] };
@@ -188,7 +192,12 @@ fn merge<K, V>(a: Entry<K, V>, b: Entry<K, V>, level: u32) -> Node<K, V> {
 }
 
 /// A sub-trie at `level` holding the collision node `coll` (hash `ch`) and entry `e`.
-fn merge_collision<K, V>(coll: Arc<Node<K, V>>, ch: u64, e: Entry<K, V>, level: u32) -> Node<K, V> {
+fn merge_collision<K, V, C: Counting>(
+    coll: Link<K, V, C>,
+    ch: u64,
+    e: Entry<K, V>,
+    level: u32,
+) -> Node<K, V, C> {
     debug_assert_ne!(ch, e.hash);
     let (ic, ie) = (index(ch, level), index(e.hash, level));
     if ic == ie {
@@ -196,7 +205,8 @@ fn merge_collision<K, V>(coll: Arc<Node<K, V>>, ch: u64, e: Entry<K, V>, level: 
             datamap: 0,
             nodemap: 1 << ic,
             entries: Box::default(),
-            children: vec![Arc::new(merge_collision(coll, ch, e, level + 1))].into_boxed_slice(),
+            children: vec![NodeRef::new(merge_collision(coll, ch, e, level + 1))]
+                .into_boxed_slice(),
         })
     } else {
         Node::Branch(Branch {
@@ -208,8 +218,8 @@ fn merge_collision<K, V>(coll: Arc<Node<K, V>>, ch: u64, e: Entry<K, V>, level: 
     }
 }
 
-fn insert_rec<K: Eq + Clone, V: Clone>(
-    slot: &mut Arc<Node<K, V>>,
+fn insert_rec<K: Eq + Clone, V: Clone, C: Counting>(
+    slot: &mut Link<K, V, C>,
     e: Entry<K, V>,
     level: u32,
 ) -> Option<V> {
@@ -217,24 +227,24 @@ fn insert_rec<K: Eq + Clone, V: Clone>(
         Node::Collision(es) => {
             let ch = es[0].hash;
             if ch != e.hash {
-                let coll = Arc::clone(slot);
-                *slot = Arc::new(merge_collision(coll, ch, e, level));
+                let coll = NodeRef::clone(slot);
+                *slot = NodeRef::new(merge_collision(coll, ch, e, level));
                 return None;
             }
             if let Some(p) = es.iter().position(|x| x.key == e.key) {
-                let Node::Collision(es) = Arc::make_mut(slot) else {
+                let Node::Collision(es) = NodeRef::make_mut(slot) else {
                     unreachable!()
                 };
                 return Some(mem::replace(&mut es[p].value, e.value));
             }
-            match Arc::get_mut(slot) {
+            match NodeRef::get_mut(slot) {
                 Some(Node::Collision(es)) => insert_owned(es, es.len(), e),
                 _ => {
                     let Node::Collision(es) = &**slot else {
                         unreachable!()
                     };
                     let n = cloned_with_insert(es, es.len(), e);
-                    *slot = Arc::new(Node::Collision(n));
+                    *slot = NodeRef::new(Node::Collision(n));
                 }
             }
             None
@@ -244,14 +254,14 @@ fn insert_rec<K: Eq + Clone, V: Clone>(
             if b.nodemap & bit != 0 {
                 let pos = rank(b.nodemap, bit);
                 // Only a pointer changes here, so copy-then-modify costs nothing extra.
-                let Node::Branch(b) = Arc::make_mut(slot) else {
+                let Node::Branch(b) = NodeRef::make_mut(slot) else {
                     unreachable!()
                 };
                 return insert_rec(&mut b.children[pos], e, level + 1);
             }
             let pos = rank(b.datamap, bit);
             if b.datamap & bit == 0 {
-                match Arc::get_mut(slot) {
+                match NodeRef::get_mut(slot) {
                     Some(Node::Branch(b)) => {
                         insert_owned(&mut b.entries, pos, e);
                         b.datamap |= bit;
@@ -271,24 +281,24 @@ fn insert_rec<K: Eq + Clone, V: Clone>(
                             },
                         };
                         count_copy();
-                        *slot = Arc::new(Node::Branch(nb));
+                        *slot = NodeRef::new(Node::Branch(nb));
                     }
                 }
                 return None;
             }
             let cur = &b.entries[pos];
             if cur.hash == e.hash && cur.key == e.key {
-                let Node::Branch(b) = Arc::make_mut(slot) else {
+                let Node::Branch(b) = NodeRef::make_mut(slot) else {
                     unreachable!()
                 };
                 return Some(mem::replace(&mut b.entries[pos].value, e.value));
             }
             // Slot taken by another key: push both down into a new sub-node.
             let npos = rank(b.nodemap, bit);
-            match Arc::get_mut(slot) {
+            match NodeRef::get_mut(slot) {
                 Some(Node::Branch(b)) => {
                     let old = remove_owned(&mut b.entries, pos);
-                    let child = Arc::new(merge(old, e, level + 1));
+                    let child = NodeRef::new(merge(old, e, level + 1));
                     insert_owned(&mut b.children, npos, child);
                     b.datamap ^= bit;
                     b.nodemap |= bit;
@@ -298,7 +308,7 @@ fn insert_rec<K: Eq + Clone, V: Clone>(
                         unreachable!()
                     };
                     let old = b.entries[pos].clone();
-                    let child = Arc::new(merge(old, e, level + 1));
+                    let child = NodeRef::new(merge(old, e, level + 1));
                     let nb = Branch {
                         datamap: b.datamap ^ bit,
                         nodemap: b.nodemap | bit,
@@ -309,7 +319,7 @@ fn insert_rec<K: Eq + Clone, V: Clone>(
                         },
                     };
                     count_copy();
-                    *slot = Arc::new(Node::Branch(nb));
+                    *slot = NodeRef::new(Node::Branch(nb));
                 }
             }
             None
@@ -318,7 +328,12 @@ fn insert_rec<K: Eq + Clone, V: Clone>(
 }
 
 /// Removes the entry for `k`, which the caller has checked is present.
-fn remove_rec<K, V, Q>(slot: &mut Arc<Node<K, V>>, hash: u64, k: &Q, level: u32) -> Entry<K, V>
+fn remove_rec<K, V, C: Counting, Q>(
+    slot: &mut Link<K, V, C>,
+    hash: u64,
+    k: &Q,
+    level: u32,
+) -> Entry<K, V>
 where
     K: Borrow<Q> + Clone,
     V: Clone,
@@ -330,14 +345,14 @@ where
                 .iter()
                 .position(|x| x.key.borrow() == k)
                 .expect("remove_rec: key checked present");
-            match Arc::get_mut(slot) {
+            match NodeRef::get_mut(slot) {
                 Some(Node::Collision(es)) => remove_owned(es, pos),
                 _ => {
                     let Node::Collision(es) = &**slot else {
                         unreachable!()
                     };
                     let removed = es[pos].clone();
-                    *slot = Arc::new(Node::Collision(cloned_without(es, pos)));
+                    *slot = NodeRef::new(Node::Collision(cloned_without(es, pos)));
                     removed
                 }
             }
@@ -346,7 +361,7 @@ where
             let bit = 1u32 << index(hash, level);
             if b.datamap & bit != 0 {
                 let pos = rank(b.datamap, bit);
-                return match Arc::get_mut(slot) {
+                return match NodeRef::get_mut(slot) {
                     Some(Node::Branch(b)) => {
                         b.datamap ^= bit;
                         remove_owned(&mut b.entries, pos)
@@ -366,13 +381,13 @@ where
                             },
                         };
                         count_copy();
-                        *slot = Arc::new(Node::Branch(nb));
+                        *slot = NodeRef::new(Node::Branch(nb));
                         removed
                     }
                 };
             }
             let pos = rank(b.nodemap, bit);
-            let Node::Branch(b) = Arc::make_mut(slot) else {
+            let Node::Branch(b) = NodeRef::make_mut(slot) else {
                 unreachable!()
             };
             let removed = remove_rec(&mut b.children[pos], hash, k, level + 1);
@@ -394,7 +409,7 @@ where
 /// Canonical form: a sub-node whose only content is a collision node is replaced by that
 /// collision node, as a fresh build would have placed it (at the level the hashes diverge
 /// from the other entries, not below a chain of single-child branches).
-fn hoist_collision<K, V>(slot: &mut Arc<Node<K, V>>) {
+fn hoist_collision<K, V, C: Counting>(slot: &mut Link<K, V, C>) {
     let hoist = match &**slot {
         Node::Branch(b) => {
             b.entries.is_empty()
@@ -405,14 +420,16 @@ fn hoist_collision<K, V>(slot: &mut Arc<Node<K, V>>) {
     };
     if hoist {
         if let Node::Branch(b) = &**slot {
-            let c = Arc::clone(&b.children[0]);
+            let c = NodeRef::clone(&b.children[0]);
             *slot = c;
         }
     }
 }
 
 /// If the sub-node in `slot` holds exactly one entry (and no children), takes it out.
-fn take_singleton<K: Clone, V: Clone>(slot: &mut Arc<Node<K, V>>) -> Option<Entry<K, V>> {
+fn take_singleton<K: Clone, V: Clone, C: Counting>(
+    slot: &mut Link<K, V, C>,
+) -> Option<Entry<K, V>> {
     let single = match &**slot {
         Node::Branch(b) => b.children.is_empty() && b.entries.len() == 1,
         Node::Collision(es) => es.len() == 1,
@@ -421,7 +438,7 @@ fn take_singleton<K: Clone, V: Clone>(slot: &mut Arc<Node<K, V>>) -> Option<Entr
         return None;
     }
     // After a removal below, this node is fresh or unique, so the entry is usually moved.
-    Some(match Arc::get_mut(slot) {
+    Some(match NodeRef::get_mut(slot) {
         Some(Node::Branch(b)) => remove_owned(&mut b.entries, 0),
         Some(Node::Collision(es)) => remove_owned(es, 0),
         None => match &**slot {
@@ -435,20 +452,21 @@ fn take_singleton<K: Clone, V: Clone>(slot: &mut Arc<Node<K, V>>) -> Option<Entr
 ///
 /// `clone` shares the whole structure; later writes to either copy path-copy only the nodes
 /// they touch. Iteration is in ascending order of [`hash_of`] of the keys.
-pub struct HashTrie<K, V> {
+pub struct HashTrie<K, V, C: Counting = Atomic> {
     /// None while empty: an empty map (15 of the 16 databases, most expiry
     /// indexes) is cloned and dropped with every version without a refcount
     /// operation (those cost ~0.4 µs per commit for 15 empty databases).
-    root: Option<Arc<Node<K, V>>>,
+    root: Option<Link<K, V, C>>,
     /// The number of entries plus one: the zero this never holds is the niche
     /// that `Option<HashTrie>` and the value enums use (the root's `Option`
     /// took the `Arc`'s).
     len_plus_one: NonZeroUsize,
 }
 
-impl<K, V> Clone for HashTrie<K, V> {
+impl<K, V, C: Counting> Clone for HashTrie<K, V, C> {
     /// O(1): one refcount increment on the root (none when empty).
     fn clone(&self) -> Self {
+        let _counts = self.root.as_ref().map(|_| C::enter());
         HashTrie {
             root: self.root.clone(),
             len_plus_one: self.len_plus_one,
@@ -456,21 +474,72 @@ impl<K, V> Clone for HashTrie<K, V> {
     }
 }
 
-impl<K, V> Default for HashTrie<K, V> {
-    fn default() -> Self {
-        Self::new()
+impl<K, V, C: Counting> Drop for HashTrie<K, V, C> {
+    fn drop(&mut self) {
+        if let Some(root) = self.root.take() {
+            release(root);
+        }
     }
 }
 
-impl<K, V> HashTrie<K, V> {
-    /// An empty map.
-    pub fn new() -> Self {
+/// Nodes a trie's drop frees per hold of the count lock ([`crate::noderef`]).
+const RELEASE_CHUNK: usize = 4096;
+
+/// Drops a trie's root: frees every node only it held, at most
+/// [`RELEASE_CHUNK`] per hold of the count lock, so a writer waits for one
+/// chunk at most however big the trie.
+fn release<K, V, C: Counting>(root: Link<K, V, C>) {
+    // Allocated only for a trie bigger than one chunk.
+    let mut spill = Vec::new();
+    let mut next = Some(root);
+    while let Some(link) = next.or_else(|| spill.pop()) {
+        let _counts = C::enter();
+        let mut budget = RELEASE_CHUNK;
+        release_rec(link, &mut budget, &mut spill);
+        while budget > 0 {
+            let Some(link) = spill.pop() else { break };
+            release_rec(link, &mut budget, &mut spill);
+        }
+        next = None;
+    }
+}
+
+fn release_rec<K, V, C: Counting>(
+    link: Link<K, V, C>,
+    budget: &mut usize,
+    spill: &mut Vec<Link<K, V, C>>,
+) {
+    if *budget == 0 {
+        // Moved, not dropped: no count changes until a later hold.
+        spill.push(link);
+        return;
+    }
+    *budget -= 1;
+    // The node's entries drop with it here; its children are released one by one.
+    if let Some(Node::Branch(b)) = NodeRef::into_last(link) {
+        for c in b.children.into_vec() {
+            release_rec(c, budget, spill);
+        }
+    }
+}
+
+impl<K, V, C: Counting> Default for HashTrie<K, V, C> {
+    fn default() -> Self {
         HashTrie {
             root: None,
             len_plus_one: NonZeroUsize::MIN,
         }
     }
+}
 
+impl<K, V> HashTrie<K, V> {
+    /// An empty map with [`Atomic`] counts (any other mode: `default()`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<K, V, C: Counting> HashTrie<K, V, C> {
     /// Number of entries.
     #[inline]
     pub fn len(&self) -> usize {
@@ -492,14 +561,14 @@ impl<K, V> HashTrie<K, V> {
     /// True when both maps share the same root (so are equal without looking further).
     pub fn ptr_eq(&self, other: &Self) -> bool {
         match (&self.root, &other.root) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (Some(a), Some(b)) => NodeRef::ptr_eq(a, b),
             (None, None) => true,
             _ => false,
         }
     }
 
     /// All entries in ascending hash order.
-    pub fn iter(&self) -> Iter<'_, K, V> {
+    pub fn iter(&self) -> Iter<'_, K, V, C> {
         let mut stack = Vec::with_capacity(MAX_DEPTH);
         // The root is always a branch (collision nodes are never the root).
         if let Some(Node::Branch(b)) = self.root.as_deref() {
@@ -515,12 +584,12 @@ impl<K, V> HashTrie<K, V> {
     }
 
     /// All keys in ascending hash order.
-    pub fn keys(&self) -> Keys<'_, K, V> {
+    pub fn keys(&self) -> Keys<'_, K, V, C> {
         Keys(self.iter())
     }
 
     /// All values in ascending hash order of their keys.
-    pub fn values(&self) -> Values<'_, K, V> {
+    pub fn values(&self) -> Values<'_, K, V, C> {
         Values(self.iter())
     }
 
@@ -530,7 +599,7 @@ impl<K, V> HashTrie<K, V> {
     /// For SCAN, resume with `last_hash + 1` (stop when `last_hash == u64::MAX`) and only
     /// stop between two different hashes, since entries sharing a full hash (collisions) must
     /// be returned in the same batch. [`HashTrie::scan`] does both.
-    pub fn iter_from(&self, cursor: u64) -> IterFrom<'_, K, V> {
+    pub fn iter_from(&self, cursor: u64) -> IterFrom<'_, K, V, C> {
         let mut stack = Vec::with_capacity(MAX_DEPTH);
         let Some(mut node) = self.root.as_deref() else {
             return IterFrom(RawIter {
@@ -614,13 +683,13 @@ impl<K, V> HashTrie<K, V> {
     /// Like [`HashTrie::heap_bytes`], adding `f(key, value)` for every entry (e.g. the heap
     /// size of keys and values).
     pub fn heap_bytes_with<F: Fn(&K, &V) -> usize>(&self, f: F) -> usize {
-        fn walk<K, V, F: Fn(&K, &V) -> usize>(n: &Node<K, V>, f: &F) -> usize {
-            let arc = 2 * mem::size_of::<usize>() + mem::size_of::<Node<K, V>>();
+        fn walk<K, V, C: Counting, F: Fn(&K, &V) -> usize>(n: &Node<K, V, C>, f: &F) -> usize {
+            let arc = 2 * mem::size_of::<usize>() + mem::size_of::<Node<K, V, C>>();
             let es = mem::size_of::<Entry<K, V>>();
             match n {
                 Node::Branch(b) => {
                     arc + b.entries.len() * es
-                        + b.children.len() * mem::size_of::<Arc<Node<K, V>>>()
+                        + b.children.len() * mem::size_of::<Link<K, V, C>>()
                         + b.entries.iter().map(|e| f(&e.key, &e.value)).sum::<usize>()
                         + b.children.iter().map(|c| walk(c, f)).sum::<usize>()
                 }
@@ -699,7 +768,7 @@ impl<K, V> HashTrie<K, V> {
     }
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> HashTrie<K, V> {
+impl<K: Hash + Eq + Clone, V: Clone, C: Counting> HashTrie<K, V, C> {
     /// Inserts or replaces; returns the previous value. Path-copies shared nodes.
     #[inline]
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
@@ -709,9 +778,10 @@ impl<K: Hash + Eq + Clone, V: Clone> HashTrie<K, V> {
             key: k,
             value: v,
         };
+        let _counts = C::enter();
         let root = self
             .root
-            .get_or_insert_with(|| Arc::new(Node::Branch(Branch::empty())));
+            .get_or_insert_with(|| NodeRef::new(Node::Branch(Branch::empty())));
         let old = insert_rec(root, e, 0);
         if old.is_none() {
             self.set_len(self.len() + 1);
@@ -728,6 +798,7 @@ impl<K: Hash + Eq + Clone, V: Clone> HashTrie<K, V> {
         let hash = hash_of(k);
         // Looking first keeps a miss from path-copying nodes shared with a snapshot.
         self.find(hash, k)?;
+        let _counts = C::enter();
         let e = remove_rec(self.root.as_mut()?, hash, k, 0);
         self.set_len(self.len() - 1);
         if self.is_empty() {
@@ -765,10 +836,11 @@ impl<K: Hash + Eq + Clone, V: Clone> HashTrie<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
+        let _counts = C::enter();
         let mut slot = self.root.as_mut()?;
         let mut level = 0;
         loop {
-            match Arc::make_mut(slot) {
+            match NodeRef::make_mut(slot) {
                 Node::Branch(b) => {
                     let bit = 1u32 << index(hash, level);
                     if b.datamap & bit != 0 {
@@ -786,29 +858,31 @@ impl<K: Hash + Eq + Clone, V: Clone> HashTrie<K, V> {
     }
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> FromIterator<(K, V)> for HashTrie<K, V> {
+impl<K: Hash + Eq + Clone, V: Clone, C: Counting> FromIterator<(K, V)> for HashTrie<K, V, C> {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let mut m = HashTrie::new();
+        let mut m = HashTrie::default();
         m.extend(iter);
         m
     }
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> Extend<(K, V)> for HashTrie<K, V> {
+impl<K: Hash + Eq + Clone, V: Clone, C: Counting> Extend<(K, V)> for HashTrie<K, V, C> {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        // One entry into the count lock for the whole batch (insert nests).
+        let _counts = C::enter();
         for (k, v) in iter {
             self.insert(k, v);
         }
     }
 }
 
-impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for HashTrie<K, V> {
+impl<K: fmt::Debug, V: fmt::Debug, C: Counting> fmt::Debug for HashTrie<K, V, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
     }
 }
 
-impl<K: Eq, V: PartialEq> PartialEq for HashTrie<K, V> {
+impl<K: Eq, V: PartialEq, C: Counting> PartialEq for HashTrie<K, V, C> {
     fn eq(&self, other: &Self) -> bool {
         if self.ptr_eq(other) {
             return true;
@@ -824,22 +898,22 @@ impl<K: Eq, V: PartialEq> PartialEq for HashTrie<K, V> {
     }
 }
 
-impl<K: Eq, V: Eq> Eq for HashTrie<K, V> {}
+impl<K: Eq, V: Eq, C: Counting> Eq for HashTrie<K, V, C> {}
 
-impl<'a, K, V> IntoIterator for &'a HashTrie<K, V> {
+impl<'a, K, V, C: Counting> IntoIterator for &'a HashTrie<K, V, C> {
     type Item = (&'a K, &'a V);
-    type IntoIter = Iter<'a, K, V>;
-    fn into_iter(self) -> Iter<'a, K, V> {
+    type IntoIter = Iter<'a, K, V, C>;
+    fn into_iter(self) -> Iter<'a, K, V, C> {
         self.iter()
     }
 }
 
 // ---- iteration ----
 
-enum Frame<'a, K, V> {
+enum Frame<'a, K, V, C: Counting> {
     /// `todo`: slots of `b` not yet visited.
     Branch {
-        b: &'a Branch<K, V>,
+        b: &'a Branch<K, V, C>,
         todo: u32,
     },
     Collision {
@@ -848,13 +922,13 @@ enum Frame<'a, K, V> {
     },
 }
 
-struct RawIter<'a, K, V> {
-    stack: Vec<Frame<'a, K, V>>,
+struct RawIter<'a, K, V, C: Counting> {
+    stack: Vec<Frame<'a, K, V, C>>,
     /// Entries with a smaller hash are skipped (only ever those on the cursor's path).
     min_hash: u64,
 }
 
-impl<'a, K, V> Iterator for RawIter<'a, K, V> {
+impl<'a, K, V, C: Counting> Iterator for RawIter<'a, K, V, C> {
     type Item = &'a Entry<K, V>;
 
     fn next(&mut self) -> Option<&'a Entry<K, V>> {
@@ -866,7 +940,7 @@ impl<'a, K, V> Iterator for RawIter<'a, K, V> {
                         self.stack.pop();
                         continue;
                     }
-                    let b: &'a Branch<K, V> = b;
+                    let b: &'a Branch<K, V, C> = b;
                     let bit = 1u32 << todo.trailing_zeros();
                     *todo &= !bit;
                     if b.datamap & bit != 0 {
@@ -901,12 +975,12 @@ impl<'a, K, V> Iterator for RawIter<'a, K, V> {
 }
 
 /// Iterator over `(&K, &V)` in ascending hash order; see [`HashTrie::iter`].
-pub struct Iter<'a, K, V> {
-    raw: RawIter<'a, K, V>,
+pub struct Iter<'a, K, V, C: Counting = Atomic> {
+    raw: RawIter<'a, K, V, C>,
     remaining: usize,
 }
 
-impl<'a, K, V> Iterator for Iter<'a, K, V> {
+impl<'a, K, V, C: Counting> Iterator for Iter<'a, K, V, C> {
     type Item = (&'a K, &'a V);
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
@@ -919,12 +993,12 @@ impl<'a, K, V> Iterator for Iter<'a, K, V> {
     }
 }
 
-impl<K, V> ExactSizeIterator for Iter<'_, K, V> {}
+impl<K, V, C: Counting> ExactSizeIterator for Iter<'_, K, V, C> {}
 
 /// Iterator over `(hash, &K, &V)` from a cursor; see [`HashTrie::iter_from`].
-pub struct IterFrom<'a, K, V>(RawIter<'a, K, V>);
+pub struct IterFrom<'a, K, V, C: Counting = Atomic>(RawIter<'a, K, V, C>);
 
-impl<'a, K, V> Iterator for IterFrom<'a, K, V> {
+impl<'a, K, V, C: Counting> Iterator for IterFrom<'a, K, V, C> {
     type Item = (u64, &'a K, &'a V);
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
@@ -933,9 +1007,9 @@ impl<'a, K, V> Iterator for IterFrom<'a, K, V> {
 }
 
 /// Iterator over keys; see [`HashTrie::keys`].
-pub struct Keys<'a, K, V>(Iter<'a, K, V>);
+pub struct Keys<'a, K, V, C: Counting = Atomic>(Iter<'a, K, V, C>);
 
-impl<'a, K, V> Iterator for Keys<'a, K, V> {
+impl<'a, K, V, C: Counting> Iterator for Keys<'a, K, V, C> {
     type Item = &'a K;
     fn next(&mut self) -> Option<&'a K> {
         self.0.next().map(|(k, _)| k)
@@ -946,9 +1020,9 @@ impl<'a, K, V> Iterator for Keys<'a, K, V> {
 }
 
 /// Iterator over values; see [`HashTrie::values`].
-pub struct Values<'a, K, V>(Iter<'a, K, V>);
+pub struct Values<'a, K, V, C: Counting = Atomic>(Iter<'a, K, V, C>);
 
-impl<'a, K, V> Iterator for Values<'a, K, V> {
+impl<'a, K, V, C: Counting> Iterator for Values<'a, K, V, C> {
     type Item = &'a V;
     fn next(&mut self) -> Option<&'a V> {
         self.0.next().map(|(_, v)| v)

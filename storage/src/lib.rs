@@ -10,6 +10,7 @@ pub mod hash;
 pub mod hll;
 pub mod list;
 pub mod mvcc;
+pub mod noderef;
 pub mod ostree;
 pub mod reaper;
 pub mod set;

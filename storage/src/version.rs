@@ -22,14 +22,17 @@ use std::borrow::Borrow;
 use std::sync::Arc;
 
 use crate::hamt::HashTrie;
+use crate::noderef::Locked;
 use crate::value::WrongType;
 use crate::{Entry, Millis, SmallBytes, Value};
 
 /// One logical database.
 #[derive(Clone, Default)]
 pub struct Db {
-    keys: HashTrie<SmallBytes, Entry>,
-    expires: HashTrie<SmallBytes, Millis>,
+    // `Locked` counts: the keyspace's path copies change node counts with
+    // plain stores under the count lock (see `crate::noderef`).
+    keys: HashTrie<SmallBytes, Entry, Locked>,
+    expires: HashTrie<SmallBytes, Millis, Locked>,
     /// Keys modified while logging is on, each with whether it exists after
     /// the change; `None` when logging is off.
     written: Option<Vec<(SmallBytes, bool)>>,

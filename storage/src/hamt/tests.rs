@@ -2,6 +2,7 @@
 //! and proptest model tests against `std::collections::HashMap`.
 
 use super::*;
+use crate::noderef::Locked;
 use crate::smallbytes::SmallBytes;
 use proptest::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -22,8 +23,13 @@ impl Hash for Ck {
 }
 
 /// Checks every structural invariant; returns the number of entries.
-fn check<K: Hash, V>(m: &HashTrie<K, V>) {
-    fn walk<K: Hash, V>(n: &Node<K, V>, level: u32, prefix: u64, is_root: bool) -> usize {
+fn check<K: Hash, V, C: Counting>(m: &HashTrie<K, V, C>) {
+    fn walk<K: Hash, V, C: Counting>(
+        n: &Node<K, V, C>,
+        level: u32,
+        prefix: u64,
+        is_root: bool,
+    ) -> usize {
         // `prefix`: hash bits fixed by the path (high bits), checked through `index`.
         match n {
             Node::Collision(es) => {
@@ -96,8 +102,8 @@ fn check<K: Hash, V>(m: &HashTrie<K, V>) {
 }
 
 /// Layout fingerprint (bitmaps and nesting; collision nodes by size only).
-fn shape<K, V>(m: &HashTrie<K, V>) -> String {
-    fn walk<K, V>(n: &Node<K, V>, out: &mut String) {
+fn shape<K, V, C: Counting>(m: &HashTrie<K, V, C>) -> String {
+    fn walk<K, V, C: Counting>(n: &Node<K, V, C>, out: &mut String) {
         match n {
             Node::Collision(es) => out.push_str(&format!("C{}", es.len())),
             Node::Branch(b) => {
@@ -378,9 +384,20 @@ where
     K: Hash + Eq + Clone + std::fmt::Debug,
     F: Fn(u32) -> K,
 {
-    let mut m: HashTrie<K, u32> = HashTrie::new();
+    run_model_counted::<K, F, Atomic>(ops, &mk);
+    run_model_counted::<K, F, Locked>(ops, &mk);
+}
+
+/// The model test for one counting mode ([`crate::noderef`]).
+fn run_model_counted<K, F, C>(ops: &[Op], mk: &F)
+where
+    K: Hash + Eq + Clone + std::fmt::Debug,
+    F: Fn(u32) -> K,
+    C: Counting,
+{
+    let mut m: HashTrie<K, u32, C> = HashTrie::default();
     let mut model: HashMap<K, u32> = HashMap::new();
-    let mut snaps: Vec<(HashTrie<K, u32>, HashMap<K, u32>)> = vec![];
+    let mut snaps: Vec<(HashTrie<K, u32, C>, HashMap<K, u32>)> = vec![];
     for o in ops {
         match *o {
             Op::Insert(k, v) => assert_eq!(m.insert(mk(k), v), model.insert(mk(k), v)),
@@ -503,4 +520,110 @@ fn snapshots_cross_threads() {
     }
     assert!(reader.join().unwrap());
     assert!((0..10_000).all(|i| m.get(&i) == Some(&(i + 1))));
+}
+
+/// A value that counts how many of its kind are alive, to find leaked or
+/// doubly dropped trie nodes (each node owns the values it holds).
+struct Counted(u32, Arc<std::sync::atomic::AtomicIsize>);
+
+impl Counted {
+    fn new(v: u32, live: &Arc<std::sync::atomic::AtomicIsize>) -> Self {
+        live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Counted(v, Arc::clone(live))
+    }
+}
+
+impl Clone for Counted {
+    fn clone(&self) -> Self {
+        Counted::new(self.0, &self.1)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.1.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+use std::sync::Arc;
+
+#[test]
+fn locked_counts_survive_snapshots_dropped_on_other_threads() {
+    // The keyspace's mode: a writer path-copies (counts change under the
+    // count lock) while reader threads take and drop snapshots of their own
+    // (a drop changes counts too). A lost count change would leak nodes or
+    // free them twice: every value must be alive exactly once per holder at
+    // the end, and none once everything is dropped.
+    let live = Arc::new(std::sync::atomic::AtomicIsize::new(0));
+    {
+        let mut m: HashTrie<u32, Counted, Locked> =
+            (0..20_000).map(|i| (i, Counted::new(i, &live))).collect();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<HashTrie<u32, Counted, Locked>>(64);
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = Arc::clone(&rx);
+                std::thread::spawn(move || {
+                    let mut checked = 0u64;
+                    loop {
+                        let snap = match rx.lock().unwrap().recv() {
+                            Ok(s) => s,
+                            Err(_) => return checked,
+                        };
+                        // Read a little of it, then drop it here, off the writer's thread.
+                        for k in (0..20_000).step_by(997) {
+                            if let Some(v) = snap.get(&k) {
+                                assert_eq!(v.0 % 20_000, k);
+                                checked += 1;
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for round in 0..300u32 {
+            for j in 0..64u32 {
+                let k = (round * 7919 + j * 104_729) % 20_000;
+                if j % 5 == 0 {
+                    m.remove(&k);
+                } else {
+                    m.insert(k, Counted::new(k + 20_000 * (round % 3), &live));
+                }
+            }
+            tx.send(m.clone()).unwrap();
+        }
+        drop(tx);
+        let checked: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+        assert!(checked > 0);
+        check(&m);
+        assert_eq!(
+            live.load(std::sync::atomic::Ordering::Relaxed),
+            m.len() as isize,
+            "values alive besides the map's own: nodes leaked or freed twice"
+        );
+    }
+    assert_eq!(live.load(std::sync::atomic::Ordering::Relaxed), 0);
+}
+
+#[test]
+fn dropping_a_trie_bigger_than_a_chunk_frees_every_node_once() {
+    // ~13k nodes: the drop takes the count lock several times (RELEASE_CHUNK
+    // nodes per hold), spilling the rest between holds; a snapshot sharing
+    // most of it keeps its half alive.
+    let live = Arc::new(std::sync::atomic::AtomicIsize::new(0));
+    let mut m: HashTrie<u32, Counted, Locked> =
+        (0..200_000).map(|i| (i, Counted::new(i, &live))).collect();
+    let snap = m.clone();
+    for i in (0..200_000).step_by(2) {
+        m.insert(i, Counted::new(i + 1, &live));
+    }
+    // The path copies hold copies of their leaves' values besides the new ones.
+    assert!(live.load(std::sync::atomic::Ordering::Relaxed) > 300_000);
+    drop(m);
+    assert_eq!(live.load(std::sync::atomic::Ordering::Relaxed), 200_000);
+    check(&snap);
+    assert!((0..200_000).all(|i| snap.get(&i).map(|v| v.0) == Some(i)));
+    drop(snap);
+    assert_eq!(live.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert!(!Locked::held());
 }
