@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use crate::noderef::Locked;
 use crate::{HashTrie, SmallBytes};
 
 /// The thresholds (`hash-max-listpack-entries`, `hash-max-listpack-value`) that decide
@@ -108,7 +109,7 @@ impl Pairs {
 enum Repr {
     // Behind an `Arc` to keep `Hash` at 24 bytes with an O(1), allocation-free clone.
     Listpack(Arc<Pairs>),
-    Table(HashTrie<SmallBytes, SmallBytes>),
+    Table(HashTrie<SmallBytes, SmallBytes, Locked>),
 }
 
 /// A hash value (Redis type `hash`). Cloning is O(1).
@@ -179,7 +180,7 @@ impl Hash {
     /// Converts to the hashtable encoding (no-op when already there).
     pub fn convert_to_table(&mut self) {
         if let Repr::Listpack(v) = &self.0 {
-            let t: HashTrie<SmallBytes, SmallBytes> = v.iter().cloned().collect();
+            let t: HashTrie<SmallBytes, SmallBytes, Locked> = v.iter().cloned().collect();
             self.0 = Repr::Table(t);
         }
     }

@@ -271,6 +271,15 @@ impl<T, C: Counting> NodeRef<T, C> {
     }
 }
 
+impl<T: Clone, C: Counting> NodeRef<T, C> {
+    /// The node itself: moved out when this was its only handle, else a copy.
+    #[inline]
+    pub fn unwrap_or_clone(mut this: Self) -> T {
+        NodeRef::make_mut(&mut this);
+        NodeRef::into_last(this).expect("unique after make_mut")
+    }
+}
+
 impl<T, C: Counting> Clone for NodeRef<T, C> {
     #[inline]
     fn clone(&self) -> Self {
@@ -290,6 +299,12 @@ impl<T, C: Counting> Drop for NodeRef<T, C> {
             // SAFETY: the last handle; the node came from `Box::into_raw`.
             unsafe { drop(Box::from_raw(self.ptr.as_ptr())) };
         }
+    }
+}
+
+impl<T: std::fmt::Debug, C: Counting> std::fmt::Debug for NodeRef<T, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
     }
 }
 

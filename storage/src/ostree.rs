@@ -7,9 +7,11 @@
 //! select in O(log n); the stored maxima let a descent find a key or a score /
 //! lex bound without touching the leaves it skips.
 //!
-//! Persistence: nodes sit behind `Arc`; a writer uses `Arc::make_mut`, so a
+//! Persistence: nodes sit behind counted [`NodeRef`]s (mode [`Locked`]: the
+//! counts change under the count lock, entered by every method that may
+//! change them: insert, remove, clone, drop); a writer uses `make_mut`, so a
 //! node shared with a published version is copied (path copying) and an
-//! exclusively owned one is changed in place. Cloning a tree is one refcount
+//! exclusively owned one is changed in place. Cloning a tree is one count
 //! increment.
 //!
 //! Ordering is Redis's: by score, then by member bytes. Scores are never NaN
@@ -17,8 +19,8 @@
 //! `-0` and `0` compare equal, as C's `<` does.
 
 use std::cmp::Ordering;
-use std::sync::Arc;
 
+use crate::noderef::{Counting, Locked, NodeRef};
 use crate::SmallBytes;
 
 /// Most items in a leaf; a leaf that grows past it splits in two.
@@ -57,7 +59,7 @@ struct Child {
     len: usize,
     /// The subtree's largest item.
     max: Item,
-    node: Arc<Node>,
+    node: NodeRef<Node, Locked>,
 }
 
 #[derive(Debug)]
@@ -76,7 +78,7 @@ impl Clone for Node {
                 // instead of paying them one locked increment at a time.
                 let mut sum = 0usize;
                 for c in k {
-                    sum = sum.wrapping_add(Arc::strong_count(&c.node));
+                    sum = sum.wrapping_add(NodeRef::count(&c.node));
                 }
                 std::hint::black_box(sum);
                 Node::Inner(k.clone())
@@ -117,7 +119,7 @@ impl Node {
 }
 
 impl Child {
-    fn of(node: Arc<Node>) -> Option<Child> {
+    fn of(node: NodeRef<Node, Locked>) -> Option<Child> {
         let max = node.max()?.clone();
         Some(Child {
             len: node.len(),
@@ -129,9 +131,27 @@ impl Child {
 
 /// A persistent order-statistic tree of [`Item`]s. Does not check member
 /// uniqueness: the sorted set keeps one item per member.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct OsTree {
-    root: Option<Arc<Node>>,
+    root: Option<NodeRef<Node, Locked>>,
+}
+
+impl Clone for OsTree {
+    fn clone(&self) -> Self {
+        let _counts = self.root.as_ref().map(|_| Locked::enter());
+        OsTree {
+            root: self.root.clone(),
+        }
+    }
+}
+
+impl Drop for OsTree {
+    fn drop(&mut self) {
+        if self.root.is_some() {
+            let _counts = Locked::enter();
+            self.root = None;
+        }
+    }
 }
 
 impl OsTree {
@@ -152,20 +172,22 @@ impl OsTree {
 
     /// Inserts `(score, member)`, which must not be present already.
     pub fn insert(&mut self, score: f64, member: SmallBytes) {
+        let _counts = Locked::enter();
         let item = Item { score, member };
         let Some(root) = self.root.as_mut() else {
-            self.root = Some(Arc::new(Node::Leaf(vec![item])));
+            self.root = Some(NodeRef::new(Node::Leaf(vec![item])));
             return;
         };
         if let Some(right) = insert_rec(root, item) {
             let left = root.clone();
             let kids: Vec<Child> = [left, right].into_iter().filter_map(Child::of).collect();
-            self.root = Some(Arc::new(Node::Inner(kids)));
+            self.root = Some(NodeRef::new(Node::Inner(kids)));
         }
     }
 
     /// Removes `(score, member)`; returns whether it was there.
     pub fn remove(&mut self, score: f64, member: &[u8]) -> bool {
+        let _counts = Locked::enter();
         let Some(root) = self.root.as_mut() else {
             return false;
         };
@@ -331,7 +353,7 @@ impl PartialEq for OsTree {
         // Versions share untouched values: a shared root is equal at once.
         match (&self.root, &other.root) {
             (None, None) => return true,
-            (Some(a), Some(b)) if Arc::ptr_eq(a, b) => return true,
+            (Some(a), Some(b)) if NodeRef::ptr_eq(a, b) => return true,
             _ => {}
         }
         self.len() == other.len() && self.iter().eq(other.iter())
@@ -339,8 +361,8 @@ impl PartialEq for OsTree {
 }
 
 /// Inserts into the subtree; returns a new right sibling if the node split.
-fn insert_rec(node: &mut Arc<Node>, item: Item) -> Option<Arc<Node>> {
-    match Arc::make_mut(node) {
+fn insert_rec(node: &mut NodeRef<Node, Locked>, item: Item) -> Option<NodeRef<Node, Locked>> {
+    match NodeRef::make_mut(node) {
         Node::Leaf(v) => {
             let pos =
                 v.partition_point(|x| cmp_item(x, item.score, &item.member) == Ordering::Less);
@@ -353,7 +375,7 @@ fn insert_rec(node: &mut Arc<Node>, item: Item) -> Option<Arc<Node>> {
             if v.len() > LEAF_MAX {
                 let right = v.split_off(v.len() / 2);
                 v.shrink_to_fit();
-                return Some(Arc::new(Node::Leaf(right)));
+                return Some(NodeRef::new(Node::Leaf(right)));
             }
             None
         }
@@ -375,7 +397,7 @@ fn insert_rec(node: &mut Arc<Node>, item: Item) -> Option<Arc<Node>> {
             if kids.len() > INNER_MAX {
                 let right = kids.split_off(kids.len() / 2);
                 kids.shrink_to_fit();
-                return Some(Arc::new(Node::Inner(right)));
+                return Some(NodeRef::new(Node::Inner(right)));
             }
             None
         }
@@ -383,7 +405,7 @@ fn insert_rec(node: &mut Arc<Node>, item: Item) -> Option<Arc<Node>> {
 }
 
 /// Removes from the subtree; returns whether the item was found.
-fn remove_rec(node: &mut Arc<Node>, score: f64, member: &[u8]) -> bool {
+fn remove_rec(node: &mut NodeRef<Node, Locked>, score: f64, member: &[u8]) -> bool {
     // Look before copying: a miss must not path-copy a shared node.
     match &**node {
         Node::Leaf(v) => {
@@ -398,7 +420,7 @@ fn remove_rec(node: &mut Arc<Node>, score: f64, member: &[u8]) -> bool {
             }
         }
     }
-    match Arc::make_mut(node) {
+    match NodeRef::make_mut(node) {
         Node::Leaf(v) => match v.binary_search_by(|x| cmp_item(x, score, member)) {
             Ok(pos) => {
                 v.remove(pos);
@@ -437,8 +459,8 @@ fn rebalance(kids: &mut Vec<Child>, i: usize) {
     }
     let a = if i + 1 < kids.len() { i } else { i - 1 };
     let right = kids.remove(a + 1).node;
-    let right = Arc::try_unwrap(right).unwrap_or_else(|r| (*r).clone());
-    let left = Arc::make_mut(&mut kids[a].node);
+    let right = NodeRef::unwrap_or_clone(right);
+    let left = NodeRef::make_mut(&mut kids[a].node);
     let spill = match (left, right) {
         (Node::Leaf(l), Node::Leaf(mut r)) => {
             l.append(&mut r);
@@ -469,7 +491,7 @@ fn rebalance(kids: &mut Vec<Child>, i: usize) {
             kids.remove(a);
         }
     }
-    if let Some(s) = spill.and_then(|s| Child::of(Arc::new(s))) {
+    if let Some(s) = spill.and_then(|s| Child::of(NodeRef::new(s))) {
         kids.insert(a + 1, s);
     }
 }

@@ -11,13 +11,14 @@
 use std::sync::Arc;
 
 use crate::hash::UNIFORM_PICK_MAX;
+use crate::noderef::Locked;
 use crate::value::{fmt_i64, parse_i64};
 use crate::{HashTrie, SmallBytes};
 
 #[derive(Clone, Debug)]
 enum Repr {
     Intset(Arc<Vec<i64>>),
-    Table(HashTrie<SmallBytes, ()>),
+    Table(HashTrie<SmallBytes, (), Locked>),
 }
 
 /// A set value (Redis type `set`). Cloning is O(1).
@@ -112,7 +113,7 @@ impl Set {
     pub fn convert_to_table(&mut self) {
         if let Repr::Intset(v) = &self.0 {
             let mut buf = [0u8; 20];
-            let t: HashTrie<SmallBytes, ()> = v
+            let t: HashTrie<SmallBytes, (), Locked> = v
                 .iter()
                 .map(|&n| (SmallBytes::from(fmt_i64(&mut buf, n)), ()))
                 .collect();

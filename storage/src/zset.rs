@@ -9,6 +9,7 @@
 //! encoding (map + tree) for good, as Redis never converts back on its own.
 
 use crate::hamt::HashTrie;
+use crate::noderef::Locked;
 use crate::ostree::{Item, OsTree};
 use crate::SmallBytes;
 
@@ -29,7 +30,7 @@ pub struct Limits {
 pub struct ZSet {
     tree: OsTree,
     /// `None` while the set is in the listpack encoding.
-    dict: Option<HashTrie<SmallBytes, f64>>,
+    dict: Option<HashTrie<SmallBytes, f64, Locked>>,
 }
 
 const _: () = assert!(std::mem::size_of::<ZSet>() <= 24);
@@ -46,7 +47,7 @@ impl ZSet {
     pub fn with_hint(size_hint: usize, max_len: usize, lim: Limits) -> ZSet {
         let mut z = ZSet::default();
         if lim.entries == 0 || size_hint > lim.entries || max_len > lim.value {
-            z.dict = Some(HashTrie::new());
+            z.dict = Some(HashTrie::default());
         }
         z
     }
@@ -84,7 +85,7 @@ impl ZSet {
     }
 
     /// The member→score map (skiplist encoding only), for hash-order SCAN.
-    pub fn dict(&self) -> Option<&HashTrie<SmallBytes, f64>> {
+    pub fn dict(&self) -> Option<&HashTrie<SmallBytes, f64, Locked>> {
         self.dict.as_ref()
     }
 
@@ -156,7 +157,7 @@ impl ZSet {
         if self.dict.is_some() {
             return;
         }
-        let mut d = HashTrie::new();
+        let mut d = HashTrie::default();
         for it in self.tree.iter() {
             d.insert(it.member.clone(), it.score);
         }
