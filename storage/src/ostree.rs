@@ -682,6 +682,40 @@ mod tests {
     }
 
     #[test]
+    fn snapshots_dropped_on_other_threads_leave_the_tree_whole() {
+        // Node counts change under the count lock (`Locked`): a writer
+        // inserting and removing while reader threads drop their snapshots.
+        // A lost count change frees a node the writer still uses (a crash or
+        // a failed check) or leaks it.
+        let mut t = OsTree::new();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<OsTree>(16);
+        let reader = std::thread::spawn(move || {
+            let mut seen = 0usize;
+            while let Ok(snap) = rx.recv() {
+                seen += snap.iter().take(50).count();
+            }
+            seen
+        });
+        for round in 0..200u32 {
+            for j in 0..50u32 {
+                let m = (round * 50 + j).to_be_bytes();
+                t.insert(f64::from(j % 7), SmallBytes::from(&m[..]));
+            }
+            if round >= 2 {
+                for j in 0..25u32 {
+                    let m = ((round - 2) * 50 + j).to_be_bytes();
+                    assert!(t.remove(f64::from(j % 7), &m));
+                }
+            }
+            tx.send(t.clone()).unwrap();
+        }
+        drop(tx);
+        assert!(reader.join().unwrap() > 0);
+        t.check();
+        assert_eq!(t.len(), 200 * 50 - 198 * 25);
+    }
+
+    #[test]
     fn random_order_three_levels() {
         // Enough items for inner-node splits and merges at two levels.
         let mut t = OsTree::new();
