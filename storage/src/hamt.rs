@@ -9,8 +9,11 @@
 //! position for Redis `SCAN` cursors ([`HashTrie::iter_from`], [`HashTrie::scan`]).
 //! Entries whose full 64-bit hashes are equal share a collision node.
 //!
-//! Persistence: `clone` is an `Arc` clone of the root. Writers mutate nodes in place when the
-//! `Arc` is unique and path-copy them when shared, so a published version is never changed.
+//! Persistence: nodes are linked by counted pointers ([`NodeRef`], in one of the two counting
+//! modes of [`crate::noderef`]); `clone` is one count increment on the root. Writers mutate
+//! nodes in place when their count is one and path-copy them when shared, so a published
+//! version is never changed. Every method that may change a count enters the mode's guard
+//! (for `Locked`, the count lock) for its whole run.
 //! The structure is kept canonical (CHAMP): a sub-node always holds at least two entries in
 //! its subtree; removals collapse single-entry sub-nodes back into their parent.
 
@@ -114,7 +117,7 @@ impl<K: Clone, V: Clone, C: Counting> Clone for Branch<K, V, C> {
 
 /// Reads every child's refcount before a copy increments them. The children live in other
 /// cache lines, usually cold; plain loads overlap their misses, whereas the locked increments
-/// of `NodeRef::clone` would take them one after another.
+/// of `NodeRef::clone` (locked ones in the `Atomic` mode) would take them one after another.
 #[inline]
 fn touch_refcounts<T, C: Counting>(children: &[NodeRef<T, C>]) {
     let mut sum = 0usize;
@@ -713,7 +716,7 @@ impl<K, V, C: Counting> HashTrie<K, V, C> {
             .or_else(|| self.iter().next())
     }
 
-    /// Estimate of heap bytes owned by the nodes (node structs, entry and child arrays, `Arc`
+    /// Estimate of heap bytes owned by the nodes (node structs, entry and child arrays, count
     /// headers), excluding whatever keys and values themselves own on the heap. Nodes shared
     /// with other versions are counted in full.
     pub fn heap_bytes(&self) -> usize {
