@@ -316,6 +316,62 @@ impl<T, C: Counting> Deref for NodeRef<T, C> {
     }
 }
 
+// ---- path-copy helpers shared by the structures built on `NodeRef` ----
+
+/// Reads the count of every node in `links` before a path copy increments
+/// them. The nodes live in other cache lines, usually cold; plain loads
+/// overlap their misses, whereas the increments (locked ones in the `Atomic`
+/// mode) would take them one after another.
+#[inline]
+pub(crate) fn touch_counts<'a, T: 'a, C: Counting>(
+    links: impl IntoIterator<Item = &'a NodeRef<T, C>>,
+) {
+    let mut sum = 0usize;
+    for l in links {
+        sum = sum.wrapping_add(NodeRef::count(l));
+    }
+    std::hint::black_box(sum);
+}
+
+/// Asks for the cache lines of a copy's source and of its freshly allocated
+/// destination before the copy starts. Both are usually cold (a node of a
+/// large structure; a block the allocator last saw when an older version was
+/// freed), and the element-by-element copy would otherwise take their misses
+/// in turn, stalling on the destination's stores. Measured at 1M keys, same
+/// process, alternated: 3.16 → 2.80 µs per write, 2.86 → 2.56 µs at 16 writes
+/// per publish (destination alone: 3.25 → 2.93).
+#[inline]
+pub(crate) fn prefetch_copy<T>(dst: *const T, src: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = std::mem::size_of_val(src);
+        let (d, s) = (dst as *const i8, src.as_ptr() as *const i8);
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: a prefetch never faults and has no effect on memory;
+            // `wrapping_add` keeps the address arithmetic defined.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(d.wrapping_add(off));
+                _mm_prefetch::<_MM_HINT_T0>(s.wrapping_add(off));
+            }
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (dst, src);
+}
+
+/// A copy of a node's array (entries, items, children), prefetched first
+/// ([`prefetch_copy`]): the bulk of a path copy's bytes.
+#[inline]
+pub(crate) fn prefetched_clone<T: Clone>(src: &[T]) -> Vec<T> {
+    let mut v = Vec::with_capacity(src.len());
+    prefetch_copy(v.as_ptr(), src);
+    v.extend_from_slice(src);
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

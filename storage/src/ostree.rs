@@ -20,7 +20,7 @@
 
 use std::cmp::Ordering;
 
-use crate::noderef::{Counting, Locked, NodeRef};
+use crate::noderef::{prefetched_clone, touch_counts, Counting, Locked, NodeRef};
 use crate::SmallBytes;
 
 /// Most items in a leaf; a leaf that grows past it splits in two.
@@ -71,26 +71,12 @@ enum Node {
 impl Clone for Node {
     fn clone(&self) -> Self {
         match self {
-            Node::Leaf(v) => {
-                // Up to 2 KB, cold on both sides (see `hamt::prefetch_copy`).
-                let mut c = Vec::with_capacity(v.len());
-                crate::hamt::prefetch_copy(c.as_ptr(), v);
-                c.extend_from_slice(v);
-                Node::Leaf(c)
-            }
+            // Up to 64 items (2 KB) or 32 children of 48 bytes, cold on both
+            // sides of the copy.
+            Node::Leaf(v) => Node::Leaf(prefetched_clone(v)),
             Node::Inner(k) => {
-                // A path copy bumps every child's count, each in a cold
-                // cache line: plain loads first let the misses overlap.
-                let mut sum = 0usize;
-                for c in k {
-                    sum = sum.wrapping_add(NodeRef::count(&c.node));
-                }
-                std::hint::black_box(sum);
-                // 48 bytes a child (its size, largest item and link).
-                let mut c = Vec::with_capacity(k.len());
-                crate::hamt::prefetch_copy(c.as_ptr(), k);
-                c.extend_from_slice(k);
-                Node::Inner(c)
+                touch_counts(k.iter().map(|c| &c.node));
+                Node::Inner(prefetched_clone(k))
             }
         }
     }
