@@ -91,6 +91,9 @@ pub static PARAMS: &[Param] = &[
         Kind::Mem(1 << 20, i64::MAX),
         true,
     ),
+    // Ferrous's own: microseconds the worker keeps polling for requests after
+    // the last read before it sleeps (0 = never poll; see `busy_poll.rs`).
+    p("busy-poll-us", "50", Kind::Int(0, 1_000_000), true),
     p(
         "client-query-buffer-limit",
         "1073741824",

@@ -254,7 +254,9 @@ async fn run(
                 if n == 0 {
                     return Ok(());
                 }
-                srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                // Sequentially consistent: the busy poller's wake-up test.
+                srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::SeqCst);
+                srv.busy_poll.touched();
             }
             m = push_rx.recv() => {
                 if client.info.killed.load(Ordering::SeqCst) || *stop.borrow() {

@@ -4,6 +4,7 @@
 //! and calls [`server::start`]; tests start the same server in-process.
 
 pub mod blocking;
+pub mod busy_poll;
 pub mod client;
 pub mod clock;
 pub mod cmdstats;

@@ -59,6 +59,8 @@ pub struct Server {
     pub pause_writes_only: AtomicBool,
     /// Woken when the pause ends early (CLIENT UNPAUSE).
     pub unpause: Notify,
+    /// The busy poller's sleep state (`busy-poll-us`).
+    pub busy_poll: crate::busy_poll::BusyPoll,
     /// Clients blocked in BLPOP, BZPOPMIN, XREAD BLOCK, …
     pub blocking: crate::blocking::Blocking,
     /// Script cache, Lua VMs and running scripts.
@@ -134,6 +136,7 @@ impl Server {
             pause_until: AtomicU64::new(0),
             pause_writes_only: AtomicBool::new(false),
             unpause: Notify::new(),
+            busy_poll: Default::default(),
             blocking: Default::default(),
             scripting: Default::default(),
             watches: Default::default(),
@@ -279,6 +282,11 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     let done = tokio::spawn(async move { accept_loop(srv, listener).await });
     let srv = server.clone();
     tokio::spawn(async move { expire_loop(srv).await });
+    let srv = server.clone();
+    tokio::spawn(async move {
+        let window = || srv.config.int(crate::int_param!("busy-poll-us")).max(0) as u64;
+        srv.busy_poll.run(&srv.stats.net_input_bytes, window).await
+    });
     Ok(Running { addr, server, done })
 }
 

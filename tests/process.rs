@@ -229,3 +229,70 @@ fn long_script_on_one_worker_frees_the_runtime() {
         }
     }
 }
+
+/// CPU time (user + system) the process has used, in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the line.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+/// `busy-poll-us`: after a read the worker keeps polling (it burns CPU) for
+/// the window, then sleeps (an idle server uses none); 0 turns it off.
+#[test]
+fn busy_poller_spins_after_a_read_then_sleeps() {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI machines have 2 CPUs; the poller is off on one"
+        );
+        eprintln!("SKIPPED busy_poller_spins_after_a_read_then_sleeps: one CPU");
+        return;
+    }
+    let (p, port) = start(|port| {
+        vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--busy-poll-us".into(),
+            "400000".into(),
+        ]
+    });
+    let pid = p.0.id();
+    let mut c = common::Raw::connect(port);
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "busy-poll-us"]),
+        b"*2\r\n$12\r\nbusy-poll-us\r\n$6\r\n400000\r\n"
+    );
+    // Within the 0.4 s window after a read: spinning.
+    let t0 = cpu_secs(pid);
+    std::thread::sleep(Duration::from_millis(300));
+    let spun = cpu_secs(pid) - t0;
+    assert!(spun >= 0.08, "{spun} s of CPU in the 0.3 s after a read");
+    // Past the window: asleep.
+    std::thread::sleep(Duration::from_millis(300));
+    let t1 = cpu_secs(pid);
+    std::thread::sleep(Duration::from_millis(1000));
+    let idle = cpu_secs(pid) - t1;
+    assert!(idle <= 0.05, "{idle} s of CPU while idle for 1 s");
+    // Off: a read starts no spinning.
+    assert_eq!(c.cmd(&["CONFIG", "SET", "busy-poll-us", "0"]), b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    let t2 = cpu_secs(pid);
+    std::thread::sleep(Duration::from_millis(300));
+    let off = cpu_secs(pid) - t2;
+    assert!(
+        off <= 0.03,
+        "{off} s of CPU in the 0.3 s after a read, poller off"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "busy-poll-us", "abc"]),
+        &b"-ERR CONFIG SET failed (possibly related to argument 'busy-poll-us') - argument couldn't be parsed into an integer\r\n"[..]
+    );
+}
