@@ -284,8 +284,12 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     tokio::spawn(async move { expire_loop(srv).await });
     let srv = server.clone();
     tokio::spawn(async move {
+        let mut stop = srv.shutdown.subscribe();
         let window = || srv.config.int(crate::int_param!("busy-poll-us")).max(0) as u64;
-        srv.busy_poll.run(&srv.stats.net_input_bytes, window).await
+        tokio::select! {
+            _ = srv.busy_poll.run(&srv.stats.net_input_bytes, window) => {}
+            _ = stop.changed() => {}
+        }
     });
     Ok(Running { addr, server, done })
 }

@@ -311,3 +311,34 @@ fn client_kill_closes_idle_connections_at_once() {
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 }
+
+/// After `stop` every task of the server ends while the runtime lives on (an
+/// embedding program's runtime): the accept loop, the expiry cycle and the
+/// busy poller all let go of the shared state, so it is freed.
+#[test]
+fn stop_ends_every_server_task() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cfg = ferrous::config::Config::default();
+    cfg.set_startup("port", "0").unwrap();
+    cfg.set_startup("bind", "127.0.0.1").unwrap();
+    let running = rt.block_on(ferrous::server::start(cfg)).unwrap();
+    let weak = std::sync::Arc::downgrade(&running.server);
+    {
+        let mut c = common::Raw::connect(running.addr.port());
+        assert_eq!(c.cmd(&["SET", "k", "v"]), b"+OK\r\n");
+    }
+    rt.block_on(running.stop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while weak.upgrade().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the server state is still held 5 s after stop"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(rt);
+}
