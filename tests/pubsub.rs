@@ -240,3 +240,29 @@ fn soft_limit_disconnects_after_its_seconds() {
     assert!(started.elapsed() >= Duration::from_secs(1));
     drop(slow);
 }
+
+/// A subscriber that has read the reply to its QUIT is gone for every other
+/// client: Redis frees a client right after writing its last reply, so a
+/// PUBLISH sent after that reply reaches no one, and CLIENT LIST no longer
+/// shows it. Repeated, as the window the other order leaves is short.
+#[test]
+fn quit_is_complete_when_its_reply_arrives() {
+    let f = Ferrous::start(&[]);
+    let mut p = f.client();
+    for i in 0..300 {
+        let ch = format!("gone{i}");
+        let mut s = f.client();
+        s.send(&[b"SUBSCRIBE", ch.as_bytes()]);
+        let _ = s.read_reply();
+        s.send(&[b"QUIT"]);
+        assert_eq!(s.read_reply(), b"+OK\r\n");
+        assert_eq!(
+            p.cmd(&["PUBLISH", &ch, "x"]),
+            b":0\r\n",
+            "round {i}: the quitting subscriber still received a message"
+        );
+        let list = String::from_utf8_lossy(&p.cmd(&["CLIENT", "LIST"])).to_string();
+        let n = list.lines().filter(|l| l.starts_with("id=")).count();
+        assert_eq!(n, 1, "round {i}: {list}");
+    }
+}
