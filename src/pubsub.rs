@@ -278,6 +278,23 @@ impl PubSub {
         true
     }
 
+    /// Removes client `c` from every channel and pattern, from another
+    /// connection (CLIENT KILL: Redis frees the victim at once, so a PUBLISH
+    /// after the kill's reply reaches no one). Scans the registry: a kill is
+    /// rare. The victim's own `drop_client` later finds nothing left to do.
+    pub fn forget_client(&self, c: &ClientInfo) {
+        if !c.sub.active() {
+            return;
+        }
+        let mut maps = self.write();
+        for map in maps.iter_mut() {
+            map.retain(|_, m| {
+                m.remove(&c.id);
+                !m.is_empty()
+            });
+        }
+    }
+
     /// Drops every subscription of `client` (disconnect, RESET) quietly.
     pub fn drop_client(&self, client: &mut Client) {
         if !client.subs.active() {

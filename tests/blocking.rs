@@ -443,3 +443,36 @@ fn no_block_answers_at_once() {
         log.note(info_field(&mut c, "blocked_clients"));
     });
 }
+
+/// A blocked client killed by another is unblocked before the kill's reply:
+/// a push pipelined right after the kill stays in the list (Redis frees the
+/// victim at once; its connection task must not be served the element).
+#[test]
+fn client_kill_unblocks_before_its_reply() {
+    compare("kill-blocked", |port, log| {
+        let mut p = Raw::connect(port);
+        for round in 0..20 {
+            let key = format!("k{round}");
+            let mut w = Raw::connect(port);
+            let id = client_id(&mut w);
+            w.send_str(&["BLPOP", &key, "0"]);
+            settle();
+            log.note(info_field(&mut p, "blocked_clients"));
+            let mut req = common::encode(&[b"CLIENT", b"KILL", b"ID", id.as_bytes()]);
+            req.extend(common::encode(&[
+                b"RPUSH",
+                b"k",
+                format!("v{round}").as_bytes(),
+            ]));
+            req.extend(common::encode(&[b"LLEN", b"k"]));
+            p.send_raw(&req);
+            for _ in 0..3 {
+                log.poll(&mut p, 1000);
+            }
+            log.poll(&mut w, 100);
+            log.note(info_field(&mut p, "blocked_clients"));
+            log.note(info_field(&mut p, "connected_clients"));
+        }
+        log.cmd(&mut p, &["DBSIZE"]);
+    });
+}

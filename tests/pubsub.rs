@@ -266,3 +266,33 @@ fn quit_is_complete_when_its_reply_arrives() {
         assert_eq!(n, 1, "round {i}: {list}");
     }
 }
+
+/// Likewise a subscriber killed by another client: Redis frees it before
+/// the kill's reply, so a PUBLISH after the kill reaches no one and the
+/// victim is in no list. Pipelined, so the killer's batch runs before the
+/// victim's connection task can clean up after itself.
+#[test]
+fn client_kill_is_complete_when_its_reply_is_written() {
+    let f = Ferrous::start(&[]);
+    let mut p = f.client();
+    for i in 0..50 {
+        let ch = format!("killed{i}");
+        let mut s = f.client();
+        let id = String::from_utf8_lossy(&s.cmd(&["CLIENT", "ID"])).to_string();
+        let id = id.trim().trim_start_matches(':').to_string();
+        s.send(&[b"SUBSCRIBE", ch.as_bytes()]);
+        let _ = s.read_reply();
+        let mut req = common::encode(&[b"CLIENT", b"KILL", b"ID", id.as_bytes()]);
+        req.extend(common::encode(&[b"PUBLISH", ch.as_bytes(), b"x"]));
+        req.extend(common::encode(&[b"PUBSUB", b"NUMSUB", ch.as_bytes()]));
+        req.extend(common::encode(&[b"CLIENT", b"LIST"]));
+        p.send_raw(&req);
+        assert_eq!(p.read_reply(), b":1\r\n");
+        assert_eq!(p.read_reply(), b":0\r\n", "round {i}: PUBLISH");
+        let numsub = format!("*2\r\n${}\r\n{ch}\r\n:0\r\n", ch.len());
+        assert_eq!(p.read_reply(), numsub.as_bytes(), "round {i}: NUMSUB");
+        let list = String::from_utf8_lossy(&p.read_reply()).to_string();
+        let n = list.lines().filter(|l| l.starts_with("id=")).count();
+        assert_eq!(n, 1, "round {i}: {list}");
+    }
+}

@@ -324,8 +324,8 @@ pub fn show(b: &[u8]) -> String {
 ///   the second reply of a multi-channel SUBSCRIBE, …); `~ !read` compares
 ///   only its type and length (a message carrying a client id);
 /// * `{id:M}` inside a command — replaced, on each side, by the CLIENT ID of
-///   connection M (asked on first use; M must not be in RESP2 subscribed
-///   mode then);
+///   connection M (asked on first use, then remembered until `!reconnect`;
+///   M must not be in RESP2 subscribed mode when first used);
 /// * `# …` or blank — ignored.
 ///
 /// Returns the number of compared commands.
@@ -337,6 +337,9 @@ pub fn run_case_file(path: &Path) -> usize {
     let ferrous = Ferrous::start(&[]);
     // Connection pairs by number; index 0 is connection 1.
     let mut conns: Vec<Option<(Raw, Raw)>> = vec![Some((redis.client(), ferrous.client()))];
+    // Client ids by connection number, asked once (a connection may be
+    // subscribed, or killed, when a later line names it again).
+    let mut ids: std::collections::HashMap<usize, (String, String)> = Default::default();
     let mut cases = 0;
     for (lineno, line) in text.lines().enumerate() {
         let line = line.trim_end();
@@ -351,6 +354,7 @@ pub fn run_case_file(path: &Path) -> usize {
         }
         if trimmed == "!reconnect" {
             conns = vec![Some((redis.client(), ferrous.client()))];
+            ids.clear();
             continue;
         }
         let (n, trimmed) = match trimmed.strip_prefix('@') {
@@ -374,12 +378,18 @@ pub fn run_case_file(path: &Path) -> usize {
             if conns.len() < m {
                 conns.resize_with(m, || None);
             }
-            let (cr, cf) = conns[m - 1].get_or_insert_with(|| (redis.client(), ferrous.client()));
-            let id = |c: &mut Raw| {
-                let r = c.cmd(&["CLIENT", "ID"]);
-                String::from_utf8_lossy(&r[1..r.len() - 2]).into_owned()
-            };
-            let (ir, i_f) = (id(cr), id(cf));
+            let (ir, i_f) = ids
+                .entry(m)
+                .or_insert_with(|| {
+                    let (cr, cf) =
+                        conns[m - 1].get_or_insert_with(|| (redis.client(), ferrous.client()));
+                    let id = |c: &mut Raw| {
+                        let r = c.cmd(&["CLIENT", "ID"]);
+                        String::from_utf8_lossy(&r[1..r.len() - 2]).into_owned()
+                    };
+                    (id(cr), id(cf))
+                })
+                .clone();
             let pat = line_r[start..=end].to_string();
             line_r = line_r.replacen(&pat, &ir, 1);
             line_f = line_f.replacen(&pat, &i_f, 1);
