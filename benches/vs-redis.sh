@@ -30,7 +30,10 @@
 #                 zadd,lrange_100,lrange_300,mset)
 #        CUSTOM   custom benchmarks (default "evalsha-incr evalsha-10calls publish
 #                 set-r1m get-r1m")
-#        N (200000), C (50), PIPELINES ("1 16"),
+#        N (200000) requests per test without pipelining, NP (N × 5) with:
+#                 a pipelined test of 200000 requests lasts ~0.3 s, short
+#                 enough for a scheduling hiccup to move its ratio by 10 %,
+#        C (50), PIPELINES ("1 16"),
 #        KEYS_FOR_RSS (1000000; 0 skips the memory comparison),
 #        MIX (1; 0 skips the read-heavy mix),
 #        FERROUS_BIN  a prebuilt ferrous-server to use (default: build
@@ -43,6 +46,7 @@ ROUNDS=${1:-3}
 TESTS=${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,lrange_300,mset}
 CUSTOM=${CUSTOM:-"evalsha-incr evalsha-10calls publish set-r1m get-r1m"}
 N=${N:-200000}
+NP=${NP:-$((N * 5))}
 C=${C:-50}
 PIPELINES=${PIPELINES:-"1 16"}
 KEYS_FOR_RSS=${KEYS_FOR_RSS:-1000000}
@@ -131,7 +135,8 @@ bench() {
   # Names lose their parenthesised detail ("MSET (10 keys)" -> MSET); the
   # LPUSH that fills the list for LRANGE is not a result of its own (its
   # CPU time is, though, counted with the LRANGE test's).
-  local cmd c0 c1 lines
+  local cmd c0 c1 lines n=$N
+  [ "$2" -gt 1 ] && n=$NP
   case $3 in
     evalsha-incr) cmd="evalsha $SHA_INCR 1 key" ;;
     evalsha-10calls) cmd="evalsha $SHA_TEN 1 key" ;;
@@ -140,19 +145,19 @@ bench() {
   esac
   c0=$(cpu_ns "$pid")
   if [[ $3 == *-r1m ]]; then
-    lines=$(redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" -t "${3%-r1m}" -r 1000000 \
+    lines=$(redis-benchmark -p "$port" -n "$n" -c "$C" -P "$2" -t "${3%-r1m}" -r 1000000 \
       --dbnum 9 --csv 2>/dev/null | tail -n +2 | tr -d '"' | cut -d, -f2 | sed "s/^/$3,/")
   elif [ -z "$cmd" ]; then
-    lines=$(redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" -t "$3" --csv 2>/dev/null |
+    lines=$(redis-benchmark -p "$port" -n "$n" -c "$C" -P "$2" -t "$3" --csv 2>/dev/null |
       tail -n +2 | tr -d '"' | cut -d, -f1,2 |
       sed -E '/needed to benchmark/d; s/ \([^,]*\),/,/')
   else
     # shellcheck disable=SC2086
-    lines=$(redis-benchmark -p "$port" -n "$N" -c "$C" -P "$2" --csv $cmd 2>/dev/null |
+    lines=$(redis-benchmark -p "$port" -n "$n" -c "$C" -P "$2" --csv $cmd 2>/dev/null |
       tail -n +2 | tr -d '"' | cut -d, -f2 | sed "s/^/$3,/")
   fi
   c1=$(cpu_ns "$pid")
-  echo "$lines" | awk -F, -v d=$((c1 - c0)) -v n="$N" 'NF == 2 { printf "%s,%s,%.2f\n", $1, $2, d / 1000 / n }'
+  echo "$lines" | awk -F, -v d=$((c1 - c0)) -v n="$n" 'NF == 2 { printf "%s,%s,%.2f\n", $1, $2, d / 1000 / n }'
 }
 
 for name in $CUSTOM; do
@@ -182,7 +187,7 @@ done
 
 median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else if (NR) print (a[NR/2]+a[NR/2+1])/2}'; }
 echo
-echo "requests/s and server CPU µs per request, medians of $ROUNDS rounds (-n $N -c $C)"
+echo "requests/s and server CPU µs per request, medians of $ROUNDS rounds (-n $N, pipelined -n $NP; -c $C)"
 echo "ratio = Ferrous / redis-server requests/s; cpu ratio = redis-server / Ferrous CPU per request"
 printf '%-18s %4s %11s %12s %6s %8s %8s %6s\n' test P ferrous redis-server ratio "cpu F" "cpu R" "ratio"
 printf '%-18s %4s %11s %12s %6s %8s %8s %6s\n' ------------------ ---- ----------- ------------ ------ -------- -------- ------
