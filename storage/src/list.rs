@@ -8,15 +8,21 @@
 //! Redis 7.0 encodes every list as a quicklist (listpack-encoded lists
 //! arrived in 7.2), so [`List::encoding`] always answers `quicklist`.
 
+use std::sync::Arc;
+
 use imbl::Vector;
 
 use crate::SmallBytes;
 
-/// A list value. The vector sits behind a `Box` so that [`crate::Value`]
-/// stays 32 bytes; cloning clones the box and the vector's root only.
+/// A list value. The vector sits behind an `Arc` so that [`crate::Value`]
+/// stays 32 bytes and so that cloning it is one count increment: a trie
+/// node holding the list is copied (with every entry in it) on each write
+/// to any key of that node, and a `Box` made each copy allocate and clone
+/// the vector's root (its five chunk pointers). A write to the list itself
+/// clones the vector only when the `Arc` is shared.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct List {
-    items: Box<Vector<SmallBytes>>,
+    items: Arc<Vector<SmallBytes>>,
 }
 
 /// Which end of a list.
@@ -40,6 +46,11 @@ impl List {
         "quicklist"
     }
 
+    /// The vector, for a change: cloned first if another version shares it.
+    fn items_mut(&mut self) -> &mut Vector<SmallBytes> {
+        Arc::make_mut(&mut self.items)
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         self.items.len()
@@ -53,16 +64,16 @@ impl List {
     /// Adds `v` at `end`.
     pub fn push(&mut self, end: End, v: SmallBytes) {
         match end {
-            End::Left => self.items.push_front(v),
-            End::Right => self.items.push_back(v),
+            End::Left => self.items_mut().push_front(v),
+            End::Right => self.items_mut().push_back(v),
         }
     }
 
     /// Removes and returns the element at `end`.
     pub fn pop(&mut self, end: End) -> Option<SmallBytes> {
         match end {
-            End::Left => self.items.pop_front(),
-            End::Right => self.items.pop_back(),
+            End::Left => self.items_mut().pop_front(),
+            End::Right => self.items_mut().pop_back(),
         }
     }
 
@@ -76,14 +87,14 @@ impl List {
         if i >= self.items.len() {
             return false;
         }
-        self.items.set(i, v);
+        self.items_mut().set(i, v);
         true
     }
 
     /// Inserts `v` before position `i` (`i == len` appends).
     pub fn insert(&mut self, i: usize, v: SmallBytes) {
         let i = i.min(self.items.len());
-        self.items.insert(i, v);
+        self.items_mut().insert(i, v);
     }
 
     /// Removes and returns the element at `i`.
@@ -91,7 +102,7 @@ impl List {
         if i >= self.items.len() {
             return None;
         }
-        Some(self.items.remove(i))
+        Some(self.items_mut().remove(i))
     }
 
     /// Keeps only the elements in `start..end` (clamped to the list).
@@ -102,9 +113,9 @@ impl List {
         if start == 0 && end == len {
             return;
         }
-        let mut mid = self.items.split_off(start);
+        let mut mid = self.items.skip(start);
         mid.truncate(end - start);
-        *self.items = mid;
+        self.items = Arc::new(mid);
     }
 
     /// Elements from the head.
@@ -147,7 +158,7 @@ impl List {
         }
         // Descending indexes: each removal leaves the others in place.
         for &i in &hits {
-            self.items.remove(i);
+            self.items_mut().remove(i);
         }
         hits.len()
     }
@@ -155,7 +166,7 @@ impl List {
     /// A list holding `items` in order.
     pub fn from_items(items: impl IntoIterator<Item = SmallBytes>) -> List {
         List {
-            items: Box::new(items.into_iter().collect()),
+            items: Arc::new(items.into_iter().collect()),
         }
     }
 }
