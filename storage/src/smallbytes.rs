@@ -17,12 +17,28 @@ use std::sync::Arc;
 /// Longest content stored inline (without any heap allocation).
 pub const INLINE_CAP: usize = 22;
 
-#[derive(Clone)]
 enum Repr {
     // 1 tag byte + 1 length byte + 22 data bytes = 24: the largest inline buffer a tagged
     // enum can hold while staying the size of the `Arc<[u8]>` variant plus its tag.
     Inline { len: u8, buf: [u8; INLINE_CAP] },
     Heap(Arc<[u8]>),
+}
+
+impl Clone for Repr {
+    /// An inline string is copied as one 24-byte block. The derived clone
+    /// copied it field by field through the stack, in stores of odd sizes
+    /// and offsets that the next 16-byte load had to wait for (a stalled
+    /// store forwarding): it was a quarter of a trie node copy's time.
+    #[inline]
+    fn clone(&self) -> Self {
+        match self {
+            // SAFETY: the inline variant is plain bytes (a tag, a length and
+            // an array, no padding) and owns nothing, so a bitwise copy is a
+            // valid value independent of the original.
+            Repr::Inline { .. } => unsafe { std::ptr::read(self) },
+            Repr::Heap(a) => Repr::Heap(Arc::clone(a)),
+        }
+    }
 }
 
 /// An immutable byte string, 24 bytes in size, with small-string optimisation.
@@ -344,6 +360,20 @@ mod tests {
         let s = SmallBytes::from(&bytes(50)[..]);
         let c = s.clone();
         assert_eq!(s.as_slice().as_ptr(), c.as_slice().as_ptr());
+    }
+
+    #[test]
+    fn inline_clone_is_an_equal_independent_copy() {
+        for n in 0..=INLINE_CAP {
+            let src = bytes(n);
+            let s = SmallBytes::from(&src[..]);
+            assert!(s.is_inline());
+            let c = s.clone();
+            drop(s);
+            assert!(c.is_inline());
+            assert_eq!(c.as_slice(), &src[..], "length {n}");
+            assert_eq!(c.len(), n);
+        }
     }
 
     #[test]
