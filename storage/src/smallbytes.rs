@@ -27,8 +27,9 @@ enum Repr {
 impl Clone for Repr {
     /// An inline string is copied as one 24-byte block. The derived clone
     /// copied it field by field through the stack, in stores of odd sizes
-    /// and offsets that the next 16-byte load had to wait for (a stalled
-    /// store forwarding): it was a quarter of a trie node copy's time.
+    /// and offsets that the next 16-byte load had to wait for (store
+    /// forwarding fails): half of a trie node copy's samples in one profile
+    /// (docs/performance.md, session 17).
     #[inline]
     fn clone(&self) -> Self {
         match self {
