@@ -99,12 +99,9 @@ pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, peer: SocketAddr) {
 /// has read that reply finds the client gone, as Redis frees a client right
 /// after writing its last reply; and again when the connection ends.
 fn release(srv: &Server, client: &mut Client) {
-    let id = client.info.id;
-    srv.blocking.forget(id);
     crate::multi::reset(srv, client);
     srv.pubsub.drop_client(client);
-    srv.tracking.remove(id);
-    srv.clients.remove(id);
+    srv.unregister_client(client.info.id);
 }
 
 async fn run(

@@ -153,6 +153,16 @@ impl Server {
         self.store.read(|v| v.num_dbs())
     }
 
+    /// Removes client `id` from the registries other connections look at by
+    /// id (blocked keys, tracking, the client list). Idempotent. Its
+    /// subscriptions and WATCH state are the caller's: the connection drops
+    /// them from its own lists, CLIENT KILL scans for them.
+    pub fn unregister_client(&self, id: u64) {
+        self.blocking.forget(id);
+        self.tracking.remove(id);
+        self.clients.remove(id);
+    }
+
     /// Tells writers waiting for the GIL that it was released.
     pub fn gil_released(&self) {
         if self.gil_waiters.load(Ordering::SeqCst) > 0 {

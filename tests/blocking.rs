@@ -11,11 +11,6 @@ use std::time::Instant;
 
 use common::{compare_logs as compare, settle, Ferrous, Raw};
 
-fn client_id(c: &mut Raw) -> String {
-    let r = c.cmd(&["CLIENT", "ID"]);
-    String::from_utf8_lossy(&r[1..r.len() - 2]).into_owned()
-}
-
 fn info_field(c: &mut Raw, field: &str) -> String {
     let r = c.cmd(&["INFO", "clients"]);
     let s = String::from_utf8_lossy(&r).into_owned();
@@ -154,7 +149,7 @@ fn disconnect_while_blocked() {
         log.cmd(&mut p, &["EXISTS", "j"]);
         // Killed while blocked (with a timeout).
         let mut a = Raw::connect(port);
-        let id = client_id(&mut a);
+        let id = a.client_id();
         a.send_str(&["BLMOVE", "h", "i", "LEFT", "LEFT", "100"]);
         settle();
         log.note(info_field(&mut p, "clients_in_timeout_table"));
@@ -214,7 +209,7 @@ fn client_unblock() {
     compare("unblock", |port, log| {
         let mut p = Raw::connect(port);
         let mut a = Raw::connect(port);
-        let id = client_id(&mut a);
+        let id = a.client_id();
         log.cmd(&mut p, &["CLIENT", "UNBLOCK", &id]);
         a.send_str(&["BLPOP", "k", "0"]);
         settle();
@@ -454,17 +449,13 @@ fn client_kill_unblocks_before_its_reply() {
         for round in 0..20 {
             let key = format!("k{round}");
             let mut w = Raw::connect(port);
-            let id = client_id(&mut w);
+            let id = w.client_id();
             w.send_str(&["BLPOP", &key, "0"]);
             settle();
             log.note(info_field(&mut p, "blocked_clients"));
             let mut req = common::encode(&[b"CLIENT", b"KILL", b"ID", id.as_bytes()]);
-            req.extend(common::encode(&[
-                b"RPUSH",
-                b"k",
-                format!("v{round}").as_bytes(),
-            ]));
-            req.extend(common::encode(&[b"LLEN", b"k"]));
+            req.extend(common::encode(&[b"RPUSH", key.as_bytes(), b"v"]));
+            req.extend(common::encode(&[b"LLEN", key.as_bytes()]));
             p.send_raw(&req);
             for _ in 0..3 {
                 log.poll(&mut p, 1000);

@@ -38,6 +38,14 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// How many clients a CLIENT LIST reply lists.
+fn listed_clients(reply: &[u8]) -> usize {
+    String::from_utf8_lossy(reply)
+        .lines()
+        .filter(|l| l.starts_with("id="))
+        .count()
+}
+
 fn message(ch: &str, msg: &str) -> Vec<u8> {
     format!(
         "*3\r\n$7\r\nmessage\r\n${}\r\n{ch}\r\n${}\r\n{msg}\r\n",
@@ -261,9 +269,13 @@ fn quit_is_complete_when_its_reply_arrives() {
             b":0\r\n",
             "round {i}: the quitting subscriber still received a message"
         );
-        let list = String::from_utf8_lossy(&p.cmd(&["CLIENT", "LIST"])).to_string();
-        let n = list.lines().filter(|l| l.starts_with("id=")).count();
-        assert_eq!(n, 1, "round {i}: {list}");
+        let list = p.cmd(&["CLIENT", "LIST"]);
+        assert_eq!(
+            listed_clients(&list),
+            1,
+            "round {i}: {}",
+            common::show(&list)
+        );
     }
 }
 
@@ -278,8 +290,7 @@ fn client_kill_is_complete_when_its_reply_is_written() {
     for i in 0..50 {
         let ch = format!("killed{i}");
         let mut s = f.client();
-        let id = String::from_utf8_lossy(&s.cmd(&["CLIENT", "ID"])).to_string();
-        let id = id.trim().trim_start_matches(':').to_string();
+        let id = s.client_id();
         s.send(&[b"SUBSCRIBE", ch.as_bytes()]);
         let _ = s.read_reply();
         let mut req = common::encode(&[b"CLIENT", b"KILL", b"ID", id.as_bytes()]);
@@ -291,8 +302,12 @@ fn client_kill_is_complete_when_its_reply_is_written() {
         assert_eq!(p.read_reply(), b":0\r\n", "round {i}: PUBLISH");
         let numsub = format!("*2\r\n${}\r\n{ch}\r\n:0\r\n", ch.len());
         assert_eq!(p.read_reply(), numsub.as_bytes(), "round {i}: NUMSUB");
-        let list = String::from_utf8_lossy(&p.read_reply()).to_string();
-        let n = list.lines().filter(|l| l.starts_with("id=")).count();
-        assert_eq!(n, 1, "round {i}: {list}");
+        let list = p.read_reply();
+        assert_eq!(
+            listed_clients(&list),
+            1,
+            "round {i}: {}",
+            common::show(&list)
+        );
     }
 }

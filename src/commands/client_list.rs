@@ -260,10 +260,7 @@ fn kill_one(ctx: &mut Ctx<'_>, c: &ClientInfo) {
         // Redis frees another client at once: after this reply it is in no
         // list, holds no subscription, waits on no key. The victim's
         // connection task ends on its own and finds these already done.
-        let srv = ctx.srv;
-        srv.blocking.forget(c.id);
-        srv.pubsub.forget_client(c);
-        srv.tracking.remove(c.id);
-        srv.clients.remove(c.id);
+        ctx.srv.pubsub.forget_client(c);
+        ctx.srv.unregister_client(c.id);
     }
 }

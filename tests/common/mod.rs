@@ -208,6 +208,12 @@ impl Raw {
         self.read_reply()
     }
 
+    /// This connection's CLIENT ID, as text.
+    pub fn client_id(&mut self) -> String {
+        let r = self.cmd(&["CLIENT", "ID"]);
+        String::from_utf8_lossy(&r[1..r.len() - 2]).into_owned()
+    }
+
     /// Reads exactly one RESP2/RESP3 reply, returning its raw bytes.
     pub fn read_reply(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -383,11 +389,7 @@ pub fn run_case_file(path: &Path) -> usize {
                 .or_insert_with(|| {
                     let (cr, cf) =
                         conns[m - 1].get_or_insert_with(|| (redis.client(), ferrous.client()));
-                    let id = |c: &mut Raw| {
-                        let r = c.cmd(&["CLIENT", "ID"]);
-                        String::from_utf8_lossy(&r[1..r.len() - 2]).into_owned()
-                    };
-                    (id(cr), id(cf))
+                    (cr.client_id(), cf.client_id())
                 })
                 .clone();
             let pat = line_r[start..=end].to_string();
