@@ -610,7 +610,7 @@ impl ScriptHost<'_> {
 
 impl Host for ScriptHost<'_> {
     fn call(&mut self, args: &[&[u8]], resp3: bool) -> Reply {
-        // One copy of all the arguments, sliced. Up to ARGS_KEEP bytes the
+        // One copy of all the arguments, split. Up to ARGS_KEEP bytes the
         // buffer is the VM's: once the previous calls' slices are gone,
         // `reserve` takes their space back, so a call allocates nothing (a
         // command that kept a slice makes it allocate a fresh one).
@@ -625,13 +625,13 @@ impl Host for ScriptHost<'_> {
         for a in args {
             buf.extend_from_slice(a);
         }
-        let all = buf.split().freeze();
+        // Each argument split off on its own: one count increment each (a
+        // split of the whole and a slice per argument took one more, plus the
+        // whole's drop).
         let mut argv = std::mem::take(&mut self.scratch.argv);
         argv.clear();
-        let mut at = 0;
         for a in args {
-            argv.push(all.slice(at..at + a.len()));
-            at += a.len();
+            argv.push(buf.split_to(a.len()).freeze());
         }
         let reply = self.run_call(&argv, resp3);
         argv.clear();
