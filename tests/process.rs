@@ -5,67 +5,9 @@
 mod common;
 
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The server process; killed on drop if still running.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(args: &[&str]) -> Proc {
-    let child = Command::new(env!("CARGO_BIN_EXE_ferrous-server"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    Proc(child)
-}
-
-/// Waits until the child answers on `port`; false if it exited first (lost the
-/// port to another test) or if the answering server is not the child.
-fn wait_ready(p: &mut Proc, port: u16) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if !matches!(p.0.try_wait(), Ok(None)) {
-            return false;
-        }
-        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let mut c = common::Raw {
-                r: std::io::BufReader::new(s),
-            };
-            c.send(&[b"INFO", b"server"]);
-            let Some(info) = c.try_read_reply() else {
-                return false;
-            };
-            let pid = format!("process_id:{}\r\n", p.0.id());
-            return String::from_utf8_lossy(&info).contains(&pid);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("server did not start on {port}");
-}
-
-/// Starts the server on a free port (`args` builds the arguments for a port),
-/// retrying when another test grabbed the port first.
-fn start(args: impl Fn(u16) -> Vec<String>) -> (Proc, u16) {
-    for _ in 0..5 {
-        let port = common::free_port();
-        let a = args(port);
-        let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
-        let mut p = spawn(&a);
-        if wait_ready(&mut p, port) {
-            return (p, port);
-        }
-    }
-    panic!("could not start the server on a free port");
-}
+use common::{spawn, spawn_on_free_port, Proc};
 
 fn wait_exit(p: &mut Proc) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -92,7 +34,7 @@ fn output(p: &mut Proc) -> String {
 #[test]
 fn banner_and_sigterm_shutdown() {
     for sig in [libc::SIGTERM, libc::SIGINT] {
-        let (mut p, port) = start(|port| {
+        let (mut p, port) = spawn_on_free_port(|port| {
             vec![
                 "--port".into(),
                 port.to_string(),
@@ -117,7 +59,7 @@ fn config_file_then_flags() {
     let dir = std::env::temp_dir().join(format!("ferrous-conf-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("redis.conf");
-    let (mut p, port) = start(|port| {
+    let (mut p, port) = spawn_on_free_port(|port| {
         std::fs::write(
             &conf,
             format!("# test config\nport {port}\nbind 127.0.0.1\nmaxclients 7\ntimeout 100\n"),
@@ -167,7 +109,7 @@ fn bad_config_is_a_clear_error() {
 /// FCALL alike), and short scripts keep working afterwards.
 #[test]
 fn long_script_on_one_worker_frees_the_runtime() {
-    let (_p, port) = start(|port| {
+    let (_p, port) = spawn_on_free_port(|port| {
         vec![
             "--port".into(),
             port.to_string(),
@@ -228,72 +170,4 @@ fn long_script_on_one_worker_frees_the_runtime() {
             assert_eq!(got, want.as_bytes());
         }
     }
-}
-
-/// CPU time (user + system) the process has used, in seconds.
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields of the line.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
-    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
-}
-
-/// `busy-poll-us`: after a read the worker keeps polling (it burns CPU) for
-/// the window, then sleeps (an idle server uses none); 0 turns it off.
-#[test]
-fn busy_poller_spins_after_a_read_then_sleeps() {
-    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI machines have 2 CPUs; the poller is off on one"
-        );
-        eprintln!("SKIPPED busy_poller_spins_after_a_read_then_sleeps: one CPU");
-        return;
-    }
-    let (p, port) = start(|port| {
-        vec![
-            "--port".into(),
-            port.to_string(),
-            "--bind".into(),
-            "127.0.0.1".into(),
-            "--busy-poll-us".into(),
-            "700000".into(),
-        ]
-    });
-    let pid = p.0.id();
-    let mut c = common::Raw::connect(port);
-    assert_eq!(
-        c.cmd(&["CONFIG", "GET", "busy-poll-us"]),
-        b"*2\r\n$12\r\nbusy-poll-us\r\n$6\r\n700000\r\n"
-    );
-    // Within the 0.7 s window after a read: spinning (a core's worth, less
-    // what other tests running at the same time take).
-    let t0 = cpu_secs(pid);
-    std::thread::sleep(Duration::from_millis(400));
-    let spun = cpu_secs(pid) - t0;
-    assert!(spun >= 0.05, "{spun} s of CPU in the 0.4 s after a read");
-    // Past the window: asleep.
-    std::thread::sleep(Duration::from_millis(500));
-    let t1 = cpu_secs(pid);
-    std::thread::sleep(Duration::from_millis(1000));
-    let idle = cpu_secs(pid) - t1;
-    assert!(idle <= 0.05, "{idle} s of CPU while idle for 1 s");
-    // Off: a read starts no spinning.
-    assert_eq!(c.cmd(&["CONFIG", "SET", "busy-poll-us", "0"]), b"+OK\r\n");
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
-    let t2 = cpu_secs(pid);
-    std::thread::sleep(Duration::from_millis(300));
-    let off = cpu_secs(pid) - t2;
-    assert!(
-        off <= 0.03,
-        "{off} s of CPU in the 0.3 s after a read, poller off"
-    );
-    assert_eq!(
-        c.cmd(&["CONFIG", "SET", "busy-poll-us", "abc"]),
-        &b"-ERR CONFIG SET failed (possibly related to argument 'busy-poll-us') - argument couldn't be parsed into an integer\r\n"[..]
-    );
 }

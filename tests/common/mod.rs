@@ -584,3 +584,76 @@ pub fn compare_logs(name: &str, scenario: fn(u16, &mut Log)) {
     }
     assert_eq!(fl, rl, "{name}: ferrous (left) and redis (right) differ");
 }
+
+// ---- the server binary as a process ----
+
+/// The server process; killed on drop if still running.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the server binary with `args`, its output piped.
+pub fn spawn(args: &[&str]) -> Proc {
+    let child = Command::new(env!("CARGO_BIN_EXE_ferrous-server"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Proc(child)
+}
+
+/// Waits until the child answers on `port`; false if it exited first (lost the
+/// port to another test) or if the answering server is not the child.
+pub fn wait_ready(p: &mut Proc, port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if !matches!(p.0.try_wait(), Ok(None)) {
+            return false;
+        }
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let mut c = Raw {
+                r: std::io::BufReader::new(s),
+            };
+            c.send(&[b"INFO", b"server"]);
+            let Some(info) = c.try_read_reply() else {
+                return false;
+            };
+            let pid = format!("process_id:{}\r\n", p.0.id());
+            return String::from_utf8_lossy(&info).contains(&pid);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("server did not start on {port}");
+}
+
+/// Starts the server on a free port (`args` builds the arguments for a port),
+/// retrying when another test grabbed the port first.
+pub fn spawn_on_free_port(args: impl Fn(u16) -> Vec<String>) -> (Proc, u16) {
+    for _ in 0..5 {
+        let port = free_port();
+        let a = args(port);
+        let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+        let mut p = spawn(&a);
+        if wait_ready(&mut p, port) {
+            return (p, port);
+        }
+    }
+    panic!("could not start the server on a free port");
+}
+
+/// CPU time (user + system) the process has used, in seconds.
+pub fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the line.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
