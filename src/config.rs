@@ -143,6 +143,9 @@ pub static PARAMS: &[Param] = &[
     p("tcp-keepalive", "300", Kind::Int(0, i32::MAX as i64), true),
     p("tcp-backlog", "511", Kind::Int(0, i32::MAX as i64), false),
     p("daemonize", "no", YES, false),
+    // Acted on at startup (src/main.rs): THP off for the process when the
+    // kernel's mode is `always`, as redis-server does.
+    p("disable-thp", "yes", YES, false),
     p("pidfile", "", Kind::Str, false),
     p("active-expire-effort", "1", Kind::Int(1, 10), true),
     p("lazyfree-lazy-user-flush", "no", YES, true),

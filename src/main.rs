@@ -37,6 +37,9 @@ fn main() {
         .with_env_filter(filter)
         .with_target(false)
         .init();
+    if config.get_bool("disable-thp") {
+        disable_thp_if_always();
+    }
     // `io-threads` (as in redis.conf) sets the runtime's worker threads. The
     // default, 1, is fastest on small machines where the clients share the
     // cores (measured with redis-benchmark on 2 cores: 1 worker 76k SET/s at
@@ -99,5 +102,29 @@ async fn wait_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `disable-thp yes` (the default), as redis-server: when the kernel gives
+/// every anonymous mapping transparent huge pages (mode `always`), turn them
+/// off for this process. In `madvise` mode nothing changes: only what the
+/// allocator asks huge pages for gets them, and a large keyspace's random
+/// walks gain from their TLB reach (docs/performance.md, session 18).
+fn disable_thp_if_always() {
+    let mode =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if !mode.contains("[always]") {
+        return;
+    }
+    // SAFETY: PR_SET_THP_DISABLE takes only integer arguments and changes
+    // nothing but the process's huge-page policy.
+    let r = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    if r == 0 {
+        tracing::info!("transparent huge pages disabled for this process (disable-thp yes)");
+    } else {
+        tracing::warn!(
+            "could not disable transparent huge pages: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
