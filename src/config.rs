@@ -94,6 +94,9 @@ pub static PARAMS: &[Param] = &[
     // Ferrous's own: microseconds the worker keeps polling for requests after
     // the last read before it sleeps (0 = never poll; see `busy_poll.rs`).
     p("busy-poll-us", "50", Kind::Int(0, 1_000_000), true),
+    // Ferrous's own: the poller stops spinning for a while when its worker
+    // waited for a CPU more than this percent of a sample (100 = never).
+    p("busy-poll-contention-pct", "10", Kind::Int(0, 100), true),
     p(
         "client-query-buffer-limit",
         "1073741824",

@@ -296,8 +296,13 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     tokio::spawn(async move {
         let mut stop = srv.shutdown.subscribe();
         let window = || srv.config.int(crate::int_param!("busy-poll-us")).max(0) as u64;
+        let pct = || {
+            srv.config
+                .int(crate::int_param!("busy-poll-contention-pct"))
+                .clamp(0, 100) as u64
+        };
         tokio::select! {
-            _ = srv.busy_poll.run(&srv.stats.net_input_bytes, window) => {}
+            _ = srv.busy_poll.run(&srv.stats.net_input_bytes, window, pct) => {}
             _ = stop.changed() => {}
         }
     });
