@@ -56,10 +56,12 @@ fn rank(map: u32, bit: u32) -> usize {
     (map & (bit - 1)).count_ones() as usize
 }
 
+/// A key and its value. The key's hash is not stored: lookups compare keys
+/// (short keys are inline), and splits and SCAN cursors re-hash the few keys
+/// they need, so that every node copy moves 8 bytes less per entry (the
+/// keyspace's entries are 64 bytes, one cache line).
 #[derive(Clone)]
 struct Entry<K, V> {
-    // Cached so splits, SCAN and lookups never re-hash a stored key.
-    hash: u64,
     key: K,
     value: V,
 }
@@ -160,18 +162,25 @@ fn remove_owned<T>(b: &mut Box<[T]>, pos: usize) -> T {
     item
 }
 
-/// A sub-trie holding exactly `a` and `b` (distinct keys), rooted at `level`.
-fn merge<K, V, C: Counting>(a: Entry<K, V>, b: Entry<K, V>, level: u32) -> Node<K, V, C> {
-    if a.hash == b.hash {
+/// A sub-trie holding exactly `a` and `b` (distinct keys, hashes `ha` and
+/// `hb`), rooted at `level`.
+fn merge<K, V, C: Counting>(
+    a: Entry<K, V>,
+    ha: u64,
+    b: Entry<K, V>,
+    hb: u64,
+    level: u32,
+) -> Node<K, V, C> {
+    if ha == hb {
         return Node::Collision(vec![a, b].into_boxed_slice());
     }
-    let (ia, ib) = (index(a.hash, level), index(b.hash, level));
+    let (ia, ib) = (index(ha, level), index(hb, level));
     if ia == ib {
         Node::Branch(Branch {
             datamap: 0,
             nodemap: 1 << ia,
             entries: Box::default(),
-            children: vec![NodeRef::new(merge(a, b, level + 1))].into_boxed_slice(),
+            children: vec![NodeRef::new(merge(a, ha, b, hb, level + 1))].into_boxed_slice(),
         })
     } else {
         let entries = if ia < ib { vec![a, b] } else { vec![b, a] };
@@ -184,21 +193,23 @@ fn merge<K, V, C: Counting>(a: Entry<K, V>, b: Entry<K, V>, level: u32) -> Node<
     }
 }
 
-/// A sub-trie at `level` holding the collision node `coll` (hash `ch`) and entry `e`.
+/// A sub-trie at `level` holding the collision node `coll` (hash `ch`) and
+/// entry `e` (hash `eh`).
 fn merge_collision<K, V, C: Counting>(
     coll: Link<K, V, C>,
     ch: u64,
     e: Entry<K, V>,
+    eh: u64,
     level: u32,
 ) -> Node<K, V, C> {
-    debug_assert_ne!(ch, e.hash);
-    let (ic, ie) = (index(ch, level), index(e.hash, level));
+    debug_assert_ne!(ch, eh);
+    let (ic, ie) = (index(ch, level), index(eh, level));
     if ic == ie {
         Node::Branch(Branch {
             datamap: 0,
             nodemap: 1 << ic,
             entries: Box::default(),
-            children: vec![NodeRef::new(merge_collision(coll, ch, e, level + 1))]
+            children: vec![NodeRef::new(merge_collision(coll, ch, e, eh, level + 1))]
                 .into_boxed_slice(),
         })
     } else {
@@ -211,17 +222,19 @@ fn merge_collision<K, V, C: Counting>(
     }
 }
 
-fn insert_rec<K: Eq + Clone, V: Clone, C: Counting>(
+/// Inserts `e`, whose key hashes to `hash`, below `slot` at `level`.
+fn insert_rec<K: Hash + Eq + Clone, V: Clone, C: Counting>(
     slot: &mut Link<K, V, C>,
     e: Entry<K, V>,
+    hash: u64,
     level: u32,
 ) -> Option<V> {
     match &**slot {
         Node::Collision(es) => {
-            let ch = es[0].hash;
-            if ch != e.hash {
+            let ch = hash_of(&es[0].key);
+            if ch != hash {
                 let coll = NodeRef::clone(slot);
-                *slot = NodeRef::new(merge_collision(coll, ch, e, level));
+                *slot = NodeRef::new(merge_collision(coll, ch, e, hash, level));
                 return None;
             }
             if let Some(p) = es.iter().position(|x| x.key == e.key) {
@@ -243,14 +256,14 @@ fn insert_rec<K: Eq + Clone, V: Clone, C: Counting>(
             None
         }
         Node::Branch(b) => {
-            let bit = 1u32 << index(e.hash, level);
+            let bit = 1u32 << index(hash, level);
             if b.nodemap & bit != 0 {
                 let pos = rank(b.nodemap, bit);
                 // Only a pointer changes here, so copy-then-modify costs nothing extra.
                 let Node::Branch(b) = NodeRef::make_mut(slot) else {
                     unreachable!()
                 };
-                return insert_rec(&mut b.children[pos], e, level + 1);
+                return insert_rec(&mut b.children[pos], e, hash, level + 1);
             }
             let pos = rank(b.datamap, bit);
             if b.datamap & bit == 0 {
@@ -280,18 +293,19 @@ fn insert_rec<K: Eq + Clone, V: Clone, C: Counting>(
                 return None;
             }
             let cur = &b.entries[pos];
-            if cur.hash == e.hash && cur.key == e.key {
+            if cur.key == e.key {
                 let Node::Branch(b) = NodeRef::make_mut(slot) else {
                     unreachable!()
                 };
                 return Some(mem::replace(&mut b.entries[pos].value, e.value));
             }
             // Slot taken by another key: push both down into a new sub-node.
+            let old_hash = hash_of(&cur.key);
             let npos = rank(b.nodemap, bit);
             match NodeRef::get_mut(slot) {
                 Some(Node::Branch(b)) => {
                     let old = remove_owned(&mut b.entries, pos);
-                    let child = NodeRef::new(merge(old, e, level + 1));
+                    let child = NodeRef::new(merge(old, old_hash, e, hash, level + 1));
                     insert_owned(&mut b.children, npos, child);
                     b.datamap ^= bit;
                     b.nodemap |= bit;
@@ -301,7 +315,7 @@ fn insert_rec<K: Eq + Clone, V: Clone, C: Counting>(
                         unreachable!()
                     };
                     let old = b.entries[pos].clone();
-                    let child = NodeRef::new(merge(old, e, level + 1));
+                    let child = NodeRef::new(merge(old, old_hash, e, hash, level + 1));
                     let nb = Branch {
                         datamap: b.datamap ^ bit,
                         nodemap: b.nodemap | bit,
@@ -571,7 +585,7 @@ impl<K, V, C: Counting> HashTrie<K, V, C> {
             });
         }
         Iter {
-            raw: RawIter { stack, min_hash: 0 },
+            raw: RawIter { stack },
             remaining: self.len(),
         }
     }
@@ -584,86 +598,6 @@ impl<K, V, C: Counting> HashTrie<K, V, C> {
     /// All values in ascending hash order of their keys.
     pub fn values(&self) -> Values<'_, K, V, C> {
         Values(self.iter())
-    }
-
-    /// Entries whose hash is `>= cursor`, in ascending hash order, as `(hash, key, value)`.
-    ///
-    /// Starting costs O(depth): subtrees entirely below the cursor are never visited.
-    /// For SCAN, resume with `last_hash + 1` (stop when `last_hash == u64::MAX`) and only
-    /// stop between two different hashes, since entries sharing a full hash (collisions) must
-    /// be returned in the same batch. [`HashTrie::scan`] does both.
-    pub fn iter_from(&self, cursor: u64) -> IterFrom<'_, K, V, C> {
-        let mut stack = Vec::with_capacity(MAX_DEPTH);
-        let Some(mut node) = self.root.as_deref() else {
-            return IterFrom(RawIter {
-                stack,
-                min_hash: cursor,
-            });
-        };
-        let mut level = 0;
-        loop {
-            match node {
-                Node::Branch(b) => {
-                    let idx = index(cursor, level);
-                    let bit = 1u32 << idx;
-                    // Slots strictly after the cursor's slot hold only hashes > cursor.
-                    let after = (b.datamap | b.nodemap) & !(((2u64 << idx) - 1) as u32);
-                    if b.nodemap & bit != 0 {
-                        stack.push(Frame::Branch { b, todo: after });
-                        node = &b.children[rank(b.nodemap, bit)];
-                        level += 1;
-                        continue;
-                    }
-                    // A data entry in the cursor's slot may be either side of the cursor;
-                    // `min_hash` filters it.
-                    let todo = after | (b.datamap & bit);
-                    stack.push(Frame::Branch { b, todo });
-                }
-                Node::Collision(es) => stack.push(Frame::Collision { es, pos: 0 }),
-            }
-            break;
-        }
-        IterFrom(RawIter {
-            stack,
-            min_hash: cursor,
-        })
-    }
-
-    /// One step of a Redis-style SCAN: calls `f` on entries with hash `>= cursor` in hash
-    /// order until at least `count` (min 1) were visited and the next entry has a different
-    /// hash. Returns the cursor to continue from, or 0 when the scan is complete (a start
-    /// cursor is 0 too, as in Redis).
-    ///
-    /// Every entry present for the whole scan is visited at least once, whatever is inserted
-    /// or removed between calls, because a cursor is a position in hash space, not in a
-    /// node layout.
-    pub fn scan<'a, F: FnMut(&'a K, &'a V)>(&'a self, cursor: u64, count: usize, mut f: F) -> u64 {
-        let count = count.max(1);
-        let mut last = None;
-        for (visited, (h, k, v)) in self.iter_from(cursor).enumerate() {
-            if visited >= count && last != Some(h) {
-                // h > last >= 0, so the next cursor is never the "done" value 0.
-                return h;
-            }
-            f(k, v);
-            last = Some(h);
-        }
-        0
-    }
-
-    /// A pseudo-random entry chosen by `r`: the first entry whose hash is `>= r`, wrapping
-    /// to the lowest hash. None only when empty.
-    ///
-    /// Bias: an entry is picked with probability proportional to the gap in hash space
-    /// between it and its predecessor. Hashes are uniformly random, so the gaps are roughly
-    /// exponential: a typical entry is within a small factor of 1/len, but some entries are
-    /// several times likelier than others. Good enough for eviction/`RANDOMKEY` sampling,
-    /// not for statistics.
-    pub fn random_entry(&self, r: u64) -> Option<(&K, &V)> {
-        self.iter_from(r)
-            .next()
-            .map(|(_, k, v)| (k, v))
-            .or_else(|| self.iter().next())
     }
 
     /// Estimate of heap bytes owned by the nodes (node structs, entry and child arrays, count
@@ -707,7 +641,7 @@ impl<K, V, C: Counting> HashTrie<K, V, C> {
                     let bit = 1u32 << index(hash, level);
                     if b.datamap & bit != 0 {
                         let e = &b.entries[rank(b.datamap, bit)];
-                        return (e.hash == hash && e.key.borrow() == k).then_some(e);
+                        return (e.key.borrow() == k).then_some(e);
                     }
                     if b.nodemap & bit == 0 {
                         return None;
@@ -716,7 +650,7 @@ impl<K, V, C: Counting> HashTrie<K, V, C> {
                     level += 1;
                 }
                 Node::Collision(es) => {
-                    return es.iter().find(|e| e.hash == hash && e.key.borrow() == k);
+                    return es.iter().find(|e| e.key.borrow() == k);
                 }
             }
         }
@@ -766,16 +700,12 @@ impl<K: Hash + Eq + Clone, V: Clone, C: Counting> HashTrie<K, V, C> {
     #[inline]
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
         let hash = hash_of(&k);
-        let e = Entry {
-            hash,
-            key: k,
-            value: v,
-        };
+        let e = Entry { key: k, value: v };
         let _counts = C::enter();
         let root = self
             .root
             .get_or_insert_with(|| NodeRef::new(Node::Branch(Branch::empty())));
-        let old = insert_rec(root, e, 0);
+        let old = insert_rec(root, e, hash, 0);
         if old.is_none() {
             self.set_len(self.len() + 1);
         }
@@ -875,29 +805,102 @@ impl<K: fmt::Debug, V: fmt::Debug, C: Counting> fmt::Debug for HashTrie<K, V, C>
     }
 }
 
-impl<K: Eq, V: PartialEq, C: Counting> PartialEq for HashTrie<K, V, C> {
+impl<K: Hash + Eq, V: PartialEq, C: Counting> PartialEq for HashTrie<K, V, C> {
     fn eq(&self, other: &Self) -> bool {
-        if self.ptr_eq(other) {
-            return true;
-        }
-        // Same hash order on both sides, but collision groups may be ordered differently.
-        self.len() == other.len()
-            && self.iter_from(0).all(|(h, k, v)| {
-                other
-                    .iter_from(h)
-                    .take_while(|(h2, _, _)| *h2 == h)
-                    .any(|(_, k2, v2)| k2 == k && v2 == v)
-            })
+        self.ptr_eq(other)
+            || (self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v)))
     }
 }
 
-impl<K: Eq, V: Eq, C: Counting> Eq for HashTrie<K, V, C> {}
+impl<K: Hash + Eq, V: Eq, C: Counting> Eq for HashTrie<K, V, C> {}
 
 impl<'a, K, V, C: Counting> IntoIterator for &'a HashTrie<K, V, C> {
     type Item = (&'a K, &'a V);
     type IntoIter = Iter<'a, K, V, C>;
     fn into_iter(self) -> Iter<'a, K, V, C> {
         self.iter()
+    }
+}
+
+impl<K: Hash, V, C: Counting> HashTrie<K, V, C> {
+    /// Entries whose hash is `>= cursor`, in ascending hash order, as `(hash, key, value)`.
+    ///
+    /// Starting costs O(depth): subtrees entirely below the cursor are never visited.
+    /// For SCAN, resume with `last_hash + 1` (stop when `last_hash == u64::MAX`) and only
+    /// stop between two different hashes, since entries sharing a full hash (collisions) must
+    /// be returned in the same batch. [`HashTrie::scan`] does both.
+    pub fn iter_from(&self, cursor: u64) -> IterFrom<'_, K, V, C> {
+        let mut stack = Vec::with_capacity(MAX_DEPTH);
+        let Some(mut node) = self.root.as_deref() else {
+            return IterFrom {
+                raw: RawIter { stack },
+                min_hash: cursor,
+            };
+        };
+        let mut level = 0;
+        loop {
+            match node {
+                Node::Branch(b) => {
+                    let idx = index(cursor, level);
+                    let bit = 1u32 << idx;
+                    // Slots strictly after the cursor's slot hold only hashes > cursor.
+                    let after = (b.datamap | b.nodemap) & !(((2u64 << idx) - 1) as u32);
+                    if b.nodemap & bit != 0 {
+                        stack.push(Frame::Branch { b, todo: after });
+                        node = &b.children[rank(b.nodemap, bit)];
+                        level += 1;
+                        continue;
+                    }
+                    // A data entry in the cursor's slot may be either side of the cursor;
+                    // `min_hash` filters it.
+                    let todo = after | (b.datamap & bit);
+                    stack.push(Frame::Branch { b, todo });
+                }
+                Node::Collision(es) => stack.push(Frame::Collision { es, pos: 0 }),
+            }
+            break;
+        }
+        IterFrom {
+            raw: RawIter { stack },
+            min_hash: cursor,
+        }
+    }
+
+    /// One step of a Redis-style SCAN: calls `f` on entries with hash `>= cursor` in hash
+    /// order until at least `count` (min 1) were visited and the next entry has a different
+    /// hash. Returns the cursor to continue from, or 0 when the scan is complete (a start
+    /// cursor is 0 too, as in Redis).
+    ///
+    /// Every entry present for the whole scan is visited at least once, whatever is inserted
+    /// or removed between calls, because a cursor is a position in hash space, not in a
+    /// node layout.
+    pub fn scan<'a, F: FnMut(&'a K, &'a V)>(&'a self, cursor: u64, count: usize, mut f: F) -> u64 {
+        let count = count.max(1);
+        let mut last = None;
+        for (visited, (h, k, v)) in self.iter_from(cursor).enumerate() {
+            if visited >= count && last != Some(h) {
+                // h > last >= 0, so the next cursor is never the "done" value 0.
+                return h;
+            }
+            f(k, v);
+            last = Some(h);
+        }
+        0
+    }
+
+    /// A pseudo-random entry chosen by `r`: the first entry whose hash is `>= r`, wrapping
+    /// to the lowest hash. None only when empty.
+    ///
+    /// Bias: an entry is picked with probability proportional to the gap in hash space
+    /// between it and its predecessor. Hashes are uniformly random, so the gaps are roughly
+    /// exponential: a typical entry is within a small factor of 1/len, but some entries are
+    /// several times likelier than others. Good enough for eviction/`RANDOMKEY` sampling,
+    /// not for statistics.
+    pub fn random_entry(&self, r: u64) -> Option<(&K, &V)> {
+        self.iter_from(r)
+            .next()
+            .map(|(_, k, v)| (k, v))
+            .or_else(|| self.iter().next())
     }
 }
 
@@ -917,8 +920,6 @@ enum Frame<'a, K, V, C: Counting> {
 
 struct RawIter<'a, K, V, C: Counting> {
     stack: Vec<Frame<'a, K, V, C>>,
-    /// Entries with a smaller hash are skipped (only ever those on the cursor's path).
-    min_hash: u64,
 }
 
 impl<'a, K, V, C: Counting> Iterator for RawIter<'a, K, V, C> {
@@ -937,10 +938,7 @@ impl<'a, K, V, C: Counting> Iterator for RawIter<'a, K, V, C> {
                     let bit = 1u32 << todo.trailing_zeros();
                     *todo &= !bit;
                     if b.datamap & bit != 0 {
-                        let e = &b.entries[rank(b.datamap, bit)];
-                        if e.hash >= self.min_hash {
-                            return Some(e);
-                        }
+                        return Some(&b.entries[rank(b.datamap, bit)]);
                     } else {
                         match &*b.children[rank(b.nodemap, bit)] {
                             Node::Branch(c) => self.stack.push(Frame::Branch {
@@ -955,9 +953,7 @@ impl<'a, K, V, C: Counting> Iterator for RawIter<'a, K, V, C> {
                     let es: &'a [Entry<K, V>] = es;
                     if let Some(e) = es.get(*pos) {
                         *pos += 1;
-                        if e.hash >= self.min_hash {
-                            return Some(e);
-                        }
+                        return Some(e);
                     } else {
                         self.stack.pop();
                     }
@@ -989,13 +985,24 @@ impl<'a, K, V, C: Counting> Iterator for Iter<'a, K, V, C> {
 impl<K, V, C: Counting> ExactSizeIterator for Iter<'_, K, V, C> {}
 
 /// Iterator over `(hash, &K, &V)` from a cursor; see [`HashTrie::iter_from`].
-pub struct IterFrom<'a, K, V, C: Counting = Atomic>(RawIter<'a, K, V, C>);
+pub struct IterFrom<'a, K, V, C: Counting = Atomic> {
+    raw: RawIter<'a, K, V, C>,
+    /// Entries with a smaller hash are skipped (only ever those on the
+    /// cursor's path).
+    min_hash: u64,
+}
 
-impl<'a, K, V, C: Counting> Iterator for IterFrom<'a, K, V, C> {
+impl<'a, K: Hash, V, C: Counting> Iterator for IterFrom<'a, K, V, C> {
     type Item = (u64, &'a K, &'a V);
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(|e| (e.hash, &e.key, &e.value))
+        loop {
+            let e = self.raw.next()?;
+            let h = hash_of(&e.key);
+            if h >= self.min_hash {
+                return Some((h, &e.key, &e.value));
+            }
+        }
     }
 }
 
