@@ -23,7 +23,7 @@
 //! spinning worker takes the time that process would use. While spinning the
 //! poller samples the worker's run-queue delay (`/proc/thread-self/schedstat`,
 //! the time the thread was runnable but waiting for a CPU) every
-//! [`SAMPLE`]; if the thread waited more than `busy-poll-contention-pct`
+//! [`SAMPLE`], from one sample into the window on; if the thread waited more than `busy-poll-contention-pct`
 //! percent of a sample (default 10; 100 = never back off), it stops spinning
 //! for [`BACKOFF`] (the worker then sleeps in `epoll_wait` between requests,
 //! as without the poller) and tries again after it.
@@ -123,7 +123,9 @@ impl BusyPoll {
             if woken_by_read {
                 let window = Duration::from_micros(us);
                 let mut since = Instant::now();
-                let mut sample = (since, runq.delay_ns());
+                // The first reading waits for a sample's length: most windows
+                // (a request now and then) end well before, and need none.
+                let mut sample: (Instant, Option<u64>) = (since, None);
                 loop {
                     tokio::task::yield_now().await;
                     let now = activity.load(Ordering::Relaxed);

@@ -610,10 +610,11 @@ impl ScriptHost<'_> {
 
 impl Host for ScriptHost<'_> {
     fn call(&mut self, args: &[&[u8]], resp3: bool) -> Reply {
-        // One copy of all the arguments, split. Up to ARGS_KEEP bytes the
-        // buffer is the VM's: once the previous calls' slices are gone,
-        // `reserve` takes their space back, so a call allocates nothing (a
-        // command that kept a slice makes it allocate a fresh one).
+        // One copy of all the arguments, each then split off on its own (one
+        // count increment per argument). Up to ARGS_KEEP bytes the buffer is
+        // the VM's: once the previous calls' slices are gone, `reserve` takes
+        // their space back, so a call allocates nothing (a command that kept
+        // a slice makes it allocate a fresh one).
         let total: usize = args.iter().map(|a| a.len()).sum();
         let mut big = bytes::BytesMut::new();
         let buf = if total > ARGS_KEEP {
@@ -625,9 +626,6 @@ impl Host for ScriptHost<'_> {
         for a in args {
             buf.extend_from_slice(a);
         }
-        // Each argument split off on its own: one count increment each (a
-        // split of the whole and a slice per argument took one more, plus the
-        // whole's drop).
         let mut argv = std::mem::take(&mut self.scratch.argv);
         argv.clear();
         for a in args {

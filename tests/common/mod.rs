@@ -610,7 +610,7 @@ pub fn spawn(args: &[&str]) -> Proc {
 
 /// Waits until the child answers on `port`; false if it exited first (lost the
 /// port to another test) or if the answering server is not the child.
-pub fn wait_ready(p: &mut Proc, port: u16) -> bool {
+fn wait_ready(p: &mut Proc, port: u16) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if !matches!(p.0.try_wait(), Ok(None)) {
