@@ -184,7 +184,7 @@ pub fn push_elems(
     let len = match list_mut(ctx, v, key)? {
         Some(l) => {
             for e in elems {
-                l.push(end, SmallBytes::from(&e[..]));
+                l.push(end, e);
             }
             l.len()
         }
@@ -192,7 +192,7 @@ pub fn push_elems(
         None => {
             let mut l = List::new();
             for e in elems {
-                l.push(end, SmallBytes::from(&e[..]));
+                l.push(end, e);
             }
             let n = l.len();
             v.db_mut(ctx.db())
@@ -403,7 +403,7 @@ fn lset(ctx: &mut Ctx<'_>, v: &mut Version) {
     };
     match i {
         Some(i) => {
-            l.set(i, SmallBytes::from(&args[3][..]));
+            l.set(i, &args[3]);
             ctx.dirty += 1;
             ctx.out.ok();
             ctx.notify(events::LIST, "lset", key);
@@ -430,11 +430,11 @@ fn linsert(ctx: &mut Ctx<'_>, v: &mut Version) {
         Ok(None) => return ctx.out.int(0),
         Ok(Some(l)) => l,
     };
-    let Some(pos) = l.iter().position(|e| e.as_slice() == &args[3][..]) else {
+    let Some(pos) = l.iter().position(|e| e == &args[3][..]) else {
         v.db_mut(ctx.db()).unlog(key);
         return ctx.out.int(-1);
     };
-    l.insert(pos + after as usize, SmallBytes::from(&args[4][..]));
+    l.insert(pos + after as usize, &args[4]);
     let n = l.len();
     ctx.dirty += 1;
     ctx.out.int(n as i64);
@@ -544,8 +544,8 @@ fn lpos(ctx: &mut Ctx<'_>, v: &Version) {
     let elem = &args[2][..];
     let mut found: Vec<usize> = Vec::new();
     let mut matches: i64 = 0;
-    let mut visit = |idx: usize, e: &SmallBytes| -> bool {
-        if e.as_slice() != elem {
+    let mut visit = |idx: usize, e: &[u8]| -> bool {
+        if e != elem {
             return true;
         }
         matches += 1;

@@ -115,7 +115,7 @@ enum Kind {
 /// The elements of the value to sort, in its native order.
 fn elements(value: &Value) -> Result<(Kind, Vec<SmallBytes>), &'static str> {
     match value {
-        Value::List(l) => Ok((Kind::List, l.iter().cloned().collect())),
+        Value::List(l) => Ok((Kind::List, l.iter().map(SmallBytes::from).collect())),
         Value::Set(s) => Ok((Kind::Set, set_members(s))),
         Value::ZSet(z) => Ok((Kind::ZSet, zset_members(z))),
         _ => Err(errors::WRONGTYPE),

@@ -1,4 +1,4 @@
-//! LPUSH and LINDEX on a list of 1k and 1M elements (the RRB vector behind
+//! LPUSH and LINDEX on a list of 1k and 1M elements (the packed chunks behind
 //! `List`), with the previous version kept alive as a published snapshot
 //! keeps it (so every push path-copies) and without.
 
@@ -19,14 +19,14 @@ fn bench(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("lpush_shared", n), |b| {
             b.iter(|| {
                 let snapshot = l.clone();
-                l.push(End::Left, SmallBytes::from(&b"value"[..]));
+                l.push(End::Left, b"value");
                 l.pop(End::Right);
                 black_box(snapshot);
             })
         });
         g.bench_function(BenchmarkId::new("lpush_owned", n), |b| {
             b.iter(|| {
-                l.push(End::Left, SmallBytes::from(&b"value"[..]));
+                l.push(End::Left, b"value");
                 l.pop(End::Right);
             })
         });

@@ -388,6 +388,9 @@ where
     run_model_counted::<K, F, Locked>(ops, &mk);
 }
 
+/// A trie kept as it was, and the model's contents at that time.
+type Snapshot<K, C> = (HashTrie<K, u32, C>, HashMap<K, u32>);
+
 /// The model test for one counting mode ([`crate::noderef`]).
 fn run_model_counted<K, F, C>(ops: &[Op], mk: &F)
 where
@@ -397,7 +400,7 @@ where
 {
     let mut m: HashTrie<K, u32, C> = HashTrie::default();
     let mut model: HashMap<K, u32> = HashMap::new();
-    let mut snaps: Vec<(HashTrie<K, u32, C>, HashMap<K, u32>)> = vec![];
+    let mut snaps: Vec<Snapshot<K, C>> = vec![];
     for o in ops {
         match *o {
             Op::Insert(k, v) => assert_eq!(m.insert(mk(k), v), model.insert(mk(k), v)),
