@@ -39,40 +39,80 @@ const PACK: usize = 4;
 /// that a push at the head of a just-copied pack needs no second copy.
 const FRONT_GAP: usize = 32;
 
-/// Lengths below this take one byte at each end of an element; longer ones
-/// take a marker byte and eight bytes.
-const SHORT: usize = 0x80;
+/// Elements up to this long are stored in the pack (their length, their
+/// bytes, their length again); longer ones are stored behind an `Arc`
+/// whose pointer the pack holds ([`BIG`]), so a pack stays under ~8 KB and
+/// copying one (the cost of a write to a list a snapshot shares) stays cheap.
+const INLINE_MAX: usize = 63;
+
+/// Marks an element held behind an `Arc`: the marker, the `Arc<[u8]>`'s
+/// data pointer and length (eight bytes each, little endian), the marker.
+const BIG: u8 = 0x80;
+
+/// Bytes an element held behind an `Arc` takes in a pack.
+const BIG_LEN: usize = 18;
 
 /// Bytes an element of `len` bytes takes in a pack.
 #[inline]
 fn encoded_len(len: usize) -> usize {
-    if len < SHORT {
+    if len <= INLINE_MAX {
         len + 2
     } else {
-        len + 18
+        BIG_LEN
     }
+}
+
+/// The `Arc<[u8]>` whose raw parts a big element's encoding `e` holds.
+///
+/// # Safety
+/// `e` is the 16 bytes after a [`BIG`] marker of an element a pack holds.
+#[inline]
+unsafe fn big_ptr(e: &[u8]) -> *const [u8] {
+    let ptr = u64::from_le_bytes(e[..8].try_into().unwrap_or_default()) as usize;
+    let len = u64::from_le_bytes(e[8..16].try_into().unwrap_or_default()) as usize;
+    std::ptr::slice_from_raw_parts(ptr as *const u8, len)
 }
 
 /// Up to [`PACK`] elements, packed (see the module doc). `data[..start]` is
 /// free space for pushes at the head.
+///
+/// Ownership: the pack owns one count of every big element's `Arc`; every
+/// path that drops element bytes (pops, splices, trims, drop) releases
+/// them, and a clone takes a count of each.
 struct Pack {
     data: Vec<u8>,
     start: usize,
     count: usize,
 }
 
+// SAFETY: the raw `Arc<[u8]>` pointers inside `data` are owned counts of
+// immutable byte strings, which are `Send` and `Sync`.
+unsafe impl Send for Pack {}
+unsafe impl Sync for Pack {}
+
 impl Clone for Pack {
-    /// Copies the elements with a [`FRONT_GAP`]-byte gap before them.
+    /// Copies the elements with a [`FRONT_GAP`]-byte gap before them, taking
+    /// a count of each big element.
     fn clone(&self) -> Pack {
         let used = &self.data[self.start..];
-        let mut data = Vec::with_capacity(FRONT_GAP + used.len() + 8);
+        let mut data = Vec::with_capacity(FRONT_GAP + used.len() + FRONT_GAP);
         data.resize(FRONT_GAP, 0);
         data.extend_from_slice(used);
+        self.for_each_big(self.start, self.data.len(), |p| {
+            // SAFETY: `p` is a live count this pack owns; the copy owns one more.
+            unsafe { Arc::increment_strong_count(p) }
+        });
         Pack {
             data,
             start: FRONT_GAP,
             count: self.count,
         }
+    }
+}
+
+impl Drop for Pack {
+    fn drop(&mut self) {
+        self.release(self.start, self.data.len());
     }
 }
 
@@ -85,21 +125,46 @@ impl Pack {
         }
     }
 
-    /// Writes `v`'s encoding into `out`, which is exactly `encoded_len` long.
+    /// Writes `v`'s encoding into `out`, which is exactly `encoded_len` long
+    /// (a big element's bytes are copied into a new `Arc` the pack owns).
     fn encode(v: &[u8], out: &mut [u8]) {
         let n = v.len();
-        if n < SHORT {
+        if n <= INLINE_MAX {
             out[0] = n as u8;
             out[1..1 + n].copy_from_slice(v);
             out[1 + n] = n as u8;
         } else {
-            let len = (n as u64).to_le_bytes();
-            out[0] = SHORT as u8;
-            out[1..9].copy_from_slice(&len);
-            out[9..9 + n].copy_from_slice(v);
-            out[9 + n..17 + n].copy_from_slice(&len);
-            out[17 + n] = SHORT as u8;
+            let p = Arc::into_raw(Arc::<[u8]>::from(v));
+            out[0] = BIG;
+            out[1..9].copy_from_slice(&(p as *const u8 as usize as u64).to_le_bytes());
+            out[9..17].copy_from_slice(&(p.len() as u64).to_le_bytes());
+            out[17] = BIG;
         }
+    }
+
+    /// Calls `f` with each big element's pointer among the elements in
+    /// the bytes `from..to`.
+    fn for_each_big(&self, from: usize, to: usize, mut f: impl FnMut(*const [u8])) {
+        let mut at = from;
+        while at < to {
+            let b = self.data[at];
+            if b == BIG {
+                // SAFETY: `at` starts an element of this pack.
+                f(unsafe { big_ptr(&self.data[at + 1..at + 17]) });
+                at += BIG_LEN;
+            } else {
+                at += b as usize + 2;
+            }
+        }
+    }
+
+    /// Gives up the counts of the big elements in the bytes `from..to`
+    /// (which the caller then drops from the pack).
+    fn release(&self, from: usize, to: usize) {
+        self.for_each_big(from, to, |p| {
+            // SAFETY: the pack owned this count and no longer holds it.
+            drop(unsafe { Arc::from_raw(p) })
+        });
     }
 
     fn push_back(&mut self, v: &[u8]) {
@@ -109,8 +174,8 @@ impl Pack {
         self.count += 1;
     }
 
-    fn push_front(&mut self, v: &[u8]) {
-        let need = encoded_len(v.len());
+    /// Makes room for `need` bytes before the first element.
+    fn reserve_front(&mut self, need: usize) {
         if self.start < need {
             // Regrow with a gap as large as the elements (at least `need`),
             // so that pushes at the head are amortised O(1).
@@ -122,6 +187,11 @@ impl Pack {
             self.data = data;
             self.start = gap;
         }
+    }
+
+    fn push_front(&mut self, v: &[u8]) {
+        let need = encoded_len(v.len());
+        self.reserve_front(need);
         self.start -= need;
         let s = self.start;
         Pack::encode(v, &mut self.data[s..s + need]);
@@ -132,25 +202,37 @@ impl Pack {
     #[inline]
     fn read_at(&self, at: usize) -> (&[u8], usize) {
         let d = &self.data;
-        let b = d[at] as usize;
-        if b < SHORT {
-            (&d[at + 1..at + 1 + b], at + 2 + b)
+        let b = d[at];
+        if b == BIG {
+            // SAFETY: the pack holds a count of this element's `Arc`, which
+            // lives at least as long as the borrow of the pack.
+            (unsafe { &*big_ptr(&d[at + 1..at + 17]) }, at + BIG_LEN)
         } else {
-            let n = read_len(&d[at + 1..at + 9]);
-            (&d[at + 9..at + 9 + n], at + 18 + n)
+            let n = b as usize;
+            (&d[at + 1..at + 1 + n], at + 2 + n)
         }
     }
 
-    /// The element ending at `end` and the offset where it starts.
+    /// The offset where the element ending at `end` starts.
     #[inline]
-    fn read_before(&self, end: usize) -> (&[u8], usize) {
-        let d = &self.data;
-        let b = d[end - 1] as usize;
-        if b < SHORT {
-            (&d[end - 1 - b..end - 1], end - 2 - b)
+    fn start_before(&self, end: usize) -> usize {
+        let b = self.data[end - 1];
+        if b == BIG {
+            end - BIG_LEN
         } else {
-            let n = read_len(&d[end - 9..end - 1]);
-            (&d[end - 9 - n..end - 9], end - 18 - n)
+            end - 2 - b as usize
+        }
+    }
+
+    /// Takes the element's value out of the bytes `at..` (which the caller
+    /// then drops from the pack): a big element's `Arc` moves into the result.
+    fn take_at(&self, at: usize) -> SmallBytes {
+        let d = &self.data;
+        if d[at] == BIG {
+            // SAFETY: the pack's count moves into the result.
+            SmallBytes::from(unsafe { Arc::from_raw(big_ptr(&d[at + 1..at + 17])) })
+        } else {
+            SmallBytes::from(self.read_at(at).0)
         }
     }
 
@@ -158,9 +240,8 @@ impl Pack {
         if self.count == 0 {
             return None;
         }
-        let (v, next) = self.read_at(self.start);
-        let v = SmallBytes::from(v);
-        self.start = next;
+        let v = self.take_at(self.start);
+        self.start = self.read_at(self.start).1;
         self.count -= 1;
         if self.count == 0 {
             self.data.clear();
@@ -173,8 +254,8 @@ impl Pack {
         if self.count == 0 {
             return None;
         }
-        let (v, at) = self.read_before(self.data.len());
-        let v = SmallBytes::from(v);
+        let at = self.start_before(self.data.len());
+        let v = self.take_at(at);
         self.data.truncate(at);
         self.count -= 1;
         if self.count == 0 {
@@ -182,6 +263,43 @@ impl Pack {
             self.start = 0;
         }
         Some(v)
+    }
+
+    /// Moves the first element to the end of `to` (no copy of a big one).
+    fn move_front_to_back(&mut self, to: &mut Pack) {
+        if self.count == 0 {
+            return;
+        }
+        let end = self.read_at(self.start).1;
+        to.data.extend_from_slice(&self.data[self.start..end]);
+        to.count += 1;
+        self.start = end;
+        self.count -= 1;
+    }
+
+    /// Moves the last element to the head of `to` (no copy of a big one).
+    fn move_back_to_front(&mut self, to: &mut Pack) {
+        if self.count == 0 {
+            return;
+        }
+        let end = self.data.len();
+        let at = self.start_before(end);
+        to.reserve_front(end - at);
+        to.start -= end - at;
+        let s = to.start;
+        to.data[s..s + end - at].copy_from_slice(&self.data[at..end]);
+        to.count += 1;
+        self.data.truncate(at);
+        self.count -= 1;
+    }
+
+    /// The only element of a pack just taken out of a list (moved out when
+    /// no snapshot shares the pack, copied otherwise).
+    fn take_last(p: Arc<Pack>) -> Option<SmallBytes> {
+        match Arc::try_unwrap(p) {
+            Ok(mut p) => p.pop_front(),
+            Err(p) => Some(SmallBytes::from(p.get(0))),
+        }
     }
 
     /// Drops the free space around the elements (a full pack at either end
@@ -204,7 +322,7 @@ impl Pack {
         } else {
             s = self.data.len();
             for _ in a..self.count {
-                s = self.read_before(s).1;
+                s = self.start_before(s);
             }
         }
         let mut e = s;
@@ -215,7 +333,7 @@ impl Pack {
         } else {
             e = self.data.len();
             for _ in b..self.count {
-                e = self.read_before(e).1;
+                e = self.start_before(e);
             }
         }
         (s, e)
@@ -237,9 +355,11 @@ impl Pack {
     }
 
     /// Rebuilds the pack with element `i` replaced by `v` (`Some`), removed
-    /// (`None`), or with `v` inserted before it (`insert`).
-    fn splice(&mut self, i: usize, v: Option<&[u8]>, insert: bool) {
+    /// (`None`), or with `v` inserted before it (`insert`). Returns the
+    /// removed element.
+    fn splice(&mut self, i: usize, v: Option<&[u8]>, insert: bool) -> Option<SmallBytes> {
         let (s, e) = self.bounds(i, if insert { i } else { i + 1 });
+        let old = (s < e).then(|| self.take_at(s));
         let new = v.map_or(0, |v| encoded_len(v.len()));
         let mut data = Vec::with_capacity(FRONT_GAP + self.data.len() - self.start + new);
         data.resize(FRONT_GAP, 0);
@@ -257,11 +377,14 @@ impl Pack {
             self.data.clear();
             self.start = 0;
         }
+        old
     }
 
     /// Keeps elements `a..b`.
     fn keep(&mut self, a: usize, b: usize) {
         let (s, e) = self.bounds(a, b);
+        self.release(self.start, s);
+        self.release(e, self.data.len());
         self.data.truncate(e);
         self.start = s;
         self.count = b - a;
@@ -270,13 +393,6 @@ impl Pack {
             self.start = 0;
         }
     }
-}
-
-#[inline]
-fn read_len(b: &[u8]) -> usize {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(b);
-    u64::from_le_bytes(a) as usize
 }
 
 /// Elements of one pack between two byte offsets.
@@ -307,10 +423,10 @@ impl<'a> DoubleEndedIterator for PackIter<'a> {
         if self.left == 0 {
             return None;
         }
-        let (v, at) = self.pack.read_before(self.back);
+        let at = self.pack.start_before(self.back);
         self.back = at;
         self.left -= 1;
-        Some(v)
+        Some(self.pack.read_at(at).0)
     }
 }
 
@@ -466,13 +582,13 @@ impl List {
         match end {
             End::Left => {
                 if packs.front()?.count == 1 {
-                    return packs.pop_front().map(|p| SmallBytes::from(p.get(0)));
+                    return packs.pop_front().and_then(Pack::take_last);
                 }
                 Arc::make_mut(packs.front_mut()?).pop_front()
             }
             End::Right => {
                 if packs.back()?.count == 1 {
-                    return packs.pop_back().map(|p| SmallBytes::from(p.get(0)));
+                    return packs.pop_back().and_then(Pack::take_last);
                 }
                 Arc::make_mut(packs.back_mut()?).pop_back()
             }
@@ -534,12 +650,10 @@ impl List {
         }
         let (j, o) = self.locate(i);
         let inner = self.inner_mut();
-        let p = Arc::make_mut(inner.packs.get_mut(j)?);
-        let v = SmallBytes::from(p.get(o));
-        p.splice(o, None, false);
+        let v = Arc::make_mut(inner.packs.get_mut(j)?).splice(o, None, false);
         inner.len -= 1;
         inner.rebalance(j);
-        Some(v)
+        v
     }
 
     /// Keeps only the elements in `start..end` (clamped to the list).
@@ -703,22 +817,18 @@ impl Inner {
         // The end packs: split one over PACK, drop an empty one.
         let last = self.packs.len() - 1;
         if count(&self.packs, last) > PACK {
-            if let Some(e) = self
-                .packs
-                .get_mut(last)
-                .and_then(|p| Arc::make_mut(p).pop_back())
-            {
-                self.packs.push_back(Arc::new(Pack::for_back(&e)));
+            let mut tail = Pack::new();
+            if let Some(p) = self.packs.get_mut(last) {
+                Arc::make_mut(p).move_back_to_front(&mut tail);
             }
+            self.packs.push_back(Arc::new(tail));
         }
         if count(&self.packs, 0) > PACK {
-            if let Some(e) = self
-                .packs
-                .get_mut(0)
-                .and_then(|p| Arc::make_mut(p).pop_front())
-            {
-                self.packs.push_front(Arc::new(Pack::for_front(&e)));
+            let mut head = Pack::new();
+            if let Some(p) = self.packs.get_mut(0) {
+                Arc::make_mut(p).move_front_to_back(&mut head);
             }
+            self.packs.push_front(Arc::new(head));
         }
         if count(&self.packs, self.packs.len() - 1) == 0 {
             self.packs.pop_back();
@@ -730,25 +840,25 @@ impl Inner {
 
     /// Moves one element between neighbouring packs `p` and `q`: from `p`
     /// to `q` when `give` (from `p`'s side facing `q`), else from `q` to `p`.
+    /// The element's bytes move as they are (a big one keeps its `Arc`).
     fn shift(&mut self, p: usize, q: usize, give: bool) {
         let (from, to) = if give { (p, q) } else { (q, p) };
-        // `from`'s end facing `to`.
-        let toward_head = to < from;
-        let e = self.packs.get_mut(from).and_then(|x| {
-            let x = Arc::make_mut(x);
-            if toward_head {
-                x.pop_front()
+        // Two packs of the vector changed at once: `from` is taken out
+        // for the move and put back.
+        let Some(slot) = self.packs.get_mut(from) else {
+            return;
+        };
+        let mut src = std::mem::replace(slot, Arc::new(Pack::new()));
+        if let Some(dst) = self.packs.get_mut(to) {
+            let (s, d) = (Arc::make_mut(&mut src), Arc::make_mut(dst));
+            if to < from {
+                s.move_front_to_back(d);
             } else {
-                x.pop_back()
+                s.move_back_to_front(d);
             }
-        });
-        if let (Some(e), Some(x)) = (e, self.packs.get_mut(to)) {
-            let x = Arc::make_mut(x);
-            if toward_head {
-                x.push_back(&e);
-            } else {
-                x.push_front(&e);
-            }
+        }
+        if let Some(slot) = self.packs.get_mut(from) {
+            *slot = src;
         }
     }
 }
@@ -865,10 +975,11 @@ mod tests {
 
     fn val(v: u8) -> SmallBytes {
         // Mix inline and heap-allocated elements.
-        // and elements with the long length encoding.
+        // and elements on either side of the pack's inline limit.
         match v % 4 {
-            0 | 2 => SmallBytes::from(vec![v; 1]),
-            1 => SmallBytes::from(vec![v; 40]),
+            0 => SmallBytes::from(vec![v; 1]),
+            1 => SmallBytes::from(vec![v; INLINE_MAX]),
+            2 => SmallBytes::from(vec![v; INLINE_MAX + 1]),
             _ => SmallBytes::from(vec![v; 200]),
         }
     }
