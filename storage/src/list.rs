@@ -1,18 +1,21 @@
 //! A list value (Redis type `list`): a persistent vector of packed chunks.
 //!
 //! Elements are stored back to back in *packs* of up to [`PACK`] elements,
-//! each element as its length, its bytes and its length again (so a pack
-//! reads from either end), with a gap before the first element for pushes at
-//! the head. A short element costs its length plus two bytes, where a vector
-//! of [`SmallBytes`] cost 24 bytes plus the vector's share (28 in all): a
-//! list of 1M three-byte elements takes ~6 MB instead of ~28 MB, and pushes
-//! touch (and fault in) that much less memory. Redis's quicklist of
-//! listpacks makes the same trade.
+//! each element of up to [`INLINE_MAX`] bytes as its length, its bytes and
+//! its length again (so a pack reads from either end), a longer one as the
+//! raw parts of an `Arc<[u8]>` (so a pack stays under ~8 KB), with a gap
+//! before the first element for pushes at the head. A short element costs
+//! its length plus two bytes, where a vector of [`SmallBytes`] cost 24 bytes
+//! plus the vector's share (28 in all): 3M three-byte elements take ~18 MB
+//! instead of ~85 MB, and pushes touch (and fault in) that much less memory.
+//! Redis's quicklist of listpacks makes the same trade. Reading element `i`
+//! walks up to half a pack (LINDEX ~60-170 ns instead of ~10-65 ns).
 //!
-//! The packs sit in an `imbl::Vector` (a persistent RRB tree) behind `Arc`s:
+//! The packs sit behind `Arc`s, the inner ones in an `imbl::Vector` (a
+//! persistent RRB tree), the first and the last beside it ([`Packs`]):
 //! cloning a list is one count increment, and a write to a list shared with a
-//! published version copies only the pack it changes and the vector's path
-//! to it. Every pack but the first and the last holds exactly [`PACK`]
+//! published version copies only the pack it changes (and, for an inner
+//! pack, the vector's path to it). Every pack but the first and the last holds exactly [`PACK`]
 //! elements, so the pack holding index `i` is found by arithmetic; a
 //! change in the middle (LINSERT, LREM, removal by index) moves one element
 //! per pack toward the nearer end to restore that, `O(min(i, n - i) / PACK)`
@@ -83,6 +86,9 @@ struct Pack {
     data: Vec<u8>,
     start: usize,
     count: usize,
+    /// Whether the pack may hold a big element (false: copies and drops
+    /// need not walk the elements).
+    big: bool,
 }
 
 // SAFETY: the raw `Arc<[u8]>` pointers inside `data` are owned counts of
@@ -106,6 +112,7 @@ impl Clone for Pack {
             data,
             start: FRONT_GAP,
             count: self.count,
+            big: self.big,
         }
     }
 }
@@ -122,6 +129,7 @@ impl Pack {
             data: Vec::new(),
             start: 0,
             count: 0,
+            big: false,
         }
     }
 
@@ -145,6 +153,9 @@ impl Pack {
     /// Calls `f` with each big element's pointer among the elements in
     /// the bytes `from..to`.
     fn for_each_big(&self, from: usize, to: usize, mut f: impl FnMut(*const [u8])) {
+        if !self.big {
+            return;
+        }
         let mut at = from;
         while at < to {
             let b = self.data[at];
@@ -171,6 +182,7 @@ impl Pack {
         let at = self.data.len();
         self.data.resize(at + encoded_len(v.len()), 0);
         Pack::encode(v, &mut self.data[at..]);
+        self.big |= v.len() > INLINE_MAX;
         self.count += 1;
     }
 
@@ -195,6 +207,7 @@ impl Pack {
         self.start -= need;
         let s = self.start;
         Pack::encode(v, &mut self.data[s..s + need]);
+        self.big |= v.len() > INLINE_MAX;
         self.count += 1;
     }
 
@@ -273,6 +286,7 @@ impl Pack {
         let end = self.read_at(self.start).1;
         to.data.extend_from_slice(&self.data[self.start..end]);
         to.count += 1;
+        to.big |= self.big;
         self.start = end;
         self.count -= 1;
     }
@@ -289,6 +303,7 @@ impl Pack {
         let s = to.start;
         to.data[s..s + end - at].copy_from_slice(&self.data[at..end]);
         to.count += 1;
+        to.big |= self.big;
         self.data.truncate(at);
         self.count -= 1;
     }
@@ -368,6 +383,7 @@ impl Pack {
             let at = data.len();
             data.resize(at + new, 0);
             Pack::encode(v, &mut data[at..]);
+            self.big |= v.len() > INLINE_MAX;
         }
         data.extend_from_slice(&self.data[e..]);
         self.count = self.count + usize::from(v.is_some()) - usize::from(!insert);
@@ -442,6 +458,7 @@ impl Pack {
             data,
             start: gap - need,
             count: 1,
+            big: v.len() > INLINE_MAX,
         }
     }
 
@@ -453,6 +470,7 @@ impl Pack {
             data: Vec::with_capacity((need * PACK).clamp(FRONT_GAP, 4096).max(need)),
             start: 0,
             count: 0,
+            big: false,
         };
         p.push_back(v);
         p
@@ -472,7 +490,120 @@ pub struct List {
 struct Inner {
     len: usize,
     /// Never an empty pack; all but the first and the last hold [`PACK`].
-    packs: Vector<Arc<Pack>>,
+    packs: Packs,
+}
+
+/// The packs of a list, in order: the first and the last outside the
+/// vector, so that a push or pop at either end (the common write) copies
+/// only that pack when a snapshot shares the list, not the vector's edge
+/// chunk of 64 pack pointers (each a count to take).
+#[derive(Clone, Default)]
+struct Packs {
+    /// The first pack; `None` only when the list is empty.
+    head: Option<Arc<Pack>>,
+    /// The packs between the first and the last.
+    body: Vector<Arc<Pack>>,
+    /// The last pack when there are at least two.
+    tail: Option<Arc<Pack>>,
+}
+
+impl Packs {
+    fn len(&self) -> usize {
+        usize::from(self.head.is_some()) + self.body.len() + usize::from(self.tail.is_some())
+    }
+
+    fn front(&self) -> Option<&Arc<Pack>> {
+        self.head.as_ref()
+    }
+
+    fn front_mut(&mut self) -> Option<&mut Arc<Pack>> {
+        self.head.as_mut()
+    }
+
+    fn back(&self) -> Option<&Arc<Pack>> {
+        self.tail.as_ref().or(self.head.as_ref())
+    }
+
+    fn back_mut(&mut self) -> Option<&mut Arc<Pack>> {
+        match self.tail {
+            Some(ref mut t) => Some(t),
+            None => self.head.as_mut(),
+        }
+    }
+
+    fn push_front(&mut self, p: Arc<Pack>) {
+        if let Some(h) = self.head.replace(p) {
+            if self.tail.is_none() {
+                self.tail = Some(h);
+            } else {
+                self.body.push_front(h);
+            }
+        }
+    }
+
+    fn push_back(&mut self, p: Arc<Pack>) {
+        if self.head.is_none() {
+            self.head = Some(p);
+        } else if let Some(t) = self.tail.replace(p) {
+            self.body.push_back(t);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Arc<Pack>> {
+        let h = self.head.take()?;
+        self.head = self.body.pop_front().or_else(|| self.tail.take());
+        Some(h)
+    }
+
+    fn pop_back(&mut self) -> Option<Arc<Pack>> {
+        match self.tail.take() {
+            Some(t) => {
+                self.tail = self.body.pop_back();
+                Some(t)
+            }
+            None => self.head.take(),
+        }
+    }
+
+    fn get(&self, j: usize) -> Option<&Arc<Pack>> {
+        let b = self.body.len();
+        match j {
+            0 => self.head.as_ref(),
+            _ if j <= b => self.body.get(j - 1),
+            _ if j == b + 1 => self.tail.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn get_mut(&mut self, j: usize) -> Option<&mut Arc<Pack>> {
+        let b = self.body.len();
+        match j {
+            0 => self.head.as_mut(),
+            _ if j <= b => self.body.get_mut(j - 1),
+            _ if j == b + 1 => self.tail.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// Packs `a..b` (`a < b <= len`).
+    fn slice(&self, a: usize, b: usize) -> Packs {
+        let mut v = self.body.clone();
+        if let Some(h) = &self.head {
+            v.push_front(h.clone());
+        }
+        if let Some(t) = &self.tail {
+            v.push_back(t.clone());
+        }
+        let mut v = v.skip(a);
+        v.truncate(b - a);
+        let head = v.pop_front();
+        let tail = v.pop_back();
+        Packs {
+            head,
+            body: v,
+            tail,
+        }
+    }
 }
 
 /// Which end of a list.
@@ -671,8 +802,7 @@ impl List {
         let (js, os) = self.locate(start);
         let (je, oe) = self.locate(end - 1);
         let inner = self.inner_mut();
-        let mut packs = inner.packs.skip(js);
-        packs.truncate(je - js + 1);
+        let mut packs = inner.packs.slice(js, je + 1);
         let last = je - js;
         if let Some(p) = packs.get_mut(0) {
             let b = if last == 0 { oe + 1 } else { p.count };
@@ -799,7 +929,7 @@ impl Inner {
         let Some(last) = self.packs.len().checked_sub(1) else {
             return;
         };
-        let count = |packs: &Vector<Arc<Pack>>, p: usize| packs.get(p).map_or(0, |p| p.count);
+        let count = |packs: &Packs, p: usize| packs.get(p).map_or(0, |p| p.count);
         if j > 0 && j < last && count(&self.packs, j) != PACK {
             let grew = count(&self.packs, j) > PACK;
             if j <= last - j {
@@ -865,7 +995,7 @@ impl Inner {
 
 /// The elements of a list range (see [`List::range`]).
 pub struct Iter<'a> {
-    packs: &'a Vector<Arc<Pack>>,
+    packs: &'a Packs,
     /// The first pack of the range and the range's first element in it.
     first: usize,
     first_at: usize,
