@@ -147,7 +147,15 @@ fn sadd(ctx: &mut Ctx<'_>, v: &mut Version) {
         Ok(e) => e,
         Err(e) => return ctx.err(e),
     };
-    if !exists {
+    if exists {
+        // Members all present: nothing changes (no event, no dirty, as in
+        // Redis), so the set and the key's trie path are not copied.
+        if let Some(Value::Set(s)) = v.db(ctx.db()).get(key, ctx.now).map(|e| &e.value) {
+            if args[2..].iter().all(|m| s.contains(m)) {
+                return ctx.out.int(0);
+            }
+        }
+    } else {
         let mut s = Set::new();
         if ferrous_storage::value::parse_i64(&args[2]).is_none() {
             // Redis creates a hashtable at once when the first member is not an integer.
