@@ -112,13 +112,17 @@ fn read_set<'v>(
 }
 
 /// Deletes `key` if expired and checks its type for a write command.
-/// Returns whether a set is there.
-fn check_write(ctx: &Ctx<'_>, v: &mut Version, key: &[u8]) -> Result<bool, &'static str> {
+/// Returns the set there, if any (read only: nothing is copied yet).
+fn check_write<'v>(
+    ctx: &Ctx<'_>,
+    v: &'v mut Version,
+    key: &[u8],
+) -> Result<Option<&'v Set>, &'static str> {
     let db = v.db_mut(ctx.db());
     expire_if_needed(ctx, db, key);
     match db.get(key, ctx.now).map(|e| &e.value) {
-        None => Ok(false),
-        Some(Value::Set(_)) => Ok(true),
+        None => Ok(None),
+        Some(Value::Set(s)) => Ok(Some(s)),
         Some(_) => Err(errors::WRONGTYPE),
     }
 }
@@ -143,26 +147,21 @@ fn bulk_member(out: &mut crate::reply::ReplyBuf, m: Member<'_>) {
 fn sadd(ctx: &mut Ctx<'_>, v: &mut Version) {
     let args = ctx.args;
     let key = &args[1];
-    let exists = match check_write(ctx, v, key) {
-        Ok(e) => e,
+    match check_write(ctx, v, key) {
         Err(e) => return ctx.err(e),
-    };
-    if exists {
         // Members all present: nothing changes (no event, no dirty, as in
         // Redis), so the set and the key's trie path are not copied.
-        if let Some(Value::Set(s)) = v.db(ctx.db()).get(key, ctx.now).map(|e| &e.value) {
-            if args[2..].iter().all(|m| s.contains(m)) {
-                return ctx.out.int(0);
+        Ok(Some(s)) if args[2..].iter().all(|m| s.contains(m)) => return ctx.out.int(0),
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            let mut s = Set::new();
+            if ferrous_storage::value::parse_i64(&args[2]).is_none() {
+                // Redis creates a hashtable at once when the first member is not an integer.
+                s.convert_to_table();
             }
+            v.db_mut(ctx.db())
+                .insert(SmallBytes::from(&key[..]), Entry::new(Value::Set(s)));
         }
-    } else {
-        let mut s = Set::new();
-        if ferrous_storage::value::parse_i64(&args[2]).is_none() {
-            // Redis creates a hashtable at once when the first member is not an integer.
-            s.convert_to_table();
-        }
-        v.db_mut(ctx.db())
-            .insert(SmallBytes::from(&key[..]), Entry::new(Value::Set(s)));
     }
     let max = max_intset(ctx);
     let Some(s) = set_mut(ctx, v, key) else {
@@ -184,7 +183,7 @@ fn sadd(ctx: &mut Ctx<'_>, v: &mut Version) {
 fn srem(ctx: &mut Ctx<'_>, v: &mut Version) {
     let args = ctx.args;
     let key = &args[1];
-    match check_write(ctx, v, key) {
+    match check_write(ctx, v, key).map(|s| s.is_some()) {
         Err(e) => return ctx.err(e),
         Ok(false) => return ctx.out.int(0),
         Ok(true) => {}
@@ -270,7 +269,7 @@ fn spop(ctx: &mut Ctx<'_>, v: &mut Version) {
             _ => return ctx.err("ERR value is out of range, must be positive"),
         },
     };
-    match check_write(ctx, v, key) {
+    match check_write(ctx, v, key).map(|s| s.is_some()) {
         Err(e) => return ctx.err(e),
         Ok(false) => {
             return match count {
@@ -402,8 +401,8 @@ fn srandmember(ctx: &mut Ctx<'_>, v: &Version) {
 fn smove(ctx: &mut Ctx<'_>, v: &mut Version) {
     let args = ctx.args;
     let (src, dst, m) = (&args[1], &args[2], &args[3]);
-    let src_ok = check_write(ctx, v, src);
-    let dst_ok = check_write(ctx, v, dst);
+    let src_ok = check_write(ctx, v, src).map(|s| s.is_some());
+    let dst_ok = check_write(ctx, v, dst).map(|s| s.is_some());
     let (src_exists, dst_exists) = match (src_ok, dst_ok) {
         (Ok(false), _) => return ctx.out.int(0),
         (Err(e), _) | (_, Err(e)) => return ctx.err(e),

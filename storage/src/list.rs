@@ -477,6 +477,39 @@ impl Pack {
     }
 }
 
+impl Pack {
+    /// A new pack holding `v`, for pushes at `end`.
+    fn new_at(end: End, v: &[u8]) -> Pack {
+        match end {
+            End::Left => Pack::for_front(v),
+            End::Right => Pack::for_back(v),
+        }
+    }
+
+    fn push(&mut self, end: End, v: &[u8]) {
+        match end {
+            End::Left => self.push_front(v),
+            End::Right => self.push_back(v),
+        }
+    }
+
+    fn pop(&mut self, end: End) -> Option<SmallBytes> {
+        match end {
+            End::Left => self.pop_front(),
+            End::Right => self.pop_back(),
+        }
+    }
+
+    /// Moves the element at `end` to the opposite end of `to` (the pack
+    /// beyond `end`, or the one before it when `to` lies inward).
+    fn move_out(&mut self, end: End, to: &mut Pack) {
+        match end {
+            End::Left => self.move_front_to_back(to),
+            End::Right => self.move_back_to_front(to),
+        }
+    }
+}
+
 /// A list value. The packs sit behind one `Arc` so that [`crate::Value`]
 /// stays small and cloning a list is one count increment (a trie node
 /// holding the list is copied, with every entry in it, on each write to any
@@ -562,6 +595,34 @@ impl Packs {
                 Some(t)
             }
             None => self.head.take(),
+        }
+    }
+
+    fn end(&self, end: End) -> Option<&Arc<Pack>> {
+        match end {
+            End::Left => self.front(),
+            End::Right => self.back(),
+        }
+    }
+
+    fn end_mut(&mut self, end: End) -> Option<&mut Arc<Pack>> {
+        match end {
+            End::Left => self.front_mut(),
+            End::Right => self.back_mut(),
+        }
+    }
+
+    fn push_end(&mut self, end: End, p: Arc<Pack>) {
+        match end {
+            End::Left => self.push_front(p),
+            End::Right => self.push_back(p),
+        }
+    }
+
+    fn pop_end(&mut self, end: End) -> Option<Arc<Pack>> {
+        match end {
+            End::Left => self.pop_front(),
+            End::Right => self.pop_back(),
         }
     }
 
@@ -672,33 +733,15 @@ impl List {
     pub fn push(&mut self, end: End, v: &[u8]) {
         let inner = self.inner_mut();
         inner.len += 1;
-        match end {
-            End::Left => {
-                if inner.packs.front().is_some_and(|p| p.count < PACK) {
-                    if let Some(p) = inner.packs.front_mut() {
-                        let p = Arc::make_mut(p);
-                        p.push_front(v);
-                        if p.count == PACK {
-                            p.compact();
-                        }
-                    }
-                } else {
-                    inner.packs.push_front(Arc::new(Pack::for_front(v)));
+        match inner.packs.end_mut(end) {
+            Some(p) if p.count < PACK => {
+                let p = Arc::make_mut(p);
+                p.push(end, v);
+                if p.count == PACK {
+                    p.compact();
                 }
             }
-            End::Right => {
-                if inner.packs.back().is_some_and(|p| p.count < PACK) {
-                    if let Some(p) = inner.packs.back_mut() {
-                        let p = Arc::make_mut(p);
-                        p.push_back(v);
-                        if p.count == PACK {
-                            p.compact();
-                        }
-                    }
-                } else {
-                    inner.packs.push_back(Arc::new(Pack::for_back(v)));
-                }
-            }
+            _ => inner.packs.push_end(end, Arc::new(Pack::new_at(end, v))),
         }
     }
 
@@ -710,20 +753,10 @@ impl List {
         let inner = self.inner_mut();
         inner.len -= 1;
         let packs = &mut inner.packs;
-        match end {
-            End::Left => {
-                if packs.front()?.count == 1 {
-                    return packs.pop_front().and_then(Pack::take_last);
-                }
-                Arc::make_mut(packs.front_mut()?).pop_front()
-            }
-            End::Right => {
-                if packs.back()?.count == 1 {
-                    return packs.pop_back().and_then(Pack::take_last);
-                }
-                Arc::make_mut(packs.back_mut()?).pop_back()
-            }
+        if packs.end(end)?.count == 1 {
+            return packs.pop_end(end).and_then(Pack::take_last);
         }
+        Arc::make_mut(packs.end_mut(end)?).pop(end)
     }
 
     /// The element at `i` (0-based from the head).
@@ -945,26 +978,19 @@ impl Inner {
             }
         }
         // The end packs: split one over PACK, drop an empty one.
-        let last = self.packs.len() - 1;
-        if count(&self.packs, last) > PACK {
-            let mut tail = Pack::new();
-            if let Some(p) = self.packs.get_mut(last) {
-                Arc::make_mut(p).move_back_to_front(&mut tail);
+        for end in [End::Right, End::Left] {
+            if self.packs.end(end).is_some_and(|p| p.count > PACK) {
+                let mut out = Pack::new();
+                if let Some(p) = self.packs.end_mut(end) {
+                    Arc::make_mut(p).move_out(end, &mut out);
+                }
+                self.packs.push_end(end, Arc::new(out));
             }
-            self.packs.push_back(Arc::new(tail));
         }
-        if count(&self.packs, 0) > PACK {
-            let mut head = Pack::new();
-            if let Some(p) = self.packs.get_mut(0) {
-                Arc::make_mut(p).move_front_to_back(&mut head);
+        for end in [End::Right, End::Left] {
+            if self.packs.end(end).is_some_and(|p| p.count == 0) {
+                self.packs.pop_end(end);
             }
-            self.packs.push_front(Arc::new(head));
-        }
-        if count(&self.packs, self.packs.len() - 1) == 0 {
-            self.packs.pop_back();
-        }
-        if self.packs.front().is_some_and(|p| p.count == 0) {
-            self.packs.pop_front();
         }
     }
 
@@ -981,11 +1007,7 @@ impl Inner {
         let mut src = std::mem::replace(slot, Arc::new(Pack::new()));
         if let Some(dst) = self.packs.get_mut(to) {
             let (s, d) = (Arc::make_mut(&mut src), Arc::make_mut(dst));
-            if to < from {
-                s.move_front_to_back(d);
-            } else {
-                s.move_back_to_front(d);
-            }
+            s.move_out(if to < from { End::Left } else { End::Right }, d);
         }
         if let Some(slot) = self.packs.get_mut(from) {
             *slot = src;
