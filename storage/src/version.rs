@@ -41,9 +41,100 @@ pub struct Db {
     events: Option<Vec<(SmallBytes, KeyEvent)>>,
     /// Entries of `written` already handed out by [`Version::unseen_writes`].
     seen: usize,
+    /// While a savepoint covers this database key by key: each key's entry
+    /// before its first change (see [`Version::set_savepoint`]).
+    undo: Option<Box<Undo>>,
+}
+
+/// What a database looked like before a savepoint, key by key: the entry
+/// (or its absence) of each key changed since, and the lengths of the logs.
+#[derive(Clone, Default)]
+struct Undo {
+    /// `(key, entry before the first change)`, one per key, in change order.
+    entries: Vec<(SmallBytes, Option<Entry>)>,
+    /// The keys of `entries` once there are more than [`UNDO_SCAN`] (a
+    /// script writing many keys would otherwise scan the list per write).
+    index: std::collections::HashSet<SmallBytes>,
+    written: Option<usize>,
+    events: Option<usize>,
+    seen: usize,
+}
+
+/// Up to this many keys, [`Undo`] finds a key by scanning its list.
+const UNDO_SCAN: usize = 8;
+
+impl Undo {
+    fn has(&self, key: &[u8]) -> bool {
+        if self.entries.len() <= UNDO_SCAN {
+            self.entries.iter().rev().any(|(k, _)| k[..] == *key)
+        } else {
+            self.index.contains(key)
+        }
+    }
+
+    fn push(&mut self, key: SmallBytes, old: Option<Entry>) {
+        if self.entries.len() == UNDO_SCAN {
+            self.index
+                .extend(self.entries.iter().map(|(k, _)| k.clone()));
+        }
+        if self.entries.len() >= UNDO_SCAN {
+            self.index.insert(key.clone());
+        }
+        self.entries.push((key, old));
+    }
 }
 
 impl Db {
+    /// Before a change of `key`: while a savepoint covers this database
+    /// key by key, records the key's entry unless it already did.
+    #[inline]
+    fn note(&mut self, key: &[u8]) {
+        if let Some(u) = &mut self.undo {
+            if !u.has(key) {
+                u.push(SmallBytes::from(key), self.keys.get(key).cloned());
+            }
+        }
+    }
+
+    /// Starts recording each key's entry before its first change.
+    fn start_undo(&mut self) {
+        self.undo = Some(Box::new(Undo {
+            written: self.written.as_ref().map(Vec::len),
+            events: self.events.as_ref().map(Vec::len),
+            seen: self.seen,
+            ..Undo::default()
+        }));
+    }
+
+    /// Puts back every key [`Db::start_undo`] saw change, and the logs'
+    /// lengths, and stops recording.
+    fn roll_back_undo(&mut self) {
+        let Some(u) = self.undo.take() else {
+            return;
+        };
+        for (key, old) in u.entries.into_iter().rev() {
+            let (prev, expire) = match old {
+                Some(e) => {
+                    let x = e.expire;
+                    (self.keys.insert(key.clone(), e), x)
+                }
+                None => (self.keys.remove::<[u8]>(&key).map(|(_, e)| e), 0),
+            };
+            if expire != 0 {
+                self.expires.insert(key, expire);
+            } else if prev.is_some_and(|p| p.expire != 0) {
+                self.expires.remove::<[u8]>(&key);
+            }
+        }
+        if let (Some(w), Some(n)) = (&mut self.written, u.written) {
+            w.truncate(n);
+        }
+        if let (Some(x), Some(n)) = (&mut self.events, u.events) {
+            x.truncate(n);
+        }
+        self.seen = u.seen;
+    }
+
     /// Records a change of `key` when logging is on.
     #[inline]
     fn log(&mut self, key: &[u8], exists: bool) {
@@ -76,6 +167,7 @@ impl Db {
             written: None,
             events: None,
             seen: 0,
+            undo: None,
         }
     }
 
@@ -132,6 +224,11 @@ impl Db {
         if !is_type(&e.value) {
             return Err(WrongType);
         }
+        if let Some(u) = &mut self.undo {
+            if !u.has(key) {
+                u.push(SmallBytes::from(key), Some(e.clone()));
+            }
+        }
         self.log(key, true);
         Ok(self.keys.get_mut_present(hash, key))
     }
@@ -146,12 +243,14 @@ impl Db {
         if self.keys.get_hashed(hash, key)?.is_expired(now) {
             return None;
         }
+        self.note(key);
         self.keys.get_mut_present(hash, key)
     }
 
     /// Inserts or replaces `key`, keeping the expiry index in step with
     /// `entry.expire`. Returns the previous entry (possibly an expired one).
     pub fn insert(&mut self, key: SmallBytes, entry: Entry) -> Option<Entry> {
+        self.note(key.borrow());
         let expire = entry.expire;
         self.log(key.borrow(), true);
         if expire != 0 {
@@ -184,6 +283,7 @@ impl Db {
 
     /// Removes `key`, returning its entry (possibly an expired one).
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.note(key);
         let (_, e) = self.keys.remove(key)?;
         self.log(key, false);
         if e.expire != 0 {
@@ -212,6 +312,7 @@ impl Db {
     /// Sets (or with 0 clears) the expiry of an existing key. Returns false if
     /// the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], expire: Millis) -> bool {
+        self.note(key);
         let Some(e) = self.keys.get_mut(key) else {
             return false;
         };
@@ -342,30 +443,88 @@ pub struct Version {
 }
 
 impl Clone for Version {
-    /// A copy of the databases and logs; a savepoint stays with the original.
+    /// A copy of the databases and logs; a savepoint stays with the original
+    /// (a database it covers key by key is copied without the record).
     fn clone(&self) -> Self {
-        Version {
+        let mut c = Version {
             first: self.first.clone(),
             rest: self.rest.clone(),
             replaced: self.replaced.clone(),
             replaced_seen: self.replaced_seen,
             savepoint: None,
             key_events: self.key_events,
+        };
+        if let Some(sp) = &self.savepoint {
+            for &i in sp.keyed.iter() {
+                let db = c.slot_mut(i);
+                let mut d = (**db).clone();
+                d.undo = None;
+                *db = Arc::new(d);
+            }
+        }
+        c
+    }
+}
+
+/// What [`Version::rollback`] puts back: the databases a script changed
+/// key by key (each keeps the entries it changed, see [`Db::start_undo`]),
+/// the databases replaced or changed as a whole (FLUSHDB, SWAPDB, turning a
+/// log on), each saved whole before (an O(1) copy), and the length of the
+/// replaced-database log.
+struct Savepoint {
+    /// Databases recording their changed keys (most savepoints, a
+    /// script's, have one; inline so that a savepoint allocates nothing).
+    keyed: SmallList<usize>,
+    /// Databases saved whole.
+    whole: SmallList<(usize, Arc<Db>)>,
+    replaced_len: usize,
+    replaced_seen: usize,
+}
+
+/// A list whose first element sits inline.
+struct SmallList<T> {
+    first: Option<T>,
+    more: Vec<T>,
+}
+
+impl<T> Default for SmallList<T> {
+    fn default() -> Self {
+        SmallList {
+            first: None,
+            more: Vec::new(),
         }
     }
 }
 
-/// What [`Version::rollback`] puts back: each database as it was before its
-/// first change since [`Version::set_savepoint`] (copied then, O(1) for the
-/// persistent maps inside), and the length of the replaced-database log.
-struct Savepoint {
-    /// The first database saved: most savepoints (a script's) save one,
-    /// kept inline so setting and releasing them allocates nothing.
-    first: Option<(usize, Arc<Db>)>,
-    /// Any further ones.
-    more: Vec<(usize, Arc<Db>)>,
-    replaced_len: usize,
-    replaced_seen: usize,
+impl<T> SmallList<T> {
+    fn push(&mut self, v: T) {
+        match self.first {
+            None => self.first = Some(v),
+            Some(_) => self.more.push(v),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.first.iter().chain(self.more.iter())
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        let all: Vec<T> = self
+            .first
+            .take()
+            .into_iter()
+            .chain(self.more.drain(..))
+            .collect();
+        for v in all {
+            if keep(&v) {
+                self.push(v);
+            }
+        }
+    }
+
+    fn into_iter(self) -> impl Iterator<Item = T> {
+        self.first.into_iter().chain(self.more)
+    }
 }
 
 /// A database emptied (FLUSHDB, FLUSHALL) or swapped (SWAPDB) while the
@@ -423,14 +582,19 @@ impl Version {
     }
 
     /// Starts a rollback point (a script's first write command): from now on
-    /// each database is copied before its first change, so
-    /// [`Version::rollback`] can restore it. Copying only the databases a
-    /// script writes, instead of the whole version, spares the copy and drop
-    /// of every database per script. Replaces an earlier savepoint.
+    /// each database records the entry of each key before its first change
+    /// (a database replaced as a whole, by FLUSHDB or SWAPDB, is saved
+    /// whole, an O(1) copy), so [`Version::rollback`] can put them back.
+    /// Recording the keys a script changes, instead of saving the database,
+    /// leaves the database unshared: a script's writes then change the
+    /// trie in place as other commands of a pipelined batch do, instead of
+    /// copying the path of each key from the root. Replaces an earlier
+    /// savepoint.
     pub fn set_savepoint(&mut self) {
+        self.release_savepoint();
         self.savepoint = Some(Savepoint {
-            first: None,
-            more: Vec::new(),
+            keyed: SmallList::default(),
+            whole: SmallList::default(),
             replaced_len: self.replaced.as_ref().map_or(0, Vec::len),
             replaced_seen: self.replaced_seen,
         });
@@ -443,7 +607,10 @@ impl Version {
         let Some(sp) = self.savepoint.take() else {
             return;
         };
-        for (i, db) in sp.first.into_iter().chain(sp.more) {
+        for i in sp.keyed.into_iter() {
+            Arc::make_mut(self.slot_mut(i)).roll_back_undo();
+        }
+        for (i, db) in sp.whole.into_iter() {
             *self.slot_mut(i) = db;
         }
         if let Some(r) = &mut self.replaced {
@@ -454,21 +621,50 @@ impl Version {
 
     /// Ends the savepoint, keeping every change since it was set.
     pub fn release_savepoint(&mut self) {
-        self.savepoint = None;
+        if let Some(sp) = self.savepoint.take() {
+            for i in sp.keyed.into_iter() {
+                Arc::make_mut(self.slot_mut(i)).undo = None;
+            }
+        }
     }
 
-    /// Saves database `i` into the savepoint before its first change.
+    /// Before database `i`'s first change since the savepoint: whether it
+    /// must start recording its keys (it is then counted as doing so).
     #[inline]
-    fn save(&mut self, i: usize) {
-        if let Some(sp) = &mut self.savepoint {
-            let saved = |e: &(usize, Arc<Db>)| e.0 == i;
-            if !(sp.first.as_ref().is_some_and(saved) || sp.more.iter().any(saved)) {
-                let db = db_at(&self.first, &self.rest, i).clone();
-                match sp.first {
-                    None => sp.first = Some((i, db)),
-                    Some(_) => sp.more.push((i, db)),
-                }
+    fn start_keyed(&mut self, i: usize) -> bool {
+        match &mut self.savepoint {
+            Some(sp) if !sp.keyed.iter().any(|&k| k == i) && !sp.whole.iter().any(|w| w.0 == i) => {
+                sp.keyed.push(i);
+                true
             }
+            _ => false,
+        }
+    }
+
+    /// Saves database `i` whole into the savepoint, as it was when the
+    /// savepoint was set, before a change of the whole database.
+    fn save(&mut self, i: usize) {
+        let Some(sp) = &mut self.savepoint else {
+            return;
+        };
+        if sp.whole.iter().any(|w| w.0 == i) {
+            return;
+        }
+        let keyed = sp.keyed.iter().any(|&k| k == i);
+        sp.keyed.retain(|&k| k != i);
+        let db = if keyed {
+            // Changed key by key so far: the copy is put back to the
+            // savepoint, and the database stops recording.
+            let live = Arc::make_mut(self.slot_mut(i));
+            let mut before = live.clone();
+            live.undo = None;
+            before.roll_back_undo();
+            Arc::new(before)
+        } else {
+            db_at(&self.first, &self.rest, i).clone()
+        };
+        if let Some(sp) = &mut self.savepoint {
+            sp.whole.push((i, db));
         }
     }
 
@@ -613,7 +809,11 @@ impl Version {
     /// Database `i` for writing.
     #[inline]
     pub fn db_mut(&mut self, i: usize) -> &mut Db {
-        self.save(i);
+        if self.savepoint.is_some() && self.start_keyed(i) {
+            let db = Arc::make_mut(self.slot_mut(i));
+            db.start_undo();
+            return db;
+        }
         Arc::make_mut(self.slot_mut(i))
     }
 
@@ -634,6 +834,7 @@ impl Version {
                 });
             }
         }
+        self.save(i);
         let db = self.db_mut(i);
         let written = db.written.take();
         let events = db.events.take();
@@ -956,6 +1157,134 @@ mod tests {
         }
         for i in 0..50 {
             assert!(seen.contains(format!("old{i}").as_bytes()), "old{i} missed");
+        }
+    }
+
+    /// A change made to a version in the savepoint model test.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Set(usize, u8, u8, Millis),
+        Del(usize, u8),
+        Expire(usize, u8, Millis),
+        Append(usize, u8),
+        ExpireIfNeeded(usize, u8, Millis),
+        Flush(usize),
+        Swap(usize, usize),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        // 20 keys: more than `UNDO_SCAN`, so the key index is used too.
+        let (db, key) = (0..3usize, 0..20u8);
+        prop_oneof![
+            8 => (db.clone(), key.clone(), any::<u8>(), prop_oneof![Just(0), 1..60u64])
+                .prop_map(|(d, k, v, t)| Op::Set(d, k, v, t)),
+            3 => (db.clone(), key.clone()).prop_map(|(d, k)| Op::Del(d, k)),
+            3 => (db.clone(), key.clone(), prop_oneof![Just(0), 1..60u64])
+                .prop_map(|(d, k, t)| Op::Expire(d, k, t)),
+            4 => (db.clone(), key.clone()).prop_map(|(d, k)| Op::Append(d, k)),
+            2 => (db.clone(), key, 0..60u64).prop_map(|(d, k, t)| Op::ExpireIfNeeded(d, k, t)),
+            1 => db.clone().prop_map(Op::Flush),
+            1 => (db.clone(), db).prop_map(|(a, b)| Op::Swap(a, b)),
+        ]
+    }
+
+    fn apply(v: &mut Version, op: &Op) {
+        let key = |k: u8| format!("key{k}");
+        match *op {
+            Op::Set(d, k, val, t) => {
+                let mut e = Entry::new(Value::string(vec![val]));
+                e.expire = t;
+                v.db_mut(d).insert(key(k).as_str().into(), e);
+            }
+            Op::Del(d, k) => {
+                v.db_mut(d).remove(key(k).as_bytes());
+            }
+            Op::Expire(d, k, t) => {
+                v.db_mut(d).set_expire(key(k).as_bytes(), t);
+            }
+            Op::Append(d, k) => {
+                if let Some(Value::Str { bytes, raw }) = v
+                    .db_mut(d)
+                    .get_mut(key(k).as_bytes(), 30)
+                    .map(|e| &mut e.value)
+                {
+                    let mut b = bytes.to_vec();
+                    b.push(b'+');
+                    *bytes = b.into();
+                    *raw = true;
+                }
+            }
+            Op::ExpireIfNeeded(d, k, now) => {
+                v.db_mut(d).expire_if_needed(key(k).as_bytes(), now);
+            }
+            Op::Flush(d) => v.flush(d),
+            Op::Swap(a, b) => v.swap(a, b),
+        }
+    }
+
+    /// Everything a rollback must put back: entries with their expiry, the
+    /// expiry index, the logs.
+    #[allow(clippy::type_complexity)]
+    fn state(
+        v: &Version,
+    ) -> Vec<(
+        Vec<(Vec<u8>, Value, Millis)>,
+        Vec<(Vec<u8>, Millis)>,
+        Option<Vec<(SmallBytes, bool)>>,
+        Option<Vec<(SmallBytes, KeyEvent)>>,
+        usize,
+    )> {
+        v.dbs()
+            .map(|db| {
+                let mut kv: Vec<_> = db
+                    .keys
+                    .iter()
+                    .map(|(k, e)| (k.to_vec(), e.value.clone(), e.expire))
+                    .collect();
+                kv.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut x: Vec<_> = db.expires.iter().map(|(k, t)| (k.to_vec(), *t)).collect();
+                x.sort();
+                (kv, x, db.written.clone(), db.events.clone(), db.seen)
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_savepoint_puts_back_exactly_what_changed(
+            before in proptest::collection::vec(op(), 0..40),
+            after in proptest::collection::vec(op(), 0..40),
+            logs in 0..3u8,
+            release in proptest::bool::ANY,
+        ) {
+            let mut v = Version::new(3);
+            if logs & 1 == 1 {
+                v.log_writes();
+            }
+            if logs & 2 == 2 {
+                v.log_key_events();
+            }
+            for op in &before {
+                apply(&mut v, op);
+            }
+            let saved = state(&v);
+            let mut plain = v.clone();
+            v.set_savepoint();
+            for op in &after {
+                apply(&mut v, op);
+                apply(&mut plain, op);
+            }
+            let replaced = v.replaced.as_ref().map(Vec::len);
+            if release {
+                v.release_savepoint();
+                proptest::prop_assert_eq!(state(&v), state(&plain));
+                proptest::prop_assert_eq!(replaced, plain.replaced.as_ref().map(Vec::len));
+            } else {
+                v.rollback();
+                proptest::prop_assert_eq!(state(&v), saved);
+            }
+            proptest::prop_assert!(v.dbs().all(|d| d.undo.is_none()));
         }
     }
 }
