@@ -358,7 +358,7 @@ pub struct ScriptHost<'a> {
     pub offload: Offload,
     /// Whether the rollback point is set: at the script's first write
     /// command the version starts a savepoint ([`Version::set_savepoint`]:
-    /// each database is copied before its first change, O(1)), rolled back
+    /// each key's entry is recorded before its first change), rolled back
     /// if the script raises. Taken lazily, so a script that only reads pays
     /// nothing for it.
     pub saved: bool,
